@@ -1,0 +1,130 @@
+"""The systolic-array accelerator family: rows x cols PEs, os/ws/is dataflows.
+
+Memory hierarchy (outermost first): DRAM -> on-chip scratchpad (``glb``,
+inputs and weights) and accumulator SRAM (``acc``, outputs; when
+``acc_kib == 0`` outputs share the glb) -> PE array -> PE registers holding
+the stationary operand (os: outputs, ws: weights, is: inputs). The two
+streamed operands move through the array from PE to PE (systolic
+forwarding) and are read from the on-chip buffers once per array edge.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from .memory import Memory
+
+__all__ = ["SystolicArch", "Architecture", "ArchError", "DATAFLOWS", "TIMINGS", "STATIONARY"]
+
+DATAFLOWS = ("os", "ws", "is")
+TIMINGS = ("rtl", "scalesim", "ideal")
+#: the operand each dataflow keeps in the PE registers
+STATIONARY = {"os": "outputs", "ws": "weights", "is": "inputs"}
+#: dim roles (see codesign.workload) placed on rows, on cols, and streamed in time
+ROLES_ON = {"os": ("m", "n", "k"), "ws": ("k", "n", "m"), "is": ("k", "m", "n")}
+
+
+class ArchError(ValueError):
+    """An architecture parameter out of range (message names the key)."""
+
+
+@dataclass(frozen=True)
+class SystolicArch:
+    """A systolic-array accelerator, validated on construction.
+
+    Defaults: a 16x16 int8 array with a 256 KiB scratchpad and a 64 KiB
+    int32 accumulator, the sizes of Gemmini's default configuration
+    (Genc et al., DAC 2021, Table/Sec. 3); 16 bytes/cycle DRAM.
+    """
+
+    rows: int = 16
+    cols: int = 16
+    dataflow: str = "os"
+    op_bits: int = 8
+    acc_bits: int = 32
+    pe_reg_words: int = 1
+    glb_kib: float = 256.0
+    acc_kib: float = 64.0
+    dram_bw_bytes: float = 16.0
+    clock_mhz: float = 1000.0
+    double_buffered: bool = True
+    tech: str = "horowitz45"
+    timing: str = "rtl"
+    family: str = "systolic"
+
+    def __post_init__(self):
+        def bad(key, why):
+            raise ArchError(f"hardware.{key}: {why}")
+        for k in ("rows", "cols", "op_bits", "acc_bits", "pe_reg_words"):
+            v = getattr(self, k)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                bad(k, f"must be a positive integer, got {v!r}")
+        for k in ("glb_kib", "dram_bw_bytes", "clock_mhz"):
+            v = getattr(self, k)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+                bad(k, f"must be a number > 0, got {v!r}")
+        if isinstance(self.acc_kib, bool) or not isinstance(self.acc_kib, (int, float)) or self.acc_kib < 0:
+            bad("acc_kib", f"must be a number >= 0 (0 = outputs share the glb), got {self.acc_kib!r}")
+        if self.dataflow not in DATAFLOWS:
+            bad("dataflow", f"must be one of {', '.join(DATAFLOWS)}, got {self.dataflow!r}")
+        if self.timing not in TIMINGS:
+            bad("timing", f"must be one of {', '.join(TIMINGS)}, got {self.timing!r}")
+        if self.family != "systolic":
+            bad("family", f"must be 'systolic', got {self.family!r}")
+        if not isinstance(self.double_buffered, bool):
+            bad("double_buffered", f"must be true or false, got {self.double_buffered!r}")
+        if self.acc_bits < 2 * self.op_bits:
+            bad("acc_bits", f"must be at least 2 x op_bits = {2 * self.op_bits}, got {self.acc_bits}")
+
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    @property
+    def pes(self) -> int:
+        return self.rows * self.cols
+
+    @property
+    def stationary(self) -> str:
+        return STATIONARY[self.dataflow]
+
+    @property
+    def glb_bytes(self) -> float:
+        return self.glb_kib * 1024
+
+    @property
+    def acc_bytes(self) -> float:
+        return self.acc_kib * 1024
+
+    @property
+    def memories(self) -> tuple[Memory, ...]:
+        """The physical memories, innermost first."""
+        st = self.stationary
+        word = self.acc_bits if st == "outputs" else self.op_bits
+        mems = [Memory("pe_reg", "pe", frozenset({st}), self.pe_reg_words * word / 8, word)]
+        if self.acc_kib > 0:
+            mems.append(Memory("glb", "glb", frozenset({"inputs", "weights"}), self.glb_bytes,
+                               self.op_bits, self.double_buffered))
+            mems.append(Memory("acc", "glb", frozenset({"outputs"}), self.acc_bytes, self.acc_bits,
+                               self.double_buffered))
+        else:
+            mems.append(Memory("glb", "glb", frozenset({"inputs", "weights", "outputs"}), self.glb_bytes,
+                               self.op_bits, self.double_buffered))
+        mems.append(Memory("dram", "dram", frozenset({"inputs", "weights", "outputs"}), None, self.op_bits,
+                           False, self.dram_bw_bytes))
+        return tuple(mems)
+
+    def memory_for(self, level: str, tensor: str) -> Memory | None:
+        """The memory holding `tensor` at loop level `level`, or None (bypass)."""
+        for m in self.memories:
+            if m.level == level and tensor in m.tensors:
+                return m
+        return None
+
+    def describe(self) -> str:
+        acc = f"acc {self.acc_kib:g} KiB" if self.acc_kib else "acc in glb"
+        return (f"{self.rows}x{self.cols} {self.dataflow} systolic, int{self.op_bits}/int{self.acc_bits}, "
+                f"glb {self.glb_kib:g} KiB, {acc}, DRAM {self.dram_bw_bytes:g} B/cycle, "
+                f"{self.clock_mhz:g} MHz, {self.tech}, timing {self.timing}")
+
+
+Architecture = SystolicArch
