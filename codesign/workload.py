@@ -37,10 +37,26 @@ class Axis:
     terms: tuple[tuple[str, int], ...]
 
     def extent(self, tile: dict[str, int]) -> int:
-        """Number of distinct indices this axis spans for a tile of the dims."""
-        span = sum(c * (tile.get(d, 1) - 1) for d, c in self.terms) + 1
-        prod = math.prod(tile.get(d, 1) for d, _ in self.terms)
-        return min(span, prod) if len(self.terms) > 1 else span
+        """Number of distinct indices this axis spans for a tile of the dims.
+
+        Exact for one or two terms (all the constructors' axes). The values
+        ``a*x + b*y`` (``x < X``, ``y < Y``) coincide exactly along chains
+        ``(x + b/g, y - a/g)`` with ``g = gcd(a, b)``; counting one point
+        per chain gives ``X*Y - max(X - b/g, 0) * max(Y - a/g, 0)``. (The
+        bound ``min(span, X*Y)`` is wrong when ``g > 1``: stride 2 with
+        dilation 2.) With three or more terms this returns that upper bound.
+        """
+        terms = [(abs(c), tile.get(d, 1)) for d, c in self.terms if c != 0]
+        if not terms:
+            return 1
+        if len(terms) == 1:
+            return terms[0][1]
+        if len(terms) == 2:
+            (a, x), (b, y) = terms
+            g = math.gcd(a, b)
+            return x * y - max(x - b // g, 0) * max(y - a // g, 0)
+        span = sum(c * (n - 1) for c, n in terms) + 1
+        return min(span, math.prod(n for _, n in terms))
 
 
 @dataclass(frozen=True)
@@ -89,6 +105,9 @@ class Layer:
             unknown = t.dims - set(names)
             if unknown:
                 raise WorkloadError(f"layer {self.name!r}: tensor {t.name} uses unknown dims {sorted(unknown)}")
+            if isinstance(t.bits, bool) or not isinstance(t.bits, int) or t.bits < 1:
+                raise WorkloadError(f"layer {self.name!r}: tensor {t.name} bits must be a positive integer, "
+                                    f"got {t.bits!r}")
 
     # -- shape facts -------------------------------------------------------
     @property
@@ -243,6 +262,10 @@ class Workload:
             raise WorkloadError("workload: layers and counts differ in length")
         if not self.layers:
             raise WorkloadError(f"workload {self.name!r}: has no layers")
+        for l, c in zip(self.layers, self.counts):
+            if isinstance(c, bool) or not isinstance(c, int) or c < 1:
+                raise WorkloadError(f"workload {self.name!r}: count of layer {l.name!r} must be a positive "
+                                    f"integer, got {c!r}")
         names = [l.name for l in self.layers]
         if len(set(names)) != len(names):
             raise WorkloadError(f"workload {self.name!r}: duplicate layer names")
