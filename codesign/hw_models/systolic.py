@@ -10,10 +10,12 @@ forwarding) and are read from the on-chip buffers once per array edge.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import lru_cache
 
 from .memory import Memory
+from .tech import Tech, TechError, load_tech
 
-__all__ = ["SystolicArch", "Architecture", "ArchError", "DATAFLOWS", "TIMINGS", "STATIONARY"]
+__all__ = ["SystolicArch", "Architecture", "ArchError", "area_mm2", "tech_of", "DATAFLOWS", "TIMINGS", "STATIONARY"]
 
 DATAFLOWS = ("os", "ws", "is")
 TIMINGS = ("rtl", "scalesim", "ideal")
@@ -47,7 +49,7 @@ class SystolicArch:
     dram_bw_bytes: float = 16.0
     clock_mhz: float = 1000.0
     double_buffered: bool = True
-    tech: str = "horowitz45"
+    tech: str | tuple = "horowitz45"    # preset name, or a user table (dict -> sorted tuple)
     timing: str = "rtl"
     family: str = "systolic"
 
@@ -72,6 +74,12 @@ class SystolicArch:
             bad("family", f"must be 'systolic', got {self.family!r}")
         if not isinstance(self.double_buffered, bool):
             bad("double_buffered", f"must be true or false, got {self.double_buffered!r}")
+        if isinstance(self.tech, dict):     # a user table: keep the arch hashable
+            object.__setattr__(self, "tech", tuple(sorted(self.tech.items())))
+        try:
+            tech_of(self).mac_pj(self.op_bits, self.acc_bits)
+        except TechError as e:
+            raise ArchError(str(e) if str(e).startswith("hardware.") else f"hardware.tech: {e}") from None
         if self.acc_bits < 2 * self.op_bits:
             bad("acc_bits", f"must be at least 2 x op_bits = {2 * self.op_bits}, got {self.acc_bits}")
 
@@ -128,3 +136,21 @@ class SystolicArch:
 
 
 Architecture = SystolicArch
+
+
+@lru_cache(maxsize=256)
+def _load(spec) -> Tech:
+    return load_tech(dict(spec) if isinstance(spec, tuple) else spec)
+
+
+def tech_of(arch: SystolicArch) -> Tech:
+    """The architecture's technology table (cached)."""
+    return _load(arch.tech)
+
+
+def area_mm2(arch: SystolicArch) -> float:
+    """First-order area: PEs x PE area + SRAM area of glb and acc + fixed
+    (figures and their sources in `codesign.hw_models.tech`)."""
+    t = tech_of(arch)
+    sram = t.sram_area_mm2(arch.glb_bytes) + (t.sram_area_mm2(arch.acc_bytes) if arch.acc_kib else 0.0)
+    return arch.pes * t.pe_area_mm2(arch.op_bits, arch.acc_bits) + sram + t.fixed_area_mm2

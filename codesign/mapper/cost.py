@@ -10,8 +10,9 @@ the loops over dims the tensor does not use that sit (in the flattened
 loop order, outermost first) inside the innermost loop over a dim it does
 use: those reuse it. Ragged tiles are counted exactly: along a dim the
 tiles are full except the last one. A conv input axis ``p*stride +
-r*dilation`` spans ``stride*(tp-1) + dilation*(tr-1) + 1`` rows (or
-``tp*tr`` if fewer); sliding-window (halo) reuse between consecutive tiles
+r*dilation`` touches exactly ``X*Y - max(X - d/g, 0) * max(Y - s/g, 0)``
+rows for a tile of X output rows and Y kernel rows (g = gcd(s, d)), the
+count `codesign.workload.Axis.extent` gives; sliding-window (halo) reuse between consecutive tiles
 is not modelled (each tile is fetched whole, halo included).
 
 Counting conventions (chosen to agree with Timeloop v3, see
@@ -35,8 +36,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..hw_models.systolic import ROLES_ON, SystolicArch
-from ..hw_models.tech import load_tech
+from ..hw_models.systolic import ROLES_ON, SystolicArch, tech_of
 from ..workload import TENSORS, Layer
 from .mapping import LEVELS, Mapping, MappingBatch
 from .timing import fold_timing
@@ -119,25 +119,28 @@ def _cdiv(a, b):
     return -(-a // b)
 
 
+def _ext2(c1, c2, x, y):
+    """Distinct values of c1*i + c2*j for i < x, j < y (x, y >= 1; arrays)."""
+    g = math.gcd(c1, c2)
+    return x * y - np.maximum(x - c2 // g, 0) * np.maximum(y - c1 // g, 0)
+
+
 def _axis_sum(axis, bounds, tile):
     """Sum over all tiles (full and ragged) of this axis's extent; (N,)."""
-    parts = []
-    for d, c in axis:
-        b = bounds[d]
-        x = np.minimum(tile[:, d], b)
-        parts.append(((x, b // x), (b % x, (b % x > 0).astype(np.int64)), c))
-    if len(parts) == 1:
-        (x, nx), (r, nr), c = parts[0]
-        return nx * (c * (x - 1) + 1) + nr * (c * (r - 1) + 1)
-    if len(parts) != 2:
+    if len(axis) == 1:
+        return np.full(tile.shape[0], bounds[axis[0][0]], dtype=np.int64)
+    if len(axis) != 2:
         raise NotImplementedError("tensor axes of more than two dims")
+    (d1, c1), (d2, c2) = axis
     total = 0
-    (p1, p2), c1 = parts[0][:2], parts[0][2]
-    (q1, q2), c2 = parts[1][:2], parts[1][2]
-    for a, na in (p1, p2):
-        for b, nb in (q1, q2):
-            span = c1 * (a - 1) + c2 * (b - 1) + 1
-            total = total + na * nb * np.minimum(span, a * b)
+    combos = []
+    for d in (d1, d2):
+        x = np.minimum(tile[:, d], bounds[d])
+        r = bounds[d] % x
+        combos.append(((x, bounds[d] // x), (np.maximum(r, 1), (r > 0).astype(np.int64))))
+    for a, na in combos[0]:
+        for b, nb in combos[1]:
+            total = total + na * nb * _ext2(c1, c2, a, b)
     return total
 
 
@@ -146,12 +149,10 @@ def _footprint(axes, tile):
     out = 1
     for axis in axes:
         if len(axis) == 1:
-            (d, c), = axis
-            ext = c * (tile[:, d] - 1) + 1
+            out = out * tile[:, axis[0][0]]
         else:
-            span = sum(c * (tile[:, d] - 1) for d, c in axis) + 1
-            ext = np.minimum(span, np.prod([tile[:, d] for d, _ in axis], axis=0))
-        out = out * ext
+            (d1, c1), (d2, c2) = axis
+            out = out * _ext2(c1, c2, tile[:, d1], tile[:, d2])
     return out
 
 
@@ -200,7 +201,7 @@ def evaluate(layer: Layer, arch: SystolicArch, batch: MappingBatch, *, check_dat
     turn it off to evaluate arbitrary loop nests (e.g. Timeloop's).
     """
     info = _info(layer)
-    tech = load_tech(arch.tech)
+    tech = tech_of(arch)
     F = batch.factors
     N, _, D = F.shape
     bounds = info.bounds
