@@ -193,17 +193,61 @@ def _level_sum(F, lvl, bounds, x, n):
     return np.where(f > 1, (n - 1) * f + np.minimum(last_lvl, f), n)
 
 
-def evaluate(layer: Layer, arch: SystolicArch, batch: MappingBatch, *, check_dataflow: bool = True) -> Costs:
+_SHARED = ("dataflow", "timing", "tech", "op_bits", "acc_bits", "double_buffered", "family")
+_VARYING = ("rows", "cols", "pe_reg_words", "glb_bytes", "acc_bytes", "dram_bw_bytes")
+
+
+@dataclass(frozen=True)
+class _ArchView:
+    """Architecture parameters as scalars, or as (N,) arrays for one arch per mapping."""
+
+    base: SystolicArch
+    rows: np.ndarray | int
+    cols: np.ndarray | int
+    pe_reg_words: np.ndarray | int
+    glb_bytes: np.ndarray | float
+    acc_bytes: np.ndarray | float
+    dram_bw_bytes: np.ndarray | float
+
+    @classmethod
+    def of(cls, arch, n: int) -> "_ArchView":
+        if isinstance(arch, SystolicArch):
+            return cls(arch, *(getattr(arch, k) for k in _VARYING))
+        archs = list(arch)
+        if len(archs) != n:
+            raise ValueError(f"{len(archs)} architectures for {n} mappings")
+        a0 = archs[0]
+        for a in archs:
+            for k in _SHARED:
+                if getattr(a, k) != getattr(a0, k):
+                    raise ValueError(f"architectures in one batch must share {k}")
+            if (a.acc_kib > 0) != (a0.acc_kib > 0):
+                raise ValueError("architectures in one batch must all have, or all lack, an accumulator")
+        return cls(a0, *(np.array([getattr(a, k) for a in archs]) for k in _VARYING))
+
+    @property
+    def pes(self):
+        return self.rows * self.cols
+
+
+def evaluate(layer: Layer, arch: SystolicArch | list[SystolicArch], batch: MappingBatch, *,
+             check_dataflow: bool = True) -> Costs:
     """Cost of every mapping in `batch` of `layer` on `arch` (see module docstring).
+
+    `arch` is one architecture, or one per mapping (a list of length N that
+    shares dataflow, timing, tech, bit widths and buffering: a sweep's
+    batch of trials evaluated in one call).
 
     With `check_dataflow`, mappings whose unrolling or streamed dims do not
     match the systolic dataflow are marked infeasible (reason ``dataflow``);
     turn it off to evaluate arbitrary loop nests (e.g. Timeloop's).
     """
     info = _info(layer)
-    tech = tech_of(arch)
     F = batch.factors
     N, _, D = F.shape
+    av = _ArchView.of(arch, N)
+    arch = av.base
+    tech = tech_of(arch)
     bounds = info.bounds
     pos = batch.rank + (np.arange(3) * D)[None, :, None]
     macs = layer.macs
@@ -241,9 +285,9 @@ def evaluate(layer: Layer, arch: SystolicArch, batch: MappingBatch, *, check_dat
         if mem == "dram":
             e["dram"] += v * tech.dram_pj(bits[t])
         elif mem == "glb":
-            e["glb"] += v * tech.sram_pj(arch.glb_bytes, bits[t], "glb")
+            e["glb"] += v * tech.sram_pj(av.glb_bytes, bits[t], "glb")
         elif mem == "acc":
-            e["acc"] += v * tech.sram_pj(arch.acc_bytes, bits[t], "acc")
+            e["acc"] += v * tech.sram_pj(av.acc_bytes, bits[t], "acc")
         else:
             e["pe_reg"] += v * tech.reg_pj(word[t])
     for t in TENSORS:   # each streamed operand hops one PE per MAC
@@ -265,18 +309,18 @@ def evaluate(layer: Layer, arch: SystolicArch, batch: MappingBatch, *, check_dat
     glb_tiles = np.prod(_cdiv(bounds[None, :], glb_tile), axis=1)
     ft = fold_timing(arch.timing, arch.dataflow)
     compute = (ft.per_layer + ft.per_glb_tile * glb_tiles
-               + folds * (ft.per_fold + ft.per_rows * arch.rows + ft.per_cols * arch.cols)
+               + folds * (ft.per_fold + ft.per_rows * av.rows + ft.per_cols * av.cols)
                + ft.per_used_rows * sum_ur + ft.per_used_cols * sum_uc + ft.per_t * sum_t)
     if arch.timing == "scalesim" and arch.dataflow == "os":
         # SCALE-Sim's os ofmap write count adds R + C per fold (a double count in
         # its code, see shared/reference/README.md); reported, not charged energy
-        acc[(out_mem, "outputs", "updates")] = acc[(out_mem, "outputs", "updates")] + folds * (arch.rows + arch.cols)
+        acc[(out_mem, "outputs", "updates")] = acc[(out_mem, "outputs", "updates")] + folds * (av.rows + av.cols)
 
     # ---- latency with DRAM bandwidth --------------------------------------
     fp = {t: _footprint(info.axes[t], glb_tile) for t in TENSORS}
     glb_used = sum(fp[t] * bits[t] for t in TENSORS if t in _kept(arch, "glb")) / 8
     acc_used = fp["outputs"] * bits["outputs"] / 8 if arch.acc_kib > 0 else np.zeros(N)
-    bw = arch.dram_bw_bytes
+    bw = av.dram_bw_bytes
     if arch.timing == "scalesim":           # SCALE-Sim's CALC mode: no stalls
         latency = compute.astype(np.float64)
     elif arch.timing == "ideal":            # Timeloop: reads and writes limited separately
@@ -294,13 +338,13 @@ def evaluate(layer: Layer, arch: SystolicArch, batch: MappingBatch, *, check_dat
     # ---- feasibility ------------------------------------------------------
     reason = np.zeros(N, dtype=np.int8)
     pe_fp = _footprint(info.axes[st], np.minimum(F[:, F_PE, :], bounds[None, :]))
-    glb_cap = arch.glb_bytes / (2 if arch.double_buffered else 1)
-    acc_cap = arch.acc_bytes / (2 if arch.double_buffered else 1)
+    glb_cap = av.glb_bytes / (2 if arch.double_buffered else 1)
+    acc_cap = av.acc_bytes / (2 if arch.double_buffered else 1)
     checks = [
-        ("rows", np.prod(F[:, F_ROWS, :], axis=1) > arch.rows),
-        ("cols", np.prod(F[:, F_COLS, :], axis=1) > arch.cols),
+        ("rows", np.prod(F[:, F_ROWS, :], axis=1) > av.rows),
+        ("cols", np.prod(F[:, F_COLS, :], axis=1) > av.cols),
         ("dataflow", _dataflow_violations(info, arch, F) if check_dataflow else np.zeros(N, bool)),
-        ("pe_reg", pe_fp > arch.pe_reg_words),
+        ("pe_reg", pe_fp > av.pe_reg_words),
         ("glb", glb_used > glb_cap),
         ("acc", (acc_used > acc_cap) if arch.acc_kib > 0 else np.zeros(N, bool)),
     ]
@@ -310,7 +354,7 @@ def evaluate(layer: Layer, arch: SystolicArch, batch: MappingBatch, *, check_dat
     return Costs(
         macs=macs, compute_cycles=compute.astype(np.int64), stall_cycles=latency - compute,
         latency_cycles=latency, energy_pj=energy, energy_parts_pj=e,
-        utilization=macs / (latency * arch.pes), mapping_efficiency=sum_urc / (folds * arch.pes),
+        utilization=macs / (latency * av.pes), mapping_efficiency=sum_urc / (folds * av.pes),
         dram_bytes=dram_bytes, accesses=acc, infeasible=reason, glb_bytes_used=glb_used,
         acc_bytes_used=acc_used, folds=folds)
 
