@@ -48,7 +48,7 @@ T_DRAM, T_GLB, T_PE = range(3)          # temporal levels in MappingBatch.rank
 ENERGY_PARTS = ("mac", "pe_reg", "array", "glb", "acc", "dram")
 
 #: reasons a mapping is infeasible, in the order they are checked
-INFEASIBLE = ("ok", "rows", "cols", "dataflow", "pe_reg", "glb", "acc")
+INFEASIBLE = ("ok", "tiling", "rows", "cols", "dataflow", "pe_reg", "glb", "acc")
 
 
 @dataclass(frozen=True)
@@ -340,7 +340,11 @@ def evaluate(layer: Layer, arch: SystolicArch | list[SystolicArch], batch: Mappi
     pe_fp = _footprint(info.axes[st], np.minimum(F[:, F_PE, :], bounds[None, :]))
     glb_cap = av.glb_bytes / (2 if arch.double_buffered else 1)
     acc_cap = av.acc_bytes / (2 if arch.double_buffered else 1)
+    # the glb factor must divide the number of array tiles (see mapping.py):
+    # otherwise some iterations are empty and the closed forms do not hold
     checks = [
+        ("tiling", ((n_arr % F[:, F_GLB, :]) != 0).any(axis=1)
+         | (F[:, F_DRAM, :] * F[:, F_GLB, :] != n_arr).any(axis=1)),
         ("rows", np.prod(F[:, F_ROWS, :], axis=1) > av.rows),
         ("cols", np.prod(F[:, F_COLS, :], axis=1) > av.cols),
         ("dataflow", _dataflow_violations(info, arch, F) if check_dataflow else np.zeros(N, bool)),

@@ -4,9 +4,13 @@ Levels, outermost first: ``dram`` (temporal loops over glb tiles), ``glb``
 (temporal loops over array folds), ``rows`` and ``cols`` (spatial unrolling
 onto the PE array), ``pe`` (temporal loops streamed through the array).
 Each level has a factor per dim; the product over levels covers the dim's
-bound. Factors need not divide the bound: the last tile is ragged (as in
-Timeloop v3's imperfect factorization). The ``dram`` factors are derived
-(the outermost level takes whatever the inner ones leave).
+bound. The array-level tile of a dim (its rows, cols and pe factors) need
+not divide the bound: the last tile is ragged (as in Timeloop v3's
+imperfect factorization). The temporal levels above then count whole
+array tiles: the ``glb`` factor divides the number of array tiles
+``ceil(bound / tile)`` and the ``dram`` factor is the quotient (derived).
+So no loop iteration is ever empty, and the cost model's closed forms are
+exact (tests/test_cost_bruteforce.py).
 
 `Mapping` is one validated, immutable mapping; `MappingBatch` is N mappings
 as numpy arrays, the form the cost model works on.
@@ -56,9 +60,13 @@ class Mapping:
                 if isinstance(f, bool) or not isinstance(f, (int, np.integer)) or f < 1:
                     raise MappingError(f"mapping of {self.layer!r}: {lvl}.{d} must be a positive integer, got {f!r}")
         for i, d in enumerate(self.dims):
-            if math.prod(fs[i] for fs in self.factors) < self.bounds[i]:
-                raise MappingError(f"mapping of {self.layer!r}: factors of {d} cover "
-                                   f"{math.prod(fs[i] for fs in self.factors)} < bound {self.bounds[i]}")
+            x = math.prod(self.factors[_LVL[l]][i] for l in ("rows", "cols", "pe"))
+            n = -(-self.bounds[i] // x)
+            f_glb, f_dram = self.factors[_LVL["glb"]][i], self.factors[_LVL["dram"]][i]
+            if n % f_glb or f_dram != n // f_glb:
+                raise MappingError(
+                    f"mapping of {self.layer!r}: dim {d} has {n} array tiles of {x}; the glb factor must "
+                    f"divide {n} (got {f_glb}) and dram must be the quotient (got {f_dram})")
         if len(self.order) != len(TEMPORAL) or any(sorted(o) != sorted(self.dims) for o in self.order):
             raise MappingError(f"mapping of {self.layer!r}: order must list every dim once per temporal level")
 

@@ -67,7 +67,7 @@ def default_mapping(layer: Layer, arch: SystolicArch) -> Mapping:
         movable = [d for d in glb if glb[d] > 1]
         if c["infeasible"] in ("glb", "acc") and movable:
             d = max(movable, key=lambda d: (glb[d], d))
-            glb[d] = math.ceil(glb[d] / 2)
+            glb[d] = max(f for f in range(1, glb[d]) if glb[d] % f == 0)   # glb must divide the tile count
             continue
         if c["infeasible"] in ("glb", "acc") and any(v > 1 for v in pe.values()):
             d = max(pe, key=lambda d: (pe[d], d))
