@@ -97,9 +97,10 @@ class Costs:
 
 @dataclass(frozen=True)
 class _LayerInfo:
-    bounds: np.ndarray
+    bounds: np.ndarray                            # (D,)
     rel: dict[str, np.ndarray]                    # tensor -> (D,) bool
-    axes: dict[str, tuple[tuple[tuple[int, int], ...], ...]]
+    axes2: dict[str, tuple]                       # tensor -> two-dim axes ((d1, c1), (d2, c2))
+    const: dict[str, int]                         # tensor -> product of its one-dim axes' bounds
     size: dict[str, int]
     bits: dict[str, int]
     roles: tuple[str, ...]
@@ -108,11 +109,18 @@ class _LayerInfo:
 @lru_cache(maxsize=4096)
 def _info(layer: Layer) -> _LayerInfo:
     idx = {d: i for i, d in enumerate(layer.dim_names)}
-    rel = {t.name: np.array([d in t.dims for d in layer.dim_names]) for t in layer.tensors}
-    axes = {t.name: tuple(tuple((idx[d], c) for d, c in a.terms) for a in t.axes) for t in layer.tensors}
-    return _LayerInfo(np.array([b for _, b in layer.dims], dtype=np.int64), rel, axes,
-                      {t: layer.footprint(t) for t in TENSORS}, {t.name: t.bits for t in layer.tensors},
-                      tuple(layer.role(d) for d in layer.dim_names))
+    bounds = np.array([b for _, b in layer.dims], dtype=np.int64)
+    rel, axes2, const = {}, {}, {}
+    for t in layer.tensors:
+        rel[t.name] = np.array([d in t.dims for d in layer.dim_names])
+        if any(len(a.terms) > 2 for a in t.axes):
+            raise NotImplementedError("tensor axes of more than two dims")
+        # an axis over one live dim (e.g. G*Cg + C with one group) sums to that dim's bound
+        live = [tuple((idx[d], c) for d, c in a.terms if bounds[idx[d]] > 1) for a in t.axes]
+        axes2[t.name] = tuple(a for a in live if len(a) == 2)
+        const[t.name] = math.prod(int(bounds[a[0][0]]) for a in live if len(a) == 1)
+    return _LayerInfo(bounds, rel, axes2, const, {t: layer.footprint(t) for t in TENSORS},
+                      {t.name: t.bits for t in layer.tensors}, tuple(layer.role(d) for d in layer.dim_names))
 
 
 def _cdiv(a, b):
@@ -126,70 +134,67 @@ def _ext2(c1, c2, x, y):
 
 
 def _axis_sum(axis, bounds, tile):
-    """Sum over all tiles (full and ragged) of this axis's extent; (N,)."""
-    if len(axis) == 1:
-        return np.full(tile.shape[0], bounds[axis[0][0]], dtype=np.int64)
-    if len(axis) != 2:
-        raise NotImplementedError("tensor axes of more than two dims")
+    """Sum over all tiles (full and the ragged last) of a two-dim axis's extent; (N,)."""
     (d1, c1), (d2, c2) = axis
-    total = 0
     combos = []
     for d in (d1, d2):
-        x = np.minimum(tile[:, d], bounds[d])
+        x = np.minimum(tile[d], bounds[d])
         r = bounds[d] % x
-        combos.append(((x, bounds[d] // x), (np.maximum(r, 1), (r > 0).astype(np.int64))))
+        combos.append(((x, bounds[d] // x), (np.maximum(r, 1), r > 0)))
+    total = 0
     for a, na in combos[0]:
         for b, nb in combos[1]:
             total = total + na * nb * _ext2(c1, c2, a, b)
     return total
 
 
-def _footprint(axes, tile):
-    """Elements of a full (unragged) tile; tile (N, D) already capped."""
-    out = 1
-    for axis in axes:
-        if len(axis) == 1:
-            out = out * tile[:, axis[0][0]]
-        else:
-            (d1, c1), (d2, c2) = axis
-            out = out * _ext2(c1, c2, tile[:, d1], tile[:, d2])
+def _footprint(info, tensor, tile):
+    """Elements of one full tile of `tensor`; tile (D, N) already capped."""
+    out = np.ones(tile.shape[1], dtype=np.int64)
+    paired = {d for (d1, _), (d2, _) in info.axes2[tensor] for d in (d1, d2)}
+    for j in np.flatnonzero(info.rel[tensor] & (info.bounds > 1)):
+        if j not in paired:
+            out = out * tile[j]
+    for (d1, c1), (d2, c2) in info.axes2[tensor]:
+        out = out * _ext2(c1, c2, tile[d1], tile[d2])
     return out
 
 
-def _traffic(info, tensor, F, pos, cut, exempt, inner):
+def _traffic(info, tensor, Ft, posm, pos, tile, cut, exempt):
     """Elements of `tensor` moved across the boundary below temporal level `cut`.
 
-    `inner`: F-level indices making up the child's tile. With `exempt`, loops
-    after the innermost relevant loop (above the boundary) reuse the tile.
+    Arrays are dim-major: Ft (3, D, N) temporal factors, posm/pos (3, D, N)
+    flattened loop positions (posm: -1 where the factor is 1), tile (D, N)
+    the child's tile. With `exempt`, loops after the innermost loop over a
+    dim the tensor uses (above the boundary) reuse the tile.
     """
-    rel = info.rel[tensor]
     bounds = info.bounds
-    tile = np.prod(F[:, inner, :], axis=1)
-    flevels = [F_DRAM, F_GLB, F_PE][: cut + 1]
-    f_above = F[:, flevels, :]                                   # (N, L, D)
-    if exempt:
-        active = (f_above > 1) & rel[None, None, :]
-        p_star = np.where(active, pos[:, : cut + 1, :], -1).max(axis=(1, 2))
-        after = pos[:, : cut + 1, :] > p_star[:, None, None]
-        ex = np.prod(np.where(after, f_above, 1), axis=1)       # (N, D)
-    else:
-        ex = 1
-    reach = np.minimum(tile * ex, bounds)
-    n_irr = np.prod(np.where(rel[None, :], 1, _cdiv(bounds, reach)), axis=1)
-    total = n_irr
-    for axis in info.axes[tensor]:
+    live = bounds > 1
+    rel = info.rel[tensor] & live
+    irr = np.flatnonzero(~info.rel[tensor] & live)
+    total = np.full(tile.shape[1], info.const[tensor], dtype=np.int64)
+    if len(irr):
+        reach = tile[irr]
+        if exempt:
+            ri = np.flatnonzero(rel)
+            p_star = posm[: cut + 1][:, ri].max(axis=(0, 1)) if len(ri) else np.full(tile.shape[1], -1)
+            for l in range(cut + 1):
+                reach = reach * np.where(pos[l, irr] > p_star, Ft[l, irr], 1)
+        reach = np.minimum(reach, bounds[irr, None])
+        total = total * np.prod(_cdiv(bounds[irr, None], reach), axis=0)
+    for axis in info.axes2[tensor]:
         total = total * _axis_sum(axis, bounds, tile)
     return total
 
 
 def _level_sum(F, lvl, bounds, x, n):
     """Per dim, the sum over array folds of the fold's extent at level `lvl`
-    (rows, cols or pe); (N, D). Within a fold, rows/cols are outside pe, so
+    (rows, cols or pe); (D, N). Within a fold, rows/cols are outside pe, so
     the ragged last fold of a dim split over both keeps the full pe length
     on its longest PE and fewer rows."""
-    f = F[:, lvl, :]
-    last = bounds[None, :] - (n - 1) * x
-    last_lvl = np.minimum(f, last) if lvl == F_PE else _cdiv(last, F[:, F_PE, :])
+    f = F[lvl]
+    last = bounds[:, None] - (n - 1) * x
+    last_lvl = np.minimum(f, last) if lvl == F_PE else _cdiv(last, F[F_PE])
     return np.where(f > 1, (n - 1) * f + np.minimum(last_lvl, f), n)
 
 
@@ -230,6 +235,10 @@ class _ArchView:
         return self.rows * self.cols
 
 
+#: mappings per internal chunk: keeps the working set of a chunk in cache
+CHUNK = 16384
+
+
 def evaluate(layer: Layer, arch: SystolicArch | list[SystolicArch], batch: MappingBatch, *,
              check_dataflow: bool = True) -> Costs:
     """Cost of every mapping in `batch` of `layer` on `arch` (see module docstring).
@@ -242,21 +251,53 @@ def evaluate(layer: Layer, arch: SystolicArch | list[SystolicArch], batch: Mappi
     match the systolic dataflow are marked infeasible (reason ``dataflow``);
     turn it off to evaluate arbitrary loop nests (e.g. Timeloop's).
     """
-    info = _info(layer)
-    F = batch.factors
-    N, _, D = F.shape
+    N = len(batch)
     av = _ArchView.of(arch, N)
+    if N <= CHUNK:
+        return _evaluate(layer, av, batch.factors, batch.rank, check_dataflow)
+    parts = []
+    for s in range(0, N, CHUNK):
+        sl = slice(s, s + CHUNK)
+        sub = _ArchView(av.base, *(v[sl] if isinstance(v, np.ndarray) else v
+                                   for v in (getattr(av, k) for k in _VARYING)))
+        parts.append(_evaluate(layer, sub, batch.factors[sl], batch.rank[sl], check_dataflow))
+    return _concat(parts)
+
+
+def _concat(parts: list[Costs]) -> Costs:
+    cat = np.concatenate
+    return Costs(
+        macs=parts[0].macs,
+        **{k: cat([getattr(p, k) for p in parts]) for k in (
+            "compute_cycles", "stall_cycles", "latency_cycles", "energy_pj", "utilization",
+            "mapping_efficiency", "dram_bytes", "infeasible", "glb_bytes_used", "acc_bytes_used", "folds")},
+        energy_parts_pj={k: cat([p.energy_parts_pj[k] for p in parts]) for k in parts[0].energy_parts_pj},
+        accesses={k: cat([p.accesses[k] for p in parts]) for k in parts[0].accesses})
+
+
+def _evaluate(layer: Layer, av: _ArchView, F_in: np.ndarray, rank: np.ndarray, check_dataflow: bool) -> Costs:
+    info = _info(layer)
     arch = av.base
     tech = tech_of(arch)
+    N, _, D = F_in.shape
+    F = np.ascontiguousarray(F_in.transpose(1, 2, 0))          # (5, D, N): batch contiguous
+    Ft = F[[F_DRAM, F_GLB, F_PE]]                              # (3, D, N)
+    pos = np.ascontiguousarray(rank.transpose(1, 2, 0)) + (np.arange(3) * D)[:, None, None]
+    posm = np.where(Ft > 1, pos, -1)
     bounds = info.bounds
-    pos = batch.rank + (np.arange(3) * D)[None, :, None]
+    B = bounds[:, None]
     macs = layer.macs
     st = arch.stationary
 
+    # tiles below each boundary (suffix products of the level factors)
+    t_sp = F[F_ROWS] * F[F_COLS]
+    t_arr = t_sp * F[F_PE]
+    t_glb = t_arr * F[F_GLB]
+
     # ---- traffic ---------------------------------------------------------
-    T0 = {t: _traffic(info, t, F, pos, T_DRAM, True, [F_GLB, F_ROWS, F_COLS, F_PE]) for t in TENSORS}
-    T1 = {t: (_traffic(info, t, F, pos, T_GLB, True, [F_ROWS, F_COLS, F_PE]) if t == st
-              else _traffic(info, t, F, pos, T_PE, False, [F_ROWS, F_COLS])) for t in TENSORS}
+    T0 = {t: _traffic(info, t, Ft, posm, pos, t_glb, T_DRAM, True) for t in TENSORS}
+    T1 = {t: (_traffic(info, t, Ft, posm, pos, t_arr, T_GLB, True) if t == st
+              else _traffic(info, t, Ft, posm, pos, t_sp, T_PE, False)) for t in TENSORS}
     zsize = info.size["outputs"]
     out_mem = "acc" if arch.acc_kib > 0 else "glb"
     acc: dict[tuple[str, str, str], np.ndarray] = {}
@@ -294,19 +335,20 @@ def evaluate(layer: Layer, arch: SystolicArch | list[SystolicArch], batch: Mappi
         if t != st:
             e["array"] += macs * tech.forward_pj(word[t])
     energy = sum(e.values())
-    dram_bytes = sum(v * bits[t] for (m, t, _), v in acc.items() if m == "dram") / 8
     dram_read_bytes = sum(v * bits[t] for (m, t, k), v in acc.items() if m == "dram" and k == "reads") / 8
+    dram_bytes = dram_read_bytes + acc[("dram", "outputs", "updates")] * bits["outputs"] / 8
 
-    # ---- compute timing ---------------------------------------------------
-    x_arr = np.prod(F[:, [F_ROWS, F_COLS, F_PE], :], axis=1)
-    n_arr = _cdiv(bounds[None, :], np.minimum(x_arr, bounds[None, :]))
-    folds = np.prod(n_arr, axis=1)
-    lr, lc, lp = (_level_sum(F, lvl, bounds, np.minimum(x_arr, bounds[None, :]), n_arr)
-                  for lvl in (F_ROWS, F_COLS, F_PE))
-    sum_ur, sum_uc, sum_t = lr.prod(axis=1), lc.prod(axis=1), lp.prod(axis=1)
-    sum_urc = np.where(F[:, F_ROWS, :] > 1, lr, lc).prod(axis=1)   # a dim on rows and cols: not systolic
-    glb_tile = np.minimum(np.prod(F[:, F_GLB:, :], axis=1), bounds[None, :])
-    glb_tiles = np.prod(_cdiv(bounds[None, :], glb_tile), axis=1)
+    # ---- compute timing (affine fold cost summed in closed form) ------------
+    x_arr = np.minimum(t_arr, B)
+    n_arr = _cdiv(B, x_arr)
+    live = np.flatnonzero(bounds > 1)                          # bound-1 dims: one fold, extent 1
+    Fl, xl, nl, Bl = F[:, live], x_arr[live], n_arr[live], bounds[live]
+    folds = np.prod(nl, axis=0)
+    lr, lc, lp = (_level_sum(Fl, lvl, Bl, xl, nl) for lvl in (F_ROWS, F_COLS, F_PE))
+    sum_ur, sum_uc, sum_t = lr.prod(axis=0), lc.prod(axis=0), lp.prod(axis=0)
+    sum_urc = np.where(Fl[F_ROWS] > 1, lr, lc).prod(axis=0)    # a dim on rows and cols: not systolic
+    glb_tile = np.minimum(t_glb, B)
+    glb_tiles = np.prod(_cdiv(Bl[:, None], glb_tile[live]), axis=0)
     ft = fold_timing(arch.timing, arch.dataflow)
     compute = (ft.per_layer + ft.per_glb_tile * glb_tiles
                + folds * (ft.per_fold + ft.per_rows * av.rows + ft.per_cols * av.cols)
@@ -317,7 +359,7 @@ def evaluate(layer: Layer, arch: SystolicArch | list[SystolicArch], batch: Mappi
         acc[(out_mem, "outputs", "updates")] = acc[(out_mem, "outputs", "updates")] + folds * (av.rows + av.cols)
 
     # ---- latency with DRAM bandwidth --------------------------------------
-    fp = {t: _footprint(info.axes[t], glb_tile) for t in TENSORS}
+    fp = {t: _footprint(info, t, glb_tile) for t in TENSORS}
     glb_used = sum(fp[t] * bits[t] for t in TENSORS if t in _kept(arch, "glb")) / 8
     acc_used = fp["outputs"] * bits["outputs"] / 8 if arch.acc_kib > 0 else np.zeros(N)
     bw = av.dram_bw_bytes
@@ -337,16 +379,15 @@ def evaluate(layer: Layer, arch: SystolicArch | list[SystolicArch], batch: Mappi
 
     # ---- feasibility ------------------------------------------------------
     reason = np.zeros(N, dtype=np.int8)
-    pe_fp = _footprint(info.axes[st], np.minimum(F[:, F_PE, :], bounds[None, :]))
+    pe_fp = _footprint(info, st, np.minimum(F[F_PE], B))
     glb_cap = av.glb_bytes / (2 if arch.double_buffered else 1)
     acc_cap = av.acc_bytes / (2 if arch.double_buffered else 1)
     # the glb factor must divide the number of array tiles (see mapping.py):
     # otherwise some iterations are empty and the closed forms do not hold
     checks = [
-        ("tiling", ((n_arr % F[:, F_GLB, :]) != 0).any(axis=1)
-         | (F[:, F_DRAM, :] * F[:, F_GLB, :] != n_arr).any(axis=1)),
-        ("rows", np.prod(F[:, F_ROWS, :], axis=1) > av.rows),
-        ("cols", np.prod(F[:, F_COLS, :], axis=1) > av.cols),
+        ("tiling", ((n_arr % F[F_GLB]) != 0).any(axis=0) | (F[F_DRAM] * F[F_GLB] != n_arr).any(axis=0)),
+        ("rows", np.prod(F[F_ROWS], axis=0) > av.rows),
+        ("cols", np.prod(F[F_COLS], axis=0) > av.cols),
         ("dataflow", _dataflow_violations(info, arch, F) if check_dataflow else np.zeros(N, bool)),
         ("pe_reg", pe_fp > av.pe_reg_words),
         ("glb", glb_used > glb_cap),
@@ -371,13 +412,16 @@ def _kept(arch: SystolicArch, mem: str) -> frozenset[str]:
 
 
 def _dataflow_violations(info: _LayerInfo, arch: SystolicArch, F: np.ndarray) -> np.ndarray:
-    on_r, on_c, on_t = ROLES_ON[arch.dataflow]
+    """Unrolled or streamed dims that the dataflow does not allow; F is (5, D, N)."""
+    allowed = dict(zip(("rows", "cols", "pe"), ROLES_ON[arch.dataflow]))
     roles = np.array(info.roles)
-    bad = np.zeros(F.shape[0], bool)
-    for lvl, role in ((F_ROWS, on_r), (F_COLS, on_c), (F_PE, on_t)):
-        bad |= ((F[:, lvl, :] > 1) & (roles != role)[None, :]).any(axis=1)
+    bad = np.zeros(F.shape[2], bool)
+    for lvl, name in ((F_ROWS, "rows"), (F_COLS, "cols"), (F_PE, "pe")):
+        wrong = np.flatnonzero(roles != allowed[name])
+        if len(wrong):
+            bad |= (F[lvl, wrong] > 1).any(axis=0)
     # a dim lives in one place in the array: on rows, on cols or streamed
-    bad |= ((F[:, [F_ROWS, F_COLS, F_PE], :] > 1).sum(axis=1) > 1).any(axis=1)
+    bad |= ((F[[F_ROWS, F_COLS, F_PE]] > 1).sum(axis=0) > 1).any(axis=0)
     return bad
 
 
