@@ -1,0 +1,1 @@
+"""Mappings, the vectorized cost model and the mapping search."""
