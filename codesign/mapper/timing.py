@@ -49,11 +49,13 @@ _SCALESIM = {
     "is": FoldTiming(per_fold=-2, per_rows=2, per_cols=1, per_t=1, per_layer=-1),
 }
 
-# Schedule of codesign.rtl (see codesign/rtl/README or the module docstrings there).
+# Schedule of codesign.rtl (codesign/rtl/controller.py): a fold lasts t + used_rows + used_cols - 1
+# cycles (the mesh's wavefront and output chains let the next fold start while this one's tail
+# drains, by a constant), plus 3 cycles per glb tile (1 set-up, 2 to finish the last accumulator
+# write). Measured by tests/test_rtl_cycles.py on the RTL's cycle counter.
 _RTL = {
-    "os": FoldTiming(per_fold=1, per_used_rows=2, per_used_cols=1, per_t=1, per_glb_tile=0, per_layer=1),
-    "ws": FoldTiming(per_fold=1, per_used_rows=2, per_used_cols=1, per_t=1, per_glb_tile=0, per_layer=1),
-    "is": FoldTiming(per_fold=1, per_used_rows=2, per_used_cols=1, per_t=1, per_glb_tile=0, per_layer=1),
+    df: FoldTiming(per_fold=-1, per_used_rows=1, per_used_cols=1, per_t=1, per_glb_tile=3, per_layer=0)
+    for df in ("os", "ws", "is")
 }
 
 
