@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError as e:
-            if e.name != mod:
+            if not (e.name and mod.startswith(e.name)):
                 raise
             continue
         m.register(sub)
