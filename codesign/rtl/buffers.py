@@ -35,7 +35,7 @@ class Scratchpad(wiring.Component):
     `mem_data` (a MemoryData) lets a simulation testbench read or write rows directly.
     """
 
-    def __init__(self, lanes: int, op_bits: int, depth: int, name: str):
+    def __init__(self, lanes: int, op_bits: int, depth: int):
         self.lanes, self.op_bits, self.depth = lanes, op_bits, depth
         self.mem_data = MemoryData(shape=unsigned(lanes * op_bits), depth=depth, init=[])
         aw = max(1, (depth - 1).bit_length())

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from itertools import product
 from typing import Iterator
 
+from ..errors import UserError
 from ..hw_models.systolic import SystolicArch
 from ..mapper.mapping import Mapping
 from ..mapper.timing import fold_timing
@@ -42,8 +43,8 @@ ROLE_DIMS = {"os": ("M", "N", "K"), "ws": ("K", "N", "M"), "is": ("K", "M", "N")
 ROW, COL, TIME = 0, 1, 2
 
 
-class RtlError(ValueError):
-    """A design or mapping the RTL generator cannot build or run (message says why)."""
+class RtlError(UserError, ValueError):
+    """A design or mapping the RTL generator cannot build or run (one line that says why)."""
 
 
 @dataclass(frozen=True)

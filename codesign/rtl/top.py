@@ -23,31 +23,40 @@ from .controller import Controller
 from .mesh import Mesh
 from .params import RtlParams
 
-__all__ = ["Top", "ROLE_NAMES"]
+__all__ = ["Top", "top_signature", "ROLE_NAMES"]
 
 ROLE_NAMES = ("row", "col", "time")
 
 
+def top_signature(p: RtlParams) -> wiring.Signature:
+    """The host-facing ports of `Top` (PORTS.md describes each)."""
+    db = p.dim_bits
+    sig = {"start": In(1), "busy": Out(1), "done": Out(1), "cycles": Out(p.cycle_bits)}
+    for field in ("ext", "fold", "nfold"):
+        sig |= {f"{field}_{r}": In(unsigned(db)) for r in ROLE_NAMES}
+    sig |= {f"order_{l}": In(2) for l in ("outer", "middle", "inner")}
+    sig |= {
+        "accumulate": In(1),
+        "west_we": In(1), "west_addr": In(p.west_addr_bits), "west_wdata": In(p.rows * p.op_bits),
+        "north_we": In(1), "north_addr": In(p.north_addr_bits), "north_wdata": In(p.cols * p.op_bits),
+        "acc_addr": In(p.acc_addr_bits), "acc_we": In(1), "acc_wdata": In(p.cols * p.acc_bits),
+        "acc_rdata": Out(p.cols * p.acc_bits),
+    }
+    return wiring.Signature(sig)
+
+
 class Top(wiring.Component):
-    """A systolic GEMM accelerator generated from `RtlParams`."""
+    """A systolic GEMM accelerator generated from `RtlParams`.
+
+    `west`, `north` (Scratchpad) and `acc` (Accumulator) are exposed so a
+    simulation testbench can reach their memories directly.
+    """
 
     def __init__(self, p: RtlParams):
         self.p = p
-        db = p.dim_bits
-        sig = {"start": In(1), "busy": Out(1), "done": Out(1), "cycles": Out(p.cycle_bits)}
-        for field in ("ext", "fold", "nfold"):
-            sig |= {f"{field}_{r}": In(unsigned(db)) for r in ROLE_NAMES}
-        sig |= {f"order_{l}": In(2) for l in ("outer", "middle", "inner")}
-        sig |= {
-            "accumulate": In(1),
-            "west_we": In(1), "west_addr": In(p.west_addr_bits), "west_wdata": In(p.rows * p.op_bits),
-            "north_we": In(1), "north_addr": In(p.north_addr_bits), "north_wdata": In(p.cols * p.op_bits),
-            "acc_addr": In(p.acc_addr_bits), "acc_we": In(1), "acc_wdata": In(p.cols * p.acc_bits),
-            "acc_rdata": Out(p.cols * p.acc_bits),
-        }
-        super().__init__(sig)
-        self.west = Scratchpad(p.rows, p.op_bits, p.west_depth, "west")
-        self.north = Scratchpad(p.cols, p.op_bits, p.north_depth, "north")
+        super().__init__(top_signature(p))
+        self.west = Scratchpad(p.rows, p.op_bits, p.west_depth)
+        self.north = Scratchpad(p.cols, p.op_bits, p.north_depth)
         self.acc = Accumulator(p)
 
     def elaborate(self, platform):

@@ -1,0 +1,85 @@
+"""RTL simulation and export speed: pysim cycles per second, Verilog export seconds.
+
+    .venv/bin/python benchmarks/bench_rtl.py [--sizes 4 8 16] [--dataflow os] [--k 128]
+
+Per square array size S: a GEMM (2S x 2S x K) with one fold per glb tile
+(rows S, cols S, pe K), so most simulated cycles stream through a full
+mesh. Reports the design's build (elaborate + pysim compile) seconds, the
+simulated cycles per wall-clock second of the run (host loading through
+the memory backdoor, not counted), and the seconds to write the Verilog
+(Amaranth + Yosys) of the same array with memories sized for the layer.
+Numbers depend on the machine; the README quotes one run.
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import numpy as np
+from amaranth.sim import Simulator
+
+from codesign.hw_models.systolic import SystolicArch
+from codesign.mapper.mapping import Mapping
+from codesign.rtl import RtlParams, Top
+from codesign.rtl.export import export_verilog
+from codesign.rtl.plan import ROLE_DIMS, make_plan
+from codesign.rtl.sim import Case, _Host, golden
+from codesign.workload import gemm
+
+
+def bench(size: int, dataflow: str, k: int) -> dict:
+    """Build, simulate and export one design; returns the timings."""
+    arch = SystolicArch(rows=size, cols=size, dataflow=dataflow)
+    layer = gemm(2 * size, 2 * size, k)
+    row, col, time_dim = ROLE_DIMS[dataflow]
+    mapping = Mapping.build(layer, rows={row: size}, cols={col: size}, pe={time_dim: layer.bounds[time_dim]})
+    rng = np.random.default_rng(0)
+    a = rng.integers(-128, 128, (2 * size, k))
+    b = rng.integers(-128, 128, (k, 2 * size))
+    plan = make_plan(arch, layer, mapping)
+    params = RtlParams.for_plans(arch, [plan])
+
+    t0 = time.perf_counter()
+    top = Top(params)
+    sim = Simulator(top)
+    sim.add_clock(1e-6)
+    build_s = time.perf_counter() - t0
+    out = {}
+
+    async def tb(ctx):
+        for key in ("first_s", "run_s"):        # the first run includes pysim's lazy compilation
+            host = _Host(top, arch, Case(layer, mapping, a, b), plan, backdoor=True)
+            t1 = time.perf_counter()
+            cycles, _ = await host.run(ctx)
+            out[key] = time.perf_counter() - t1
+            out["cycles"] = sum(cycles)
+            out["exact"] = bool(np.array_equal(host.out, golden(a, b, arch.acc_bits)))
+
+    sim.add_testbench(tb)
+    sim.run()
+    with tempfile.TemporaryDirectory() as d:
+        t2 = time.perf_counter()
+        export_verilog(arch, d, mapping=mapping, layer=layer)
+        export_s = time.perf_counter() - t2
+    return {"size": size, "build_s": build_s, "export_s": export_s, **out}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[4, 8, 16])
+    ap.add_argument("--dataflow", default="os", choices=("os", "ws", "is"))
+    ap.add_argument("--k", type=int, default=128, help="reduction length (os) / streamed length")
+    args = ap.parse_args(argv)
+    print(f"{'array':>7} {'dataflow':>8} {'cycles':>7} {'build s':>8} {'1st run s':>9} {'run s':>7} "
+          f"{'cycles/s':>9} {'verilog s':>9}  result")
+    for s in args.sizes:
+        r = bench(s, args.dataflow, args.k)
+        print(f"{s:>3}x{s:<3} {args.dataflow:>8} {r['cycles']:>7} {r['build_s']:>8.2f} {r['first_s']:>9.2f} "
+              f"{r['run_s']:>7.2f} "
+              f"{r['cycles'] / r['run_s']:>9.0f} {r['export_s']:>9.2f}  "
+              f"{'bit exact' if r['exact'] else 'WRONG'}")
+
+
+if __name__ == "__main__":
+    main()

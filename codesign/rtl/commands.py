@@ -1,0 +1,129 @@
+"""The ``codesign export`` and ``codesign verify`` subcommands.
+
+``codesign export CONFIG -o DIR [--layer NAME]`` writes the Verilog of the
+config's (fixed) architecture; with ``--layer``, memories are sized for that
+layer's mapping and the host program is included.
+
+``codesign verify CONFIG [--layer NAME] [--scale-down]`` maps each layer
+(as ``codesign evaluate`` does), runs it on the RTL in Amaranth's simulator
+with random int8 operands and prints PASS/FAIL: outputs bit exact against
+numpy and RTL cycles equal to the model's. Conv layers run as their im2col
+GEMM; a layer over the cycle budget is refused, or with ``--scale-down``
+shrunk (said on its line). Exit status 0 when every layer passes, 1 when
+one fails, 2 on bad input (one-line error).
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .plan import RtlError
+
+__all__ = ["register", "cmd_export", "cmd_verify"]
+
+DEFAULT_MAX_CYCLES = 4000
+
+
+def register(subparsers) -> None:
+    """Add ``export`` and ``verify`` to an argparse subparsers object."""
+    ex = subparsers.add_parser("export", help="Verilog, design.json/yaml and PORTS.md of a fixed design")
+    ex.add_argument("config", help="YAML config with every hardware value fixed")
+    ex.add_argument("-o", "--out", required=True, help="output directory")
+    ex.add_argument("--layer", help="size the memories for this layer's mapping and include its host program")
+    ex.set_defaults(func=cmd_export)
+    ve = subparsers.add_parser("verify", help="simulate layers on the RTL: bit exact vs numpy, cycles vs model")
+    ve.add_argument("config", help="YAML config with every hardware value fixed")
+    ve.add_argument("--layer", help="only this layer (default: every layer of the workload)")
+    ve.add_argument("--scale-down", action="store_true",
+                    help="shrink layers over the cycle budget instead of refusing them")
+    ve.add_argument("--max-cycles", type=int, default=DEFAULT_MAX_CYCLES,
+                    help=f"simulation budget per layer in model cycles (default {DEFAULT_MAX_CYCLES})")
+    ve.add_argument("--seed", type=int, default=0, help="seed of the random operands")
+    ve.set_defaults(func=cmd_verify)
+
+
+def _layers(cfg, name: str | None):
+    if name is None:
+        return [layer for layer, _ in cfg.workload]
+    try:
+        return [cfg.workload.layer(name)]
+    except KeyError:
+        names = ", ".join(l.name for l, _ in cfg.workload)
+        raise RtlError(f"--layer {name}: no such layer in {cfg.name} (layers: {names})") from None
+
+
+def _mapped(cfg, arch, layer):
+    """The mapping `codesign evaluate` uses for this layer, and its cost-model compute cycles."""
+    from ..mapper.search import best_mapping
+    res = best_mapping(layer, arch, cfg.objective, cfg.pins.get(layer.name))
+    return res.mapping, int(res.cost["compute_cycles"])
+
+
+def cmd_export(args) -> int:
+    """``codesign export``: write the design files and list them."""
+    from ..config import load_config
+    from .export import export_verilog
+    from .gemm_view import as_gemm
+
+    cfg = load_config(args.config)
+    arch = cfg.arch
+    t0 = time.perf_counter()
+    if args.layer:
+        layer = _layers(cfg, args.layer)[0]
+        run = as_gemm(layer, _mapped(cfg, arch, layer)[0])
+        paths = export_verilog(arch, args.out, run.mapping, run.layer)
+        what = f"memories sized for {layer.name} ({run.mapping.oneline()}{'; ' + run.note if run.note else ''})"
+    else:
+        paths = export_verilog(arch, args.out)
+        what = "memories sized from glb_kib / acc_kib"
+    print(f"{arch.describe()}: {what}, {time.perf_counter() - t0:.1f} s")
+    for p in paths:
+        print(f"  {p}")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    """``codesign verify``: PASS/FAIL per layer, RTL cycles beside model cycles."""
+    from ..config import load_config
+    from .gemm_view import as_gemm, scale_down
+    from .plan import model_cycles
+    from .sim import Case, simulate_many
+
+    cfg = load_config(args.config)
+    arch = cfg.arch
+    if args.max_cycles < 1:
+        raise RtlError(f"--max-cycles: must be positive, got {args.max_cycles}")
+    rng = np.random.default_rng(args.seed)
+    lo, hi = -(1 << (arch.op_bits - 1)), 1 << (arch.op_bits - 1)
+    runs = []
+    for layer in _layers(cfg, args.layer):
+        mapping, cost_cycles = _mapped(cfg, arch, layer)
+        run = as_gemm(layer, mapping)
+        full = model_cycles(arch, run.layer, run.mapping)
+        if full > args.max_cycles:
+            if not args.scale_down:
+                raise RtlError(f"layer {layer.name!r}: {full} model cycles exceed the pysim budget of "
+                               f"{args.max_cycles}; use --scale-down (or --max-cycles)")
+            run = scale_down(arch, run, args.max_cycles)
+        b = run.layer.bounds
+        a = rng.integers(lo, hi, (b["M"], b["K"]))
+        w = rng.integers(lo, hi, (b["K"], b["N"]))
+        a.flat[0], w.flat[0] = lo, lo             # the extreme operand is always exercised
+        runs.append((layer, run, cost_cycles, full, Case(run.layer, run.mapping, a, w)))
+    print(f"{arch.describe()}: {len(runs)} layer(s) on the RTL (Amaranth pysim)")
+    t0 = time.perf_counter()
+    results = simulate_many(arch, [r[-1] for r in runs])
+    failed = 0
+    for (layer, run, cost_cycles, full, _), res in zip(runs, results):
+        ok = res.bit_exact and res.cycle_exact
+        failed += not ok
+        notes = [run.note] if run.note else []
+        if full != cost_cycles:
+            notes.append(f"full layer: cost model {cost_cycles} cycles on the {layer.op} loop nest, "
+                         f"{full} on its GEMM view")
+        print(f"{'PASS' if ok else 'FAIL'}  {layer.name:<24} RTL {res.cycles:>7} cycles  model {res.model_cycles:>7}"
+              f"  {'bit exact' if res.bit_exact else 'OUTPUTS DIFFER'}  {run.mapping.oneline()}"
+              + (f"  ({'; '.join(notes)})" if notes else ""))
+    print(f"{len(runs) - failed} passed, {failed} failed, {time.perf_counter() - t0:.1f} s simulated")
+    return 1 if failed else 0
