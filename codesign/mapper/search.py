@@ -1,8 +1,15 @@
 """Per-layer mapping search: the best mapping of a layer on an architecture.
 
-This module holds the search entry point `best_mapping`. Until the
-exhaustive mapper lands it builds one sound mapping per dataflow greedily
-(`default_mapping`) and shrinks its glb tile until it fits.
+`best_mapping` searches the `MappingSpace` of a layer (tile factors, loop
+orders, spatial unrolling; see `codesign.mapper.space`) with a strategy
+(`codesign.mapper.strategies`; default `Exhaustive`, the optimum) and
+returns the winner with its cost row. `pareto_mappings` returns the
+latency/energy Pareto set. `default_mapping` is a cheap greedy fallback.
+
+Tie-break rule (deterministic): lowest objective, then lowest energy, then
+lowest latency, then the lexicographically smallest factor tuple (levels
+dram, glb, rows, cols, pe; dims in layer order), then loop ranks, among
+the mappings the strategy costed.
 """
 from __future__ import annotations
 
@@ -10,14 +17,18 @@ import math
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..hw_models.systolic import ROLES_ON, SystolicArch
 from ..workload import Layer
-from .cost import INFEASIBLE, evaluate_mapping
+from .cost import INFEASIBLE, evaluate, evaluate_mapping
 from .mapping import Mapping, MappingError
+from .objective import OBJECTIVES, Objective
+from .space import MappingSpace
+from .strategies import Exhaustive, MapperStrategy
+from .strategies import get as get_strategy
 
-__all__ = ["MapResult", "best_mapping", "default_mapping", "OBJECTIVES", "NoMappingError"]
-
-OBJECTIVES = ("latency", "energy", "edp")
+__all__ = ["MapResult", "best_mapping", "pareto_mappings", "default_mapping", "OBJECTIVES", "NoMappingError"]
 
 
 class NoMappingError(MappingError):
@@ -26,15 +37,96 @@ class NoMappingError(MappingError):
 
 @dataclass(frozen=True)
 class MapResult:
-    """The chosen mapping of one layer, its cost row and search statistics."""
+    """The chosen mapping of one layer, its cost row and search statistics.
+
+    `considered`: mappings in the searched space (tile combinations x loop
+    orders searched); `evaluated`: mappings costed by `cost.evaluate`;
+    `bounded`: partial or complete mappings scored by the bound model.
+    """
 
     mapping: Mapping
     cost: dict
     considered: int
     evaluated: int
     seconds: float
+    strategy: str = "exhaustive"
+    bounded: int = 0
 
 
+def best_mapping(layer: Layer, arch: SystolicArch, objective="edp", pin: dict | None = None, *,
+                 strategy: MapperStrategy | str | None = None) -> MapResult:
+    """The best mapping of `layer` on `arch` under `objective` ("latency",
+    "energy", "edp" or ``{"latency": w1, "energy": w2}``).
+
+    `pin` (the ``Mapping.to_dict()`` shape) fixes the given factors and loop
+    orders; the rest is searched. `strategy` defaults to `Exhaustive` (the
+    optimum of the space). Raises `NoMappingError` naming the layer and the
+    buffer when nothing fits, `MappingError` for a pin that cannot be
+    honoured, ValueError for a bad objective.
+    """
+    t0 = time.perf_counter()
+    obj = Objective.parse(objective)
+    strat = _strategy(strategy)
+    space = MappingSpace(layer, arch, pin or None)
+    out = strat.search(space, obj)
+    if out.best < 0:
+        raise NoMappingError(_why(layer, arch, space))
+    mapping = space.mapping(out.batch, out.best)
+    return MapResult(mapping, out.costs.row(out.best), out.considered, out.evaluated,
+                     time.perf_counter() - t0, strat.name, out.bounded)
+
+
+def pareto_mappings(layer: Layer, arch: SystolicArch, pin: dict | None = None, *,
+                    max_points: int | None = None) -> list[MapResult]:
+    """The latency/energy Pareto set of `layer` on `arch`: one mapping per
+    non-dominated (latency_cycles, energy_pj) point, by increasing latency.
+
+    Exact: the front is swept by solving ``w * latency + energy`` is not
+    enough for a non-convex front, so it uses the epsilon-constraint
+    method on top of the exhaustive search (`codesign.mapper._pareto`).
+    `max_points` stops after that many points (lowest latencies first).
+    """
+    from ._pareto import pareto_front
+    t0 = time.perf_counter()
+    space = MappingSpace(layer, arch, pin or None)
+    points = pareto_front(space, max_points=max_points)
+    if not points:
+        raise NoMappingError(_why(layer, arch, space))
+    dt = time.perf_counter() - t0
+    return [MapResult(space.mapping(b, i), c.row(i), space.size, n, dt, "pareto", nb) for b, c, i, n, nb in points]
+
+
+def _strategy(strategy) -> MapperStrategy:
+    if strategy is None:
+        return Exhaustive()
+    if isinstance(strategy, str):
+        return get_strategy(strategy)
+    if isinstance(strategy, MapperStrategy):
+        return strategy
+    raise ValueError(f"strategy: must be a MapperStrategy or a name, got {strategy!r}")
+
+
+def _why(layer: Layer, arch: SystolicArch, space: MappingSpace | None = None) -> str:
+    """Why nothing fits: the reason of the smallest-tile mapping of the space."""
+    what = "glb"
+    if space is not None:
+        choice = np.array([[int(np.lexsort((d.a, d.t))[0]) for d in space.dims]])
+        c = evaluate(layer, arch, space.batch(choice))
+        what = INFEASIBLE[int(c.infeasible[0])]
+    pinned = " with the pinned factors" if space is not None and space.pin else ""
+    half = ", half usable: double-buffered" if arch.double_buffered else ""
+    if what == "glb":
+        return f"layer {layer.name!r}: no mapping{pinned} fits the glb ({arch.glb_kib:g} KiB{half})"
+    if what == "acc":
+        return f"layer {layer.name!r}: no mapping{pinned} fits the accumulator ({arch.acc_kib:g} KiB{half})"
+    if what == "pe_reg":
+        return f"layer {layer.name!r}: no mapping{pinned} fits the PE registers ({arch.pe_reg_words} words)"
+    if what in ("rows", "cols"):
+        return f"layer {layer.name!r}: the pinned {what} factors exceed the array ({arch.rows}x{arch.cols})"
+    return f"layer {layer.name!r}: no feasible mapping{pinned} ({what})"
+
+
+# -- the cheap greedy fallback ------------------------------------------------
 def _spread(dims: list[tuple[str, int]], capacity: int) -> dict[str, int]:
     """Unroll the largest dims onto `capacity` PEs, greedily."""
     out, left = {}, capacity
@@ -49,17 +141,19 @@ def _spread(dims: list[tuple[str, int]], capacity: int) -> dict[str, int]:
 
 
 def default_mapping(layer: Layer, arch: SystolicArch) -> Mapping:
-    """A sound mapping for the dataflow: fill rows and cols with the
-    dataflow's dims, stream its streamed dims whole, keep the rest in the
-    glb level, and move glb loops out to DRAM until the tiles fit."""
+    """A sound mapping for the dataflow, found greedily (no search): fill
+    rows and cols with the dataflow's dims, stream its streamed dims whole,
+    keep the rest in the glb level, and move glb loops out to DRAM until the
+    tiles fit. Raises `NoMappingError` when that fails."""
     r_role, c_role, t_role = ROLES_ON[arch.dataflow]
     dims = list(layer.dims)
     rows = _spread([(d, b) for d, b in dims if layer.role(d) == r_role], arch.rows)
     cols = _spread([(d, b) for d, b in dims if layer.role(d) == c_role], arch.cols)
     pe = {d: b for d, b in dims if layer.role(d) == t_role and b > 1}
-    glb = {d: math.ceil(b / (rows.get(d, 1) * cols.get(d, 1) * pe.get(d, 1))) for d, b in dims}
-    dram: dict[str, int] = {}
-    for _ in range(200):
+    tiles = lambda d, b: math.ceil(b / (rows.get(d, 1) * cols.get(d, 1) * pe.get(d, 1)))  # noqa: E731
+    glb = {d: tiles(d, b) for d, b in dims}
+    c = {"infeasible": "glb"}
+    for _ in range(400):
         m = Mapping.build(layer, glb=glb, rows=rows, cols=cols, pe=pe, dram=None)
         c = evaluate_mapping(layer, arch, m)
         if c["infeasible"] == "ok":
@@ -72,40 +166,7 @@ def default_mapping(layer: Layer, arch: SystolicArch) -> Mapping:
         if c["infeasible"] in ("glb", "acc") and any(v > 1 for v in pe.values()):
             d = max(pe, key=lambda d: (pe[d], d))
             pe[d] = math.ceil(pe[d] / 2)
-            glb[d] = 1
+            glb[d] = tiles(d, layer.bounds[d])
             continue
         break
-    raise NoMappingError(_why(layer, arch, c))
-
-
-def _why(layer: Layer, arch: SystolicArch, c: dict) -> str:
-    what = c["infeasible"]
-    if what == "glb":
-        return (f"layer {layer.name!r}: no mapping fits the glb ({arch.glb_kib:g} KiB"
-                f"{', half usable: double-buffered' if arch.double_buffered else ''})")
-    if what == "acc":
-        return (f"layer {layer.name!r}: no mapping fits the accumulator ({arch.acc_kib:g} KiB"
-                f"{', half usable: double-buffered' if arch.double_buffered else ''})")
-    return f"layer {layer.name!r}: no feasible mapping ({what})"
-
-
-def best_mapping(layer: Layer, arch: SystolicArch, objective: str = "edp",
-                 pin: dict | None = None) -> MapResult:
-    """The best mapping found for `layer` on `arch` under `objective`.
-
-    `pin` (the YAML ``mapping:`` shape) fixes factors and loop orders.
-    Raises `NoMappingError` naming the layer and the buffer when nothing fits.
-    """
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective: must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
-    t0 = time.perf_counter()
-    if pin:
-        m = Mapping.build(layer, **{k: v for k, v in pin.items()})
-        c = evaluate_mapping(layer, arch, m)
-        if c["infeasible"] != "ok":
-            raise NoMappingError(f"layer {layer.name!r}: the pinned mapping does not fit: "
-                                 + _why(layer, arch, c).split(": ", 1)[1])
-    else:
-        m = default_mapping(layer, arch)
-        c = evaluate_mapping(layer, arch, m)
-    return MapResult(m, c, 1, 1, time.perf_counter() - t0)
+    raise NoMappingError(_why(layer, arch))
