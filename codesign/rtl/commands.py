@@ -40,6 +40,7 @@ def register(subparsers) -> None:
     ve.add_argument("--max-cycles", type=int, default=DEFAULT_MAX_CYCLES,
                     help=f"simulation budget per layer in model cycles (default {DEFAULT_MAX_CYCLES})")
     ve.add_argument("--seed", type=int, default=0, help="seed of the random operands")
+    ve.add_argument("--vcd", help="write the simulation's waveforms to this VCD file")
     ve.set_defaults(func=cmd_verify)
 
 
@@ -113,7 +114,7 @@ def cmd_verify(args) -> int:
         runs.append((layer, run, cost_cycles, full, Case(run.layer, run.mapping, a, w)))
     print(f"{arch.describe()}: {len(runs)} layer(s) on the RTL (Amaranth pysim)")
     t0 = time.perf_counter()
-    results = simulate_many(arch, [r[-1] for r in runs])
+    results = simulate_many(arch, [r[-1] for r in runs], vcd=args.vcd)
     failed = 0
     for (layer, run, cost_cycles, full, _), res in zip(runs, results):
         ok = res.bit_exact and res.cycle_exact

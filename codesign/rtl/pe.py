@@ -34,8 +34,7 @@ class OsPE(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        prod = Signal(signed(2 * self.op_bits))
-        m.d.comb += prod.eq(self.a * self.b)
+        prod = self.a * self.b
         m.d.sync += [
             self.a_out.eq(self.a), self.b_out.eq(self.b),
             self.first_out.eq(self.first), self.last_out.eq(self.last),
@@ -65,9 +64,8 @@ class WsPE(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         w = Signal(signed(self.op_bits))
-        prod = Signal(signed(2 * self.op_bits))
+        prod = self.a * Mux(self.w_we, self.w_data, w)
         with m.If(self.w_we):
             m.d.sync += w.eq(self.w_data)
-        m.d.comb += prod.eq(self.a * Mux(self.w_we, self.w_data, w))
         m.d.sync += [self.a_out.eq(self.a), self.psum_out.eq(self.psum_in + prod)]
         return m
