@@ -181,6 +181,30 @@ def test_bound_model_is_exact_on_canonical_mappings():
     assert checked > 10000
 
 
+def test_partial_bounds_never_exceed_a_completion():
+    """A partial assignment's bound (products times the rest's minima) is at most
+    the value of each of its completions (what makes pruning sound)."""
+    rng = np.random.default_rng(5)
+    for layer in LAYERS.values():
+        for arch in ARCHS:
+            sp = MappingSpace(layer, arch)
+            sc = Scorer.of(layer, arch)
+            for case in cases(sp):
+                nb = len(case.blocks)
+                if nb < 2:
+                    continue
+                n = 400
+                idx = np.stack([rng.integers(0, len(b.V), n) for b in case.blocks], axis=1)
+                Vs = [b.V[idx[:, k]] for k, b in enumerate(case.blocks)]
+                full = case.P0 * np.prod(Vs, axis=0)
+                lat, en, _ = sc(full)
+                for k in range(1, nb):
+                    rest = np.prod([b.V.min(axis=0) for b in case.blocks[k:]], axis=0)
+                    part = case.P0 * np.prod(Vs[:k], axis=0) * rest
+                    plat, pen, _ = sc(part, partial=True)
+                    assert (plat <= lat * (1 + 1e-12)).all() and (pen <= en * (1 + 1e-12)).all()
+
+
 def test_orders_in_one_reuse_class_cost_the_same():
     """The order pruning rule: permutations with the same reuse class (innermost
     role, its trailing run) give identical costs; the canonical order of a role

@@ -149,6 +149,9 @@ def cases(space: MappingSpace) -> list[Case]:
                     break
                 blocks.append(blk)
             else:
+                # blocks on rows/cols first (their shared side is what the budget
+                # bounds exploit), then bigger blocks first
+                blocks.sort(key=lambda b: (b.V[:, ROWS].max() <= 1 and b.V[:, COLS].max() <= 1, -len(b.V), b.dims))
                 exact = not (pinned_dram or pinned_glb)
                 out.append(Case(o, phi, exact, P0, tuple(blocks)))
     return out
@@ -298,10 +301,30 @@ class Scorer:
                    arch.dram_bw_bytes, arch.rows, arch.cols, np.array([t in kept for t in TENSORS]),
                    8 * arch.glb_bytes / div, 8 * arch.acc_bytes / div if arch.acc_kib > 0 else math.inf)
 
-    def __call__(self, P: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(latency, energy, fits) of term products `P` (N, K)."""
-        compute = (self.c_layer + self.c_gtile * P[:, GTILES] + self.c_fold * P[:, FOLDS]
-                   + self.c_ur * P[:, SUR] + self.c_uc * P[:, SUC] + self.c_t * P[:, SUT])
+    def compute(self, P: np.ndarray, partial: bool = False) -> np.ndarray:
+        """Compute cycles of term products; with `partial` (products are lower
+        bounds) a lower bound that stays valid for a negative per-fold
+        coefficient: since every fold uses >= 1 row, col and step, ``folds``
+        is at most each of those sums, so the coefficient moves onto one of
+        them (the best of the valid choices)."""
+        base = (self.c_layer + self.c_gtile * P[:, GTILES] + self.c_ur * P[:, SUR]
+                + self.c_uc * P[:, SUC] + self.c_t * P[:, SUT])
+        if self.c_fold >= 0 or not partial:
+            return base + self.c_fold * P[:, FOLDS]
+        out = None
+        for col, c in ((SUR, self.c_ur), (SUC, self.c_uc), (SUT, self.c_t)):
+            if c + self.c_fold >= 0:
+                v = base + self.c_fold * P[:, col]
+                out = v if out is None else np.maximum(out, v)
+        if out is None:   # drop the per-fold terms if a fold never costs < 0, else no bound
+            per_fold_min = self.c_fold + self.c_ur + self.c_uc + self.c_t
+            out = self.c_layer + self.c_gtile * P[:, GTILES] + (0.0 if per_fold_min >= 0 else -np.inf)
+        return out
+
+    def __call__(self, P: np.ndarray, partial: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(latency, energy, fits) of term products `P` (N, K); lower bounds
+        when `partial` says the products are."""
+        compute = self.compute(P, partial)
         t0, t1 = P[:, T0:T0 + 3], P[:, T1:T1 + 3]
         energy = self.e0 + t0 @ self.eT0 + t1 @ self.eT1
         fpb = P[:, FP:FP + 3] * self.bits
