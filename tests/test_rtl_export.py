@@ -107,7 +107,7 @@ def test_cli_verify_passes(tmp_path, capsys):
     assert code == 0, out
     lines = [l for l in out.splitlines() if l.startswith(("PASS", "FAIL"))]
     assert len(lines) == 2 and all(l.startswith("PASS") for l in lines)
-    assert "im2col GEMM" in out and "2 passed, 0 failed" in out
+    assert "im2col GEMM" in out and "= direct convolution" in out and "2 passed, 0 failed" in out
 
 
 def test_cli_verify_budget_and_scale_down(tmp_path, capsys):

@@ -87,9 +87,9 @@ def cmd_export(args) -> int:
 def cmd_verify(args) -> int:
     """``codesign verify``: PASS/FAIL per layer, RTL cycles beside model cycles."""
     from ..config import load_config
-    from .gemm_view import as_gemm, scale_down
+    from .gemm_view import as_gemm, direct_conv, im2col, scale_down
     from .plan import model_cycles
-    from .sim import Case, simulate_many
+    from .sim import Case, simulate_many, wrap
 
     cfg = load_config(args.config)
     arch = cfg.arch
@@ -107,19 +107,31 @@ def cmd_verify(args) -> int:
                 raise RtlError(f"layer {layer.name!r}: {full} model cycles exceed the pysim budget of "
                                f"{args.max_cycles}; use --scale-down (or --max-cycles)")
             run = scale_down(arch, run, args.max_cycles)
-        b = run.layer.bounds
-        a = rng.integers(lo, hi, (b["M"], b["K"]))
-        w = rng.integers(lo, hi, (b["K"], b["N"]))
-        a.flat[0], w.flat[0] = lo, lo             # the extreme operand is always exercised
-        runs.append((layer, run, cost_cycles, full, Case(run.layer, run.mapping, a, w)))
+        conv = None
+        if layer.op in ("conv2d", "depthwise_conv2d") and full <= args.max_cycles:
+            p = dict(layer.params)             # the host's im2col of real conv tensors
+            x = rng.integers(lo, hi, (p["N"], p["C"], p["H"], p["W"]))
+            k = rng.integers(lo, hi, (p["K"], p["C"] // p["groups"], p["R"], p["S"]))
+            x.flat[0], k.flat[0] = lo, lo
+            a, w = im2col(layer, x, k)
+            conv = wrap(direct_conv(layer, x, k), arch.acc_bits)
+        else:
+            b = run.layer.bounds
+            a = rng.integers(lo, hi, (b["M"], b["K"]))
+            w = rng.integers(lo, hi, (b["K"], b["N"]))
+            a.flat[0], w.flat[0] = lo, lo         # the extreme operand is always exercised
+        runs.append((layer, run, cost_cycles, full, conv, Case(run.layer, run.mapping, a, w)))
     print(f"{arch.describe()}: {len(runs)} layer(s) on the RTL (Amaranth pysim)")
     t0 = time.perf_counter()
     results = simulate_many(arch, [r[-1] for r in runs], vcd=args.vcd)
     failed = 0
-    for (layer, run, cost_cycles, full, _), res in zip(runs, results):
-        ok = res.bit_exact and res.cycle_exact
+    for (layer, run, cost_cycles, full, conv, _), res in zip(runs, results):
+        ok = res.bit_exact and res.cycle_exact and (conv is None or np.array_equal(res.outputs, conv))
         failed += not ok
         notes = [run.note] if run.note else []
+        if conv is not None:
+            notes.append(f"im2col of random conv tensors, {'=' if np.array_equal(res.outputs, conv) else '!='} "
+                         "direct convolution")
         if full != cost_cycles:
             notes.append(f"full layer: cost model {cost_cycles} cycles on the {layer.op} loop nest, "
                          f"{full} on its GEMM view")

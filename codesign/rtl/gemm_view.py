@@ -13,12 +13,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..hw_models.systolic import SystolicArch
 from ..mapper.mapping import Mapping
 from ..workload import Layer, gemm
 from .plan import ROLE_DIMS, RtlError, make_plan, model_cycles
 
-__all__ = ["GemmRun", "as_gemm", "scale_down"]
+__all__ = ["GemmRun", "as_gemm", "scale_down", "im2col", "direct_conv"]
 
 _ROLE = {"m": "M", "n": "N", "k": "K"}
 
@@ -102,3 +104,41 @@ def scale_down(arch: SystolicArch, run: GemmRun, max_cycles: int) -> GemmRun:
         else:
             break
     raise RtlError(f"layer {run.layer.name!r}: even one fold exceeds {max_cycles} cycles; raise the budget")
+
+
+def _conv_params(layer: Layer) -> dict:
+    if layer.op not in ("conv2d", "depthwise_conv2d"):
+        raise RtlError(f"layer {layer.name!r} ({layer.op}) is not a convolution")
+    p = dict(layer.params)
+    p["P"], p["Q"] = layer.bounds["P"], layer.bounds["Q"]
+    p["Cg"], p["Kg"] = p["C"] // p["groups"], p["K"] // p["groups"]
+    return p
+
+
+def im2col(layer: Layer, x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The host's im2col of group 0: A [(n, p, q), (c, r, s)] and B [(c, r, s), k].
+
+    `x` is the NCHW input, `w` the (K, C/groups, R, S) weights.
+    """
+    p = _conv_params(layer)
+    st, dl, pad = p["stride"], p["dilation"], p["padding"]
+    xp = np.pad(x[:, :p["Cg"]], ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    n, c, pp, q, r, s = np.meshgrid(np.arange(p["N"]), np.arange(p["Cg"]), np.arange(p["P"]), np.arange(p["Q"]),
+                                    np.arange(p["R"]), np.arange(p["S"]), indexing="ij")
+    cols = xp[n, c, pp * st + r * dl, q * st + s * dl]            # (N, Cg, P, Q, R, S)
+    a = cols.transpose(0, 2, 3, 1, 4, 5).reshape(p["N"] * p["P"] * p["Q"], p["Cg"] * p["R"] * p["S"])
+    b = w[:p["Kg"]].reshape(p["Kg"], -1).T
+    return a, b
+
+
+def direct_conv(layer: Layer, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Group 0 of the convolution computed directly (int64), laid out like ``im2col``'s ``a @ b``."""
+    p = _conv_params(layer)
+    st, dl, pad = p["stride"], p["dilation"], p["padding"]
+    xp = np.pad(x[:, :p["Cg"]].astype(np.int64), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    out = np.zeros((p["N"], p["Kg"], p["P"], p["Q"]), dtype=np.int64)
+    for r in range(p["R"]):
+        for s in range(p["S"]):
+            win = xp[:, :, r * dl:r * dl + st * (p["P"] - 1) + 1:st, s * dl:s * dl + st * (p["Q"] - 1) + 1:st]
+            out += np.einsum("ncpq,kc->nkpq", win, w[:p["Kg"], :, r, s].astype(np.int64))
+    return out.transpose(0, 2, 3, 1).reshape(-1, p["Kg"])
