@@ -140,3 +140,18 @@ def test_random_mappings(dataflow):
                          "".join(rnd.sample("MNK", 3)), "".join(rnd.sample("MNK", 3)))
         cases.append(Case(layer, m, *operands(layer, rng)))
     check(SystolicArch(rows=R, cols=C, dataflow=dataflow), cases)
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws", "is"])
+def test_thin_shapes_and_oversized_pe_factor(dataflow):
+    """Extents far beyond a bank's depth along one role (config widths), and a pe factor beyond the bound."""
+    rng = np.random.default_rng(4)
+    cases = []
+    for shape in ((1, 40, 1), (40, 1, 1), (1, 1, 40), (3, 2, 5)):
+        layer = gemm(*shape)
+        for fold in ((1, 4, 1), (4, 1, 2), (2, 3, 64)):
+            fold = tuple(min(f, layer.bounds[d]) if r < 2 else f
+                         for r, (f, d) in enumerate(zip(fold, ROLE_DIMS[dataflow])))
+            cases.append(Case(layer, role_mapping(layer, dataflow, fold, (0, 0, 0)), *operands(layer, rng)))
+    for case in cases:      # one design each: memories as small as the case allows
+        check(SystolicArch(rows=4, cols=4, dataflow=dataflow), [case])

@@ -132,8 +132,9 @@ def host_program(arch: SystolicArch, layer: Layer, mapping: Mapping) -> list[dic
     for tile in plan.tiles():
         n = plan.folds_in(tile.extent)
         cfg = {"tile": list(tile.index), "base": dict(zip(plan.dims, tile.base))}
+        fold = plan.fold_in(tile.extent)
         for r, name in enumerate(ROLE_NAMES):
-            cfg |= {f"ext_{name}": tile.extent[r], f"fold_{name}": plan.fold[r], f"nfold_{name}": n[r]}
+            cfg |= {f"ext_{name}": tile.extent[r], f"fold_{name}": fold[r], f"nfold_{name}": n[r]}
         cfg |= {f"order_{l}": ROLE_CODES[ROLE_NAMES[plan.glb_order[i]]]
                 for i, l in enumerate(("outer", "middle", "inner"))}
         cfg["accumulate"] = int(tile.index[plan.k_role] > 0)

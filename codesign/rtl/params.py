@@ -66,8 +66,12 @@ class RtlParams:
 
     @property
     def dim_bits(self) -> int:
-        """Width of the per-tile configuration fields (extents, fold sizes, fold counts)."""
-        return _bits(max(self.west_depth, self.north_depth, self.acc_depth, self.rows, self.cols))
+        """Width of the per-tile configuration fields (extents, fold sizes, fold counts).
+
+        A tile extent is at most (folds along it) x (fold size), and the folds
+        along a role are at most a bank's depth, so depth x array side bounds it.
+        """
+        return _bits(max(self.west_depth, self.north_depth, self.acc_depth) * max(self.rows, self.cols))
 
     def to_dict(self) -> dict:
         return asdict(self)

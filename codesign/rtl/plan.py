@@ -102,6 +102,11 @@ class Plan:
             yield Tile(tuple(ix), tuple(along[r][ix[r]][0] for r in range(3)),
                        tuple(along[r][ix[r]][1] for r in range(3)))
 
+    def fold_in(self, extent: tuple[int, int, int]) -> tuple[int, int, int]:
+        """Fold sizes as the controller is configured for a tile: capped at the tile extent
+        (a pe factor beyond the extent is the same single fold)."""
+        return tuple(min(f, e) for f, e in zip(self.fold, extent))
+
     def folds_in(self, extent: tuple[int, int, int]) -> tuple[int, int, int]:
         """Folds per role inside a glb tile of this extent."""
         return tuple(-(-e // f) for e, f in zip(extent, self.fold))

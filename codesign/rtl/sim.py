@@ -183,7 +183,7 @@ class _Host:
             await self.write(ctx, bank.mem_data, port, _pack(_words(sub, n[blk], plan.fold[blk], lanes), p.op_bits))
         for r, name in enumerate(ROLE_NAMES):
             ctx.set(getattr(top, f"ext_{name}"), tile.extent[r])
-            ctx.set(getattr(top, f"fold_{name}"), plan.fold[r])
+            ctx.set(getattr(top, f"fold_{name}"), plan.fold_in(tile.extent)[r])
             ctx.set(getattr(top, f"nfold_{name}"), n[r])
         for l, name in enumerate(("outer", "middle", "inner")):
             ctx.set(getattr(top, f"order_{name}"), ROLE_CODES[ROLE_NAMES[plan.glb_order[l]]])
