@@ -21,7 +21,7 @@ from codesign.mapper._bounds import Scorer, cases
 from codesign.mapper.cost import evaluate
 from codesign.mapper.mapping import LEVELS, MappingBatch
 from codesign.mapper.objective import Objective
-from codesign.mapper.search import NoMappingError, best_mapping, default_mapping, pareto_mappings
+from codesign.mapper.search import NoMappingError, best_dataflow, best_mapping, default_mapping, pareto_mappings
 from codesign.mapper.space import MappingSpace, reuse_class
 from codesign.mapper.strategies import Beam, BruteForce, Exhaustive
 from codesign.workload import conv2d, depthwise_conv2d, gemm, matmul
@@ -350,6 +350,22 @@ def test_pareto_set_equals_bruteforce_front():
         got = pareto_mappings(layer, arch)
         assert {(r.cost["latency_cycles"], r.cost["energy_pj"]) for r in got} == front
         assert [r.cost["latency_cycles"] for r in got] == sorted(r.cost["latency_cycles"] for r in got)
+
+
+def test_best_dataflow_is_the_best_of_the_three():
+    from dataclasses import replace
+    layer = LAYERS["conv_s2"]
+    for arch in ARCHS[:3]:
+        for objective in OBJECTIVES:
+            o = Objective.parse(objective)
+            vals = {}
+            for df in ("os", "ws", "is"):
+                want = brute_best(layer, replace(arch, dataflow=df), objective)
+                if want is not None:
+                    vals[df] = want
+            df, res = best_dataflow(layer, arch, objective)
+            assert o(res.cost["latency_cycles"], res.cost["energy_pj"]) == pytest.approx(min(vals.values()), rel=1e-12)
+            assert vals[df] == pytest.approx(min(vals.values()), rel=1e-12)
 
 
 def test_objective_parsing():

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..hw_models.systolic import ROLES_ON, SystolicArch
+from ..hw_models.systolic import DATAFLOWS, ROLES_ON, SystolicArch
 from ..workload import Layer
 from .cost import INFEASIBLE, evaluate, evaluate_mapping
 from .mapping import Mapping, MappingError
@@ -28,7 +28,8 @@ from .space import MappingSpace
 from .strategies import Exhaustive, MapperStrategy
 from .strategies import get as get_strategy
 
-__all__ = ["MapResult", "best_mapping", "pareto_mappings", "default_mapping", "OBJECTIVES", "NoMappingError"]
+__all__ = ["MapResult", "best_mapping", "best_dataflow", "pareto_mappings", "default_mapping", "OBJECTIVES",
+           "NoMappingError"]
 
 
 class NoMappingError(MappingError):
@@ -74,6 +75,32 @@ def best_mapping(layer: Layer, arch: SystolicArch, objective="edp", pin: dict | 
     mapping = space.mapping(out.batch, out.best)
     return MapResult(mapping, out.costs.row(out.best), out.considered, out.evaluated,
                      time.perf_counter() - t0, strat.name, out.bounded)
+
+
+def best_dataflow(layer: Layer, arch: SystolicArch, objective="edp", pin: dict | None = None, *,
+                  dataflows: tuple[str, ...] = DATAFLOWS,
+                  strategy: MapperStrategy | str | None = None) -> tuple[str, MapResult]:
+    """The dataflow a ``flexible`` array would pick for `layer`, and its best
+    mapping: `best_mapping` on `arch` with each of `dataflows` (its own
+    dataflow ignored), the winner by objective, then energy, then latency,
+    then the order of `dataflows`. Dataflows a pin rules out are skipped.
+    Raises `NoMappingError` when no dataflow fits (the first one's message).
+    """
+    obj = Objective.parse(objective)
+    best, first_error = None, None
+    for df in dataflows:
+        try:
+            r = best_mapping(layer, replace(arch, dataflow=df), obj, pin, strategy=strategy)
+        except MappingError as e:
+            first_error = first_error or e
+            continue
+        key = (float(obj(r.cost["latency_cycles"], r.cost["energy_pj"])), r.cost["energy_pj"],
+               r.cost["latency_cycles"])
+        if best is None or key < best[0]:
+            best = (key, df, r)
+    if best is None:
+        raise first_error
+    return best[1], best[2]
 
 
 def pareto_mappings(layer: Layer, arch: SystolicArch, pin: dict | None = None, *,
