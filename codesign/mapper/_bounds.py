@@ -137,6 +137,7 @@ def cases(space: MappingSpace) -> list[Case]:
             P0[col + _X[t.name]] = const
 
     out = []
+    memo: dict = {}                                # equal tables across cases: filter once
     dram_roles = [_innermost_role(space, o) for o in space.dram_orders]
     has_unused = bool(((~rel[st]) & live).any())
     for o, r0 in enumerate(dram_roles):
@@ -144,7 +145,7 @@ def cases(space: MappingSpace) -> list[Case]:
         for phi in phis:
             blocks = []
             for dims in _blocks_of(layer):
-                blk = _block(space, dims, rel, st, st_role, r0, phi, pinned_dram, pinned_glb, axes)
+                blk = _block(space, dims, rel, st, st_role, r0, phi, pinned_dram, pinned_glb, axes, memo)
                 if blk is None:
                     break
                 blocks.append(blk)
@@ -163,7 +164,7 @@ def _innermost_role(space: MappingSpace, order: tuple[str, ...]) -> str:
     return space.layer.role(inner[-1]) if inner else "g"
 
 
-def _block(space, dims, rel, st, st_role, r0, phi, pinned_dram, pinned_glb, axes) -> Block | None:
+def _block(space, dims, rel, st, st_role, r0, phi, pinned_dram, pinned_glb, axes, memo) -> Block | None:
     layer, arch = space.layer, space.arch
     ds = [space.dims[i] for i in dims]
     grids = np.meshgrid(*[np.arange(len(d)) for d in ds], indexing="ij")
@@ -228,22 +229,36 @@ def _block(space, dims, rel, st, st_role, r0, phi, pinned_dram, pinned_glb, axes
     keep &= (V[:, ROWS] <= arch.rows) & (V[:, COLS] <= arch.cols)
     if not keep.any():
         return None
-    choice, V = choice[keep], V[keep]
-    V, choice = _pareto(V, choice)
+    key = (tuple(dims), keep.tobytes(), V.tobytes())
+    if key not in memo:
+        memo[key] = _pareto(V[keep], choice[keep])
+    V, choice = memo[key]
     return Block(tuple(dims), choice, V)
 
 
-def _pareto(V: np.ndarray, choice: np.ndarray, limit: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """Drop rows weakly dominated by another row (keep the first of equal
-    rows, in candidate order). Skipped above `limit` rows (quadratic)."""
+def _pareto(V: np.ndarray, choice: np.ndarray, limit: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    """Drop rows weakly dominated by another row (of equal rows keep the first
+    in candidate order). Skipped above `limit` rows (quadratic)."""
     n = len(V)
     if n < 2 or n > limit:
         return V, choice
-    le = (V[:, None, :] <= V[None, :, :]).all(axis=2)          # le[i, j]: i <= j everywhere
-    eq = le & le.T
-    idx = np.arange(n)
-    dominated = (le & ~eq).any(axis=0) | (eq & (idx[:, None] < idx[None, :])).any(axis=0)
-    return V[~dominated], choice[~dominated]
+    W = np.unique(V, axis=1) if V.shape[1] > 1 else V           # distinct columns only
+    W = W[:, W.min(axis=0) < W.max(axis=0)]                     # and only those that vary
+    if W.shape[1] == 0:
+        return V[:1], choice[:1]
+    # a row can only be weakly dominated by a row with a smaller or equal log-sum
+    order = np.lexsort((np.arange(n), np.log(W).sum(axis=1)))
+    W = W[order]
+    dominated = np.zeros(n, bool)
+    step = max(1, (1 << 22) // (n * W.shape[1]))
+    for s in range(0, n, step):
+        e = min(n, s + step)
+        le = (W[None, :e, :] <= W[s:e, None, :]).all(axis=2)    # le[i, j]: row j <= row s+i everywhere
+        le[np.arange(e - s), np.arange(s, e)] = False
+        le[:, :] &= np.arange(e)[None, :] < np.arange(s, e)[:, None]
+        dominated[s:e] = le.any(axis=1)
+    keep = np.sort(order[~dominated])
+    return V[keep], choice[keep]
 
 
 @dataclass(frozen=True)
