@@ -272,11 +272,11 @@ def test_pins_are_respected_and_the_rest_is_optimal(pin):
 def test_bad_pins_raise_clear_errors():
     from codesign.mapper.mapping import MappingError
     layer, arch = LAYERS["gemm"], ARCHS[0]
-    with pytest.raises(MappingError, match=r"mapping\.rows\.N: the os dataflow puts N"):
+    with pytest.raises(MappingError, match=r"mapping\.g1\.rows\.N: the os dataflow puts N"):
         best_mapping(layer, arch, pin={"rows": {"N": 2}})
-    with pytest.raises(MappingError, match=r"mapping\.glb\.Z"):
+    with pytest.raises(MappingError, match=r"mapping\.g1\.glb\.Z"):
         best_mapping(layer, arch, pin={"glb": {"Z": 2}})
-    with pytest.raises(MappingError, match=r"mapping\.order\.pe"):
+    with pytest.raises(MappingError, match=r"mapping\.g1\.order\.pe"):
         best_mapping(layer, arch, pin={"order": {"pe": ["M", "M"]}})
 
 

@@ -108,10 +108,10 @@ def pareto_mappings(layer: Layer, arch: SystolicArch, pin: dict | None = None, *
     """The latency/energy Pareto set of `layer` on `arch`: one mapping per
     non-dominated (latency_cycles, energy_pj) point, by increasing latency.
 
-    Exact: the front is swept by solving ``w * latency + energy`` is not
-    enough for a non-convex front, so it uses the epsilon-constraint
-    method on top of the exhaustive search (`codesign.mapper._pareto`).
-    `max_points` stops after that many points (lowest latencies first).
+    Exact (a weighted sum would miss the non-convex part of the front): the
+    exhaustive branch and bound with the front as incumbent
+    (`codesign.mapper._pareto`). `max_points` keeps the lowest-latency
+    points only. Raises `NoMappingError` when nothing fits.
     """
     from ._pareto import pareto_front
     t0 = time.perf_counter()

@@ -174,7 +174,7 @@ class MappingSpace:
                     a.append(x)
                     g.append(f)
             if not a:
-                raise MappingError(f"mapping.{self._pin_key(d)}: no tiling of {d} (bound {b}) has these factors "
+                raise MappingError(f"mapping.{self.layer.name}.{self._pin_key(d)}: no tiling of {d} (bound {b}) has these factors "
                                    f"(the glb factor must divide the number of array tiles and dram is the quotient)")
             out.append(DimSpace(d, b, self.layer.role(d), lvl, np.array(a, dtype=np.int64),
                                 np.array(g, dtype=np.int64)))
@@ -288,31 +288,32 @@ def _check_pin(layer: Layer, arch: SystolicArch, pin: dict) -> None:
     """Pins name known levels and dims; array factors > 1 sit on the level
     the dataflow gives the dim's role."""
     if not isinstance(pin, dict):
-        raise MappingError("mapping: a pin must map levels to {dim: factor}")
+        raise MappingError(f"mapping.{layer.name}: a pin must map levels to {{dim: factor}}")
     on = dict(zip(ROLES_ON[arch.dataflow], _ARRAY_LEVELS))
+    key = f"mapping.{layer.name}"
     for lvl, fs in pin.items():
         if lvl == "order":
             if not isinstance(fs, dict):
-                raise MappingError("mapping.order: must map levels to lists of dims")
+                raise MappingError(f"{key}.order: must map levels to lists of dims")
             for ol, dims in fs.items():
                 if ol not in TEMPORAL:
-                    raise MappingError(f"mapping.order.{ol}: unknown level; one of {', '.join(TEMPORAL)}")
+                    raise MappingError(f"{key}.order.{ol}: unknown level; one of {', '.join(TEMPORAL)}")
                 if not isinstance(dims, (list, tuple)) or any(d not in layer.dim_names for d in dims) \
                         or len(set(dims)) != len(dims):
-                    raise MappingError(f"mapping.order.{ol}: must list distinct dims of layer {layer.name!r} "
+                    raise MappingError(f"{key}.order.{ol}: must list distinct dims of layer {layer.name!r} "
                                        f"({', '.join(layer.dim_names)})")
             continue
         if lvl not in LEVELS:
-            raise MappingError(f"mapping.{lvl}: unknown level; one of {', '.join(LEVELS)}, order")
+            raise MappingError(f"{key}.{lvl}: unknown level; one of {', '.join(LEVELS)}, order")
         if not isinstance(fs, dict):
-            raise MappingError(f"mapping.{lvl}: must map dims to factors")
+            raise MappingError(f"{key}.{lvl}: must map dims to factors")
         for d, f in fs.items():
             if d not in layer.dim_names:
-                raise MappingError(f"mapping.{lvl}.{d}: layer {layer.name!r} has no dim {d} "
+                raise MappingError(f"{key}.{lvl}.{d}: layer {layer.name!r} has no dim {d} "
                                    f"(dims: {', '.join(layer.dim_names)})")
             if isinstance(f, bool) or not isinstance(f, (int, np.integer)) or f < 1:
-                raise MappingError(f"mapping.{lvl}.{d}: must be a positive integer, got {f!r}")
+                raise MappingError(f"{key}.{lvl}.{d}: must be a positive integer, got {f!r}")
             if lvl in _ARRAY_LEVELS and f > 1 and on.get(layer.role(d)) != lvl:
                 where = on.get(layer.role(d))
-                raise MappingError(f"mapping.{lvl}.{d}: the {arch.dataflow} dataflow puts {d} "
+                raise MappingError(f"{key}.{lvl}.{d}: the {arch.dataflow} dataflow puts {d} "
                                    f"({layer.role(d)}-dim) {'on ' + where if where else 'off the array'}")
