@@ -7,25 +7,34 @@ cycles later. Inside, ``a`` moves one PE right per cycle, so PE(i, j) sees
 the operands of the vector entered at cycle ``x`` at cycle ``x + i + j``:
 a wavefront.
 
-Each column has one output bus (``acc_bits`` wide): an AND-OR of its PEs
-selected one at a time. Output stationary: the PE whose ``out_sel`` is high
+Each column has one output bus (``acc_bits`` wide) selecting one PE at a
+time (a balanced mux tree). Output stationary: the PE whose ``out_sel`` is high
 (the wavefront finishes row ``i`` of column ``j`` at a distinct cycle).
 Weight/input stationary: the partial sum leaving row ``tap[j]`` (the last
 used row of the fold), so unused rows add no latency.
 """
 from __future__ import annotations
 
-from functools import reduce
-from operator import or_
-
-from amaranth.hdl import Module, Signal, Value, signed, unsigned
+from amaranth.hdl import Array, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .params import RtlParams
 from .pe import OsPE, WsPE
 
-__all__ = ["Mesh", "delayed"]
+__all__ = ["Mesh", "delayed", "onehot_mux"]
+
+
+def onehot_mux(pairs: list[tuple[Value, Value]]) -> tuple[Value, Value]:
+    """(any select, selected value) of (select, value) pairs with at most one select high.
+
+    A balanced tree of 2:1 muxes (log depth in hardware); with no select high
+    the value is one of the inputs, which no one samples.
+    """
+    if len(pairs) == 1:
+        return pairs[0]
+    lo, hi = onehot_mux(pairs[:len(pairs) // 2]), onehot_mux(pairs[len(pairs) // 2:])
+    return lo[0] | hi[0], Mux(lo[0], lo[1], hi[1])
 
 
 def delayed(m: Module, value: Value, cycles: int, name: str) -> Value:
@@ -84,8 +93,7 @@ class Mesh(wiring.Component):
                     m.d.comb += [pe.a.eq(left[0]), pe.first.eq(left[1]), pe.last.eq(left[2]),
                                  pe.b.eq(north[j] if i == 0 else pes[i - 1][j].b_out)]
             for j in range(C):
-                m.d.comb += self.bus[j].eq(reduce(or_, [pes[i][j].acc & pes[i][j].out_sel.replicate(p.acc_bits)
-                                                        for i in range(R)]))
+                m.d.comb += self.bus[j].eq(onehot_mux([(pes[i][j].out_sel, pes[i][j].acc) for i in range(R)])[1])
         else:
             we = [self.pl_we] + [Signal(name=f"pl_we_c{j}") for j in range(1, C)]
             row = [self.pl_row] + [Signal.like(self.pl_row, name=f"pl_row_c{j}") for j in range(1, C)]
@@ -100,6 +108,5 @@ class Mesh(wiring.Component):
                                  pe.psum_in.eq(0 if i == 0 else pes[i - 1][j].psum_out),
                                  pe.w_data.eq(north[j]), pe.w_we.eq(we[j] & (row[j] == i))]
             for j in range(C):
-                m.d.comb += self.bus[j].eq(reduce(or_, [pes[i][j].psum_out & (self.tap[j] == i).replicate(p.acc_bits)
-                                                        for i in range(R)]))
+                m.d.comb += self.bus[j].eq(Array(pes[i][j].psum_out for i in range(R))[self.tap[j]])
         return m
