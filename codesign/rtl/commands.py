@@ -132,9 +132,10 @@ def cmd_verify(args) -> int:
         if conv is not None:
             notes.append(f"im2col of random conv tensors, {'=' if np.array_equal(res.outputs, conv) else '!='} "
                          "direct convolution")
-        if full != cost_cycles:
+        groups = layer.gemm_view()["G"]
+        if full * groups != cost_cycles:
             notes.append(f"full layer: cost model {cost_cycles} cycles on the {layer.op} loop nest, "
-                         f"{full} on its GEMM view")
+                         f"{full * groups} on its GEMM view" + (f" ({groups} x {full})" if groups > 1 else ""))
         print(f"{'PASS' if ok else 'FAIL'}  {layer.name:<24} RTL {res.cycles:>7} cycles  model {res.model_cycles:>7}"
               f"  {'bit exact' if res.bit_exact else 'OUTPUTS DIFFER'}  {run.mapping.oneline()}"
               + (f"  ({'; '.join(notes)})" if notes else ""))

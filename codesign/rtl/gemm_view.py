@@ -58,7 +58,8 @@ def as_gemm(layer: Layer, mapping: Mapping) -> GemmRun:
         first = {X: min((i for i, d in enumerate(seq) if roles[d] == X), default=len(seq)) for X in "MNK"}
         order[lvl] = sorted("MNK", key=lambda X: (first[X], "MNK".index(X)))
     m = Mapping.build(g, rows=fac["rows"], cols=fac["cols"], pe=fac["pe"], glb=glb, order=order)
-    note = f"{layer.op} as its im2col GEMM M={view['M']} N={view['N']} K={view['K']}"
+    kind = "im2col GEMM" if layer.op in ("conv2d", "depthwise_conv2d") else "GEMM view"
+    note = f"{layer.op} as its {kind} M={view['M']} N={view['N']} K={view['K']}"
     if view["G"] > 1:
         note += f", 1 of {view['G']} groups"
     return GemmRun(g, m, note)
