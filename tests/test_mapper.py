@@ -394,3 +394,15 @@ def test_map_command(tmp_path, capsys):
     assert main(["map", str(cfg), "--layer", "nope"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_exhaustive_budget_falls_back_to_beam():
+    from codesign.workloads import zoo
+    layer, arch = zoo("resnet50").layer("layer2.1.conv2"), SystolicArch()
+    o = Objective.parse("edp")
+    sp = MappingSpace(layer, arch)
+    full, capped = Exhaustive().search(sp, o), Exhaustive(budget=100).search(sp, o)
+    assert full.exact and not capped.exact and capped.best >= 0
+    v = lambda r: o(r.costs.latency_cycles[r.best], r.costs.energy_pj[r.best])  # noqa: E731
+    assert v(capped) >= v(full) * (1 - 1e-12)
+    assert not best_mapping(LAYERS["gemm"], ARCHS[0], strategy="beam").exact

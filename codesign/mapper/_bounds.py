@@ -136,6 +136,13 @@ def cases(space: MappingSpace) -> list[Case]:
         for col in (T0, T1):
             P0[col + _X[t.name]] = const
 
+    ft = fold_timing(arch.timing, arch.dataflow)
+    c_fold = ft.per_fold + ft.per_rows * arch.rows + ft.per_cols * arch.cols
+    coef = {SUR: ft.per_used_rows, SUC: ft.per_used_cols, SUT: ft.per_t}
+    # with a negative per-fold coefficient fewer folds alone is not better: a
+    # choice dominates only if also (sum - folds) is no larger for every sum
+    # whose coefficient covers it (folds <= sums: a fold uses >= 1 row, col, step)
+    guard = [c for c, v in coef.items() if v + c_fold >= 0] if c_fold < 0 else []
     out = []
     memo: dict = {}                                # equal tables across cases: filter once
     dram_roles = [_innermost_role(space, o) for o in space.dram_orders]
@@ -145,7 +152,8 @@ def cases(space: MappingSpace) -> list[Case]:
         for phi in phis:
             blocks = []
             for dims in _blocks_of(layer):
-                blk = _block(space, dims, rel, st, st_role, r0, phi, pinned_dram, pinned_glb, axes, memo)
+                blk = _block(space, dims, rel, st, st_role, r0, phi, pinned_dram, pinned_glb, axes, memo, guard,
+                             c_fold < 0)
                 if blk is None:
                     break
                 blocks.append(blk)
@@ -164,7 +172,8 @@ def _innermost_role(space: MappingSpace, order: tuple[str, ...]) -> str:
     return space.layer.role(inner[-1]) if inner else "g"
 
 
-def _block(space, dims, rel, st, st_role, r0, phi, pinned_dram, pinned_glb, axes, memo) -> Block | None:
+def _block(space, dims, rel, st, st_role, r0, phi, pinned_dram, pinned_glb, axes, memo, guard,
+           neg_fold) -> Block | None:
     layer, arch = space.layer, space.arch
     ds = [space.dims[i] for i in dims]
     grids = np.meshgrid(*[np.arange(len(d)) for d in ds], indexing="ij")
@@ -231,18 +240,28 @@ def _block(space, dims, rel, st, st_role, r0, phi, pinned_dram, pinned_glb, axes
         return None
     key = (tuple(dims), keep.tobytes(), V.tobytes())
     if key not in memo:
-        memo[key] = _pareto(V[keep], choice[keep])
+        Vk = V[keep]
+        extra = None
+        if neg_fold:
+            extra = np.stack([Vk[:, c] - Vk[:, FOLDS] + 1 for c in guard], axis=1) if guard else None
+            if not guard:                          # no sum covers the folds: compare nothing
+                memo[key] = (Vk, choice[keep])
+        if key not in memo:
+            memo[key] = _pareto(Vk, choice[keep], extra)
     V, choice = memo[key]
     return Block(tuple(dims), choice, V)
 
 
-def _pareto(V: np.ndarray, choice: np.ndarray, limit: int = 8192) -> tuple[np.ndarray, np.ndarray]:
-    """Drop rows weakly dominated by another row (of equal rows keep the first
-    in candidate order). Skipped above `limit` rows (quadratic)."""
+def _pareto(V: np.ndarray, choice: np.ndarray, extra: np.ndarray | None = None,
+            limit: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    """Drop rows weakly dominated by another row in every column of `V` (and
+    of `extra`, columns >= 1 compared but not kept); of equal rows keep the
+    first in candidate order. Skipped above `limit` rows (quadratic)."""
     n = len(V)
     if n < 2 or n > limit:
         return V, choice
-    W = np.unique(V, axis=1) if V.shape[1] > 1 else V           # distinct columns only
+    W = V if extra is None else np.concatenate([V, extra], axis=1)
+    W = np.unique(W, axis=1) if W.shape[1] > 1 else W           # distinct columns only
     W = W[:, W.min(axis=0) < W.max(axis=0)]                     # and only those that vary
     if W.shape[1] == 0:
         return V[:1], choice[:1]

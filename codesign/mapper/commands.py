@@ -96,7 +96,7 @@ def _as_text(layer, count, res) -> str:
         f"energy {c['energy_pj']:.4g} pJ ({parts})",
         f"utilization {c['utilization']:.3f}, mapping efficiency {c['mapping_efficiency']:.3f}, "
         f"DRAM {c['dram_bytes']:,.0f} B, glb tile {c['glb_bytes_used']:,.0f} B, acc tile {c['acc_bytes_used']:,.0f} B",
-        f"search ({res.strategy}): {res.considered:,} mappings considered, {res.evaluated:,} costed by the cost "
+        f"search ({res.strategy}{'' if res.exact else ', not proven optimal'}): {res.considered:,} mappings considered, {res.evaluated:,} costed by the cost "
         f"model, {res.bounded:,} bounded, {res.seconds:.3f} s",
     ])
 
@@ -105,4 +105,4 @@ def _as_json(layer, count, res, objective) -> dict:
     return {"name": layer.name, "op": layer.op, "count": count, "objective": str(objective),
             "mapping": res.mapping.to_dict(), "mapping_str": res.mapping.oneline(), "nest": str(res.mapping),
             "cost": res.cost, "considered": res.considered, "evaluated": res.evaluated,
-            "bounded": res.bounded, "seconds": res.seconds, "strategy": res.strategy}
+            "bounded": res.bounded, "seconds": res.seconds, "strategy": res.strategy, "exact": res.exact}

@@ -42,7 +42,8 @@ class MapResult:
 
     `considered`: mappings in the searched space (tile combinations x loop
     orders searched); `evaluated`: mappings costed by `cost.evaluate`;
-    `bounded`: partial or complete mappings scored by the bound model.
+    `bounded`: partial or complete mappings scored by the bound model;
+    `exact`: the mapping is the optimum of the space (False for the beam).
     """
 
     mapping: Mapping
@@ -52,6 +53,7 @@ class MapResult:
     seconds: float
     strategy: str = "exhaustive"
     bounded: int = 0
+    exact: bool = True
 
 
 def best_mapping(layer: Layer, arch: SystolicArch, objective="edp", pin: dict | None = None, *,
@@ -74,7 +76,7 @@ def best_mapping(layer: Layer, arch: SystolicArch, objective="edp", pin: dict | 
         raise NoMappingError(_why(layer, arch, space))
     mapping = space.mapping(out.batch, out.best)
     return MapResult(mapping, out.costs.row(out.best), out.considered, out.evaluated,
-                     time.perf_counter() - t0, strat.name, out.bounded)
+                     time.perf_counter() - t0, strat.name, out.bounded, out.exact)
 
 
 def best_dataflow(layer: Layer, arch: SystolicArch, objective="edp", pin: dict | None = None, *,

@@ -25,7 +25,8 @@ class Outcome:
 
     `considered`: mappings in the space (`MappingSpace.size`); `evaluated`:
     mappings costed by `cost.evaluate`; `bounded`: complete or partial
-    mappings scored by the bound model (`codesign.mapper._bounds`).
+    mappings scored by the bound model (`codesign.mapper._bounds`);
+    `exact`: the best is the optimum of the space (False for heuristics).
     """
 
     batch: MappingBatch | None
@@ -34,6 +35,7 @@ class Outcome:
     considered: int
     evaluated: int
     bounded: int = 0
+    exact: bool = True
 
 
 class MapperStrategy(abc.ABC):

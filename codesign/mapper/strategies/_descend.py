@@ -19,10 +19,14 @@ from .._bounds import COLS, FP, ROWS, Case, Scorer
 from ..objective import Objective
 from ..space import MappingSpace
 
-__all__ = ["Leaves", "descend", "choices_of", "root_bound"]
+__all__ = ["Leaves", "BudgetExceeded", "descend", "choices_of", "root_bound"]
 
 #: rows x terms per chunk of broadcasting (keeps the working set small)
 _CHUNK = 1 << 19
+
+
+class BudgetExceeded(RuntimeError):
+    """`descend` scored more rows than its budget allowed."""
 
 
 @dataclass(frozen=True)
@@ -112,10 +116,11 @@ def root_bound(case: Case, scorer: Scorer, objective: Objective) -> tuple[float,
 
 def descend(case: Case, scorer: Scorer, objective: Objective, *,
             beaten: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
-            beam: int | None = None, stats: dict | None = None) -> Leaves:
+            beam: int | None = None, stats: dict | None = None, budget: int | None = None) -> Leaves:
     """Expand all blocks of `case`; keep rows that fit and are not `beaten`
     (a function of bound objective and energy), or the best `beam` rows per
-    level. Counts scored rows in ``stats["bounded"]``."""
+    level. Counts scored rows in ``stats["bounded"]``; raises
+    `BudgetExceeded` once that count passes `budget`."""
     rest = _Rest(case, scorer)
     nb = len(case.blocks)
     P = case.P0[None].copy()
@@ -133,6 +138,8 @@ def descend(case: Case, scorer: Scorer, objective: Objective, *,
             partial = lvl + 1 < nb
             if stats is not None:
                 stats["bounded"] = stats.get("bounded", 0) + len(Pn)
+                if budget is not None and stats["bounded"] > budget:
+                    raise BudgetExceeded(f"more than {budget:,} partial mappings bounded")
             # cheap plain bound first, then the budget bound on the survivors
             o, e, fits = _bound(scorer, objective, Pn * rest.suffix[lvl + 1], partial)
             m = fits if beaten is None else fits & ~beaten(o, e)

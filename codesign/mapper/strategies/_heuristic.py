@@ -10,6 +10,8 @@ the exhaustive optimum.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .._bounds import Scorer, cases
 from ..objective import Objective
 from ..space import MappingSpace
@@ -33,7 +35,7 @@ class Beam(MapperStrategy):
         fin = Finalists(space, objective)
         stats = {"bounded": 0}
         self.run(space, objective, cases(space), Scorer.of(space.layer, space.arch), fin, stats)
-        return fin.outcome(space.size, stats["bounded"])
+        return replace(fin.outcome(space.size, stats["bounded"]), exact=False)
 
     def run(self, space, objective, todo, scorer, fin: Finalists, stats: dict) -> None:
         """Beam over each case; cost the best leaves into `fin`."""
