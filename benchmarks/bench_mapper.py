@@ -64,8 +64,9 @@ def bench_eval_rate(repeats: int) -> None:
     for name in ("layer2.1.conv2", "layer3.0.conv3"):
         layer = w.layer(name)
         r, dt = timed(lambda: best_mapping(layer, arch), repeats)
-        print(f"    bound model inside the exhaustive search, {name}: {r.bounded:,} rows in {dt * 1e3:.0f} ms "
-              f"-> {r.bounded / dt / 1e6:.2f} M rows/s (plus {r.evaluated} cost-model evaluations)")
+        print(f"    exhaustive search of {name}: {dt * 1e3:.0f} ms for {r.considered:,} mappings "
+              f"({r.considered / dt / 1e9:.1f} G mappings/s effective): {r.bounded:,} bounded "
+              f"({r.bounded / dt / 1e6:.2f} M/s), {r.evaluated} costed by the cost model")
 
 
 def bench_resnet(repeats: int) -> None:

@@ -140,8 +140,9 @@ def cases(space: MappingSpace) -> list[Case]:
     c_fold = ft.per_fold + ft.per_rows * arch.rows + ft.per_cols * arch.cols
     coef = {SUR: ft.per_used_rows, SUC: ft.per_used_cols, SUT: ft.per_t}
     # with a negative per-fold coefficient fewer folds alone is not better: a
-    # choice dominates only if also (sum - folds) is no larger for every sum
-    # whose coefficient covers it (folds <= sums: a fold uses >= 1 row, col, step)
+    # choice dominates only if also (sum - folds) is no larger for one sum whose
+    # coefficient covers the per-fold one (folds <= sums: a fold uses >= 1 row,
+    # col and step, so that sum's growth pays for the folds' saving)
     guard = [c for c, v in coef.items() if v + c_fold >= 0] if c_fold < 0 else []
     out = []
     memo: dict = {}                                # equal tables across cases: filter once
@@ -254,27 +255,33 @@ def _block(space, dims, rel, st, st_role, r0, phi, pinned_dram, pinned_glb, axes
 
 def _pareto(V: np.ndarray, choice: np.ndarray, extra: np.ndarray | None = None,
             limit: int = 8192) -> tuple[np.ndarray, np.ndarray]:
-    """Drop rows weakly dominated by another row in every column of `V` (and
-    of `extra`, columns >= 1 compared but not kept); of equal rows keep the
-    first in candidate order. Skipped above `limit` rows (quadratic)."""
+    """Drop rows weakly dominated by another row: no larger in every column of
+    `V` and, if `extra` is given, in at least one of its columns (compared,
+    not kept); of equal rows keep the first in candidate order. Skipped
+    above `limit` rows (quadratic)."""
     n = len(V)
     if n < 2 or n > limit:
         return V, choice
-    W = V if extra is None else np.concatenate([V, extra], axis=1)
-    W = np.unique(W, axis=1) if W.shape[1] > 1 else W           # distinct columns only
+    W = np.unique(V, axis=1) if V.shape[1] > 1 else V           # distinct columns only
     W = W[:, W.min(axis=0) < W.max(axis=0)]                     # and only those that vary
-    if W.shape[1] == 0:
+    X = None
+    if extra is not None and extra.shape[1] and not (extra.min(axis=0) == extra.max(axis=0)).any():
+        X = extra                                               # (a constant column satisfies "any")
+    if W.shape[1] == 0 and X is None:
         return V[:1], choice[:1]
     # a row can only be weakly dominated by a row with a smaller or equal log-sum
-    order = np.lexsort((np.arange(n), np.log(W).sum(axis=1)))
+    key = np.log(W).sum(axis=1) if W.shape[1] else np.zeros(n)
+    order = np.lexsort((np.arange(n), key))
     W = W[order]
+    X = None if X is None else X[order]
     dominated = np.zeros(n, bool)
-    step = max(1, (1 << 22) // (n * W.shape[1]))
+    step = max(1, (1 << 22) // (n * max(W.shape[1], 1)))
     for s in range(0, n, step):
         e = min(n, s + step)
         le = (W[None, :e, :] <= W[s:e, None, :]).all(axis=2)    # le[i, j]: row j <= row s+i everywhere
-        le[np.arange(e - s), np.arange(s, e)] = False
-        le[:, :] &= np.arange(e)[None, :] < np.arange(s, e)[:, None]
+        if X is not None:
+            le &= (X[None, :e, :] <= X[s:e, None, :]).any(axis=2)
+        le &= np.arange(e)[None, :] < np.arange(s, e)[:, None]  # only earlier rows can dominate
         dominated[s:e] = le.any(axis=1)
     keep = np.sort(order[~dominated])
     return V[keep], choice[keep]
