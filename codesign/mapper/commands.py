@@ -96,8 +96,8 @@ def _as_text(layer, count, res) -> str:
         f"energy {c['energy_pj']:.4g} pJ ({parts})",
         f"utilization {c['utilization']:.3f}, mapping efficiency {c['mapping_efficiency']:.3f}, "
         f"DRAM {c['dram_bytes']:,.0f} B, glb tile {c['glb_bytes_used']:,.0f} B, acc tile {c['acc_bytes_used']:,.0f} B",
-        f"search ({res.strategy}{'' if res.exact else ', not proven optimal'}): {res.considered:,} mappings considered, {res.evaluated:,} costed by the cost "
-        f"model, {res.bounded:,} bounded, {res.seconds:.3f} s",
+        f"search ({res.strategy}{'' if res.exact else ', not proven optimal'}): {res.considered:,} mappings "
+        f"considered, {res.evaluated:,} costed by the cost model, {res.bounded:,} bounded, {res.seconds:.3f} s",
     ])
 
 

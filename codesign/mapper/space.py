@@ -174,8 +174,9 @@ class MappingSpace:
                     a.append(x)
                     g.append(f)
             if not a:
-                raise MappingError(f"mapping.{self.layer.name}.{self._pin_key(d)}: no tiling of {d} (bound {b}) has these factors "
-                                   f"(the glb factor must divide the number of array tiles and dram is the quotient)")
+                raise MappingError(f"mapping.{self.layer.name}.{self._pin_key(d)}: no tiling of {d} (bound {b}) "
+                                   f"has these factors (the glb factor must divide the number of array tiles "
+                                   f"and dram is the quotient)")
             out.append(DimSpace(d, b, self.layer.role(d), lvl, np.array(a, dtype=np.int64),
                                 np.array(g, dtype=np.int64)))
         return tuple(out)
