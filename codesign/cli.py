@@ -26,7 +26,8 @@ def cmd_evaluate(args) -> int:
     arch = cfg.arch
     res = evaluate_network(cfg.workload, arch, objective=cfg.objective, pins=cfg.pins)
     if args.json:
-        layers = [{"name": r.layer.name, "op": r.layer.op, "count": r.count, "macs": r.cost["macs"],
+        layers = [{"name": r.layer.name, "op": r.layer.op, "count": r.count, "dataflow": r.dataflow,
+                   "macs": r.cost["macs"],
                    "compute_cycles": r.cost["compute_cycles"], "stall_cycles": r.cost["stall_cycles"],
                    "latency_cycles": r.cost["latency_cycles"], "energy_pj": r.cost["energy_pj"],
                    "energy_parts_pj": {k[7:-3]: v for k, v in r.cost.items()

@@ -5,7 +5,7 @@ Shape (see README "Config format")::
     name: quickstart
     workload: {model: resnet18, batch: 1}        # or {layers: [...]}
     hardware: {rows: 16, cols: [8, 16, 32], glb_kib: {low: 64, high: 1024, log: true}, ...}
-    objective: edp                               # the mapper's per-layer objective
+    objective: edp                               # the mapper's per-layer objective (or {latency: w1, energy: w2})
     mapping: {layer_name: {glb: {...}, rows: {...}, order: {...}}}   # optional pins
     search: {...}                                # sweeps only (codesign.search)
 
@@ -25,7 +25,7 @@ import yaml
 from .errors import UserError
 from .hw_models.systolic import ArchError, SystolicArch
 from .mapper.mapping import LEVELS, TEMPORAL
-from .mapper.search import OBJECTIVES
+from .mapper.objective import Objective
 from .workload import Workload, WorkloadError
 from .workloads import layers_from_spec, zoo
 
@@ -66,7 +66,7 @@ class Config:
     path: str
     workload: Workload
     hardware: dict[str, Param]
-    objective: str = "edp"
+    objective: str | dict = "edp"
     pins: dict[str, dict] = field(default_factory=dict)
     search: dict = field(default_factory=dict)
 
@@ -127,8 +127,10 @@ def parse_config(raw: Any, path: str = "<config>") -> Config:
     workload = _workload(raw["workload"], name)
     hardware = _hardware(raw.get("hardware") or {})
     objective = raw.get("objective", "edp")
-    if objective not in OBJECTIVES:
-        raise ConfigError(f"objective: must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    try:
+        Objective.parse(objective)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     pins = _pins(raw.get("mapping") or {}, workload)
     search = raw.get("search") or {}
     if not isinstance(search, dict):

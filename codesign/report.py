@@ -24,16 +24,19 @@ def network_table(cfg, res: NetworkResult, nests: bool = False) -> str:
     arch = res.arch
     unit = "uJ" if arch.tech != "eyeriss65" else "M x MAC"
     parts = list(res.energy_parts_pj())
-    head = ["layer", "op", "x", "MACs", "cycles", "stall", "util", f"energy {unit}"] + parts + ["mapping"]
+    flex = arch.dataflow == "flexible"
+    head = (["layer", "op", "x", "MACs", "cycles", "stall", "util", f"energy {unit}"] + parts
+            + (["dataflow"] if flex else []) + ["mapping"])
     rows = []
     for r in res.layers:
         c = r.cost
         rows.append([r.layer.name, r.layer.op, r.count, f"{c['macs']:,}", f"{c['latency_cycles']:,}",
                      f"{c['stall_cycles']:,}", f"{c['utilization']:.1%}", _uj(c["energy_pj"])]
-                    + [_uj(c[f"energy_{p}_pj"]) for p in parts] + [r.mapping.oneline()])
+                    + [_uj(c[f"energy_{p}_pj"]) for p in parts] + ([r.dataflow] if flex else [])
+                    + [r.mapping.oneline()])
     out = [f"{cfg.name}: {cfg.workload.name} ({len(res.layers)} unique layers, "
            f"{sum(r.count for r in res.layers)} in all) on {arch.describe()}", "",
-           table(head, rows, "llr" + "r" * (len(head) - 4) + "l"), ""]
+           table(head, rows, "llr" + "r" * (len(head) - 4 - flex) + "l" * (1 + flex)), ""]
     t = res.totals()
     e = res.energy_parts_pj()
     out.append(f"total: {t['macs']:,} MACs, {t['latency_cycles']:,} cycles = {t['latency_s'] * 1e3:.3f} ms "

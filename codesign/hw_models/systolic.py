@@ -15,9 +15,15 @@ from functools import lru_cache
 from .memory import Memory
 from .tech import Tech, TechError, load_tech
 
-__all__ = ["SystolicArch", "Architecture", "ArchError", "area_mm2", "tech_of", "DATAFLOWS", "TIMINGS", "STATIONARY"]
+__all__ = ["ARCH_DATAFLOWS", "FLEX_PE_AREA_FACTOR", "SystolicArch", "Architecture", "ArchError", "area_mm2", "tech_of", "DATAFLOWS", "TIMINGS", "STATIONARY"]
 
 DATAFLOWS = ("os", "ws", "is")
+#: ``flexible``: an array that can run any of DATAFLOWS, chosen per layer by the mapper
+ARCH_DATAFLOWS = DATAFLOWS + ("flexible",)
+#: Area of a flexible PE relative to a fixed one: operand-routing multiplexers
+#: in front of the three registers. Assumption (no published figure used);
+#: the tech's PE area already counts two operand registers and one accumulator.
+FLEX_PE_AREA_FACTOR = 1.10
 TIMINGS = ("rtl", "scalesim", "ideal")
 #: the operand each dataflow keeps in the PE registers
 STATIONARY = {"os": "outputs", "ws": "weights", "is": "inputs"}
@@ -66,8 +72,8 @@ class SystolicArch:
                 bad(k, f"must be a number > 0, got {v!r}")
         if isinstance(self.acc_kib, bool) or not isinstance(self.acc_kib, (int, float)) or self.acc_kib < 0:
             bad("acc_kib", f"must be a number >= 0 (0 = outputs share the glb), got {self.acc_kib!r}")
-        if self.dataflow not in DATAFLOWS:
-            bad("dataflow", f"must be one of {', '.join(DATAFLOWS)}, got {self.dataflow!r}")
+        if self.dataflow not in ARCH_DATAFLOWS:
+            bad("dataflow", f"must be one of {', '.join(ARCH_DATAFLOWS)}, got {self.dataflow!r}")
         if self.timing not in TIMINGS:
             bad("timing", f"must be one of {', '.join(TIMINGS)}, got {self.timing!r}")
         if self.family != "systolic":
@@ -92,7 +98,14 @@ class SystolicArch:
         return self.rows * self.cols
 
     @property
+    def flexible(self) -> bool:
+        return self.dataflow == "flexible"
+
+    @property
     def stationary(self) -> str:
+        if self.flexible:
+            raise ArchError("hardware.dataflow: a flexible array has no fixed stationary operand; "
+                            "the mapper picks a dataflow per layer")
         return STATIONARY[self.dataflow]
 
     @property
@@ -106,9 +119,13 @@ class SystolicArch:
     @property
     def memories(self) -> tuple[Memory, ...]:
         """The physical memories, innermost first."""
-        st = self.stationary
-        word = self.acc_bits if st == "outputs" else self.op_bits
-        mems = [Memory("pe_reg", "pe", frozenset({st}), self.pe_reg_words * word / 8, word)]
+        if self.flexible:   # the PE registers hold whichever operand the layer's dataflow keeps
+            mems = [Memory("pe_reg", "pe", frozenset({"inputs", "weights", "outputs"}),
+                           self.pe_reg_words * self.acc_bits / 8, self.acc_bits)]
+        else:
+            st = self.stationary
+            word = self.acc_bits if st == "outputs" else self.op_bits
+            mems = [Memory("pe_reg", "pe", frozenset({st}), self.pe_reg_words * word / 8, word)]
         if self.acc_kib > 0:
             mems.append(Memory("glb", "glb", frozenset({"inputs", "weights"}), self.glb_bytes,
                                self.op_bits, self.double_buffered))
@@ -153,4 +170,5 @@ def area_mm2(arch: SystolicArch) -> float:
     (figures and their sources in `codesign.hw_models.tech`)."""
     t = tech_of(arch)
     sram = t.sram_area_mm2(arch.glb_bytes) + (t.sram_area_mm2(arch.acc_bytes) if arch.acc_kib else 0.0)
-    return arch.pes * t.pe_area_mm2(arch.op_bits, arch.acc_bits) + sram + t.fixed_area_mm2
+    pe = t.pe_area_mm2(arch.op_bits, arch.acc_bits) * (FLEX_PE_AREA_FACTOR if arch.flexible else 1.0)
+    return arch.pes * pe + sram + t.fixed_area_mm2

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from ..hw_models.systolic import SystolicArch, area_mm2
 from ..workload import Layer, Workload
 from .mapping import Mapping
+from .objective import Objective
 from .search import MapResult, best_mapping
 
 __all__ = ["LayerResult", "NetworkResult", "evaluate_network"]
@@ -21,6 +22,7 @@ class LayerResult:
     cost: dict
     considered: int
     evaluated: int
+    dataflow: str
 
 
 @dataclass(frozen=True)
@@ -68,20 +70,22 @@ class NetworkResult:
 _CACHE: dict[tuple, MapResult] = {}
 
 
-def evaluate_network(workload: Workload, arch: SystolicArch, *, objective: str = "edp",
+def evaluate_network(workload: Workload, arch: SystolicArch, *, objective: str | dict = "edp",
                      pins: dict[str, dict] | None = None) -> NetworkResult:
     """Map every unique layer of `workload` on `arch` and return per-layer and
     total figures. Mappings are memoized on (layer shape, architecture,
     objective, pin). Raises `NoMappingError` for a layer that fits nowhere."""
     out = []
+    obj = Objective.parse(objective)
     for layer, count in workload:
         pin = (pins or {}).get(layer.name)
-        key = (layer.shape_key(), arch, objective, repr(pin))
+        key = (layer.shape_key(), arch, obj, repr(pin))
         res = _CACHE.get(key)
         if res is None:
-            res = best_mapping(layer, arch, objective, pin)
+            res = best_mapping(layer, arch, obj, pin)
             if len(_CACHE) > 100_000:
                 _CACHE.clear()
             _CACHE[key] = res
-        out.append(LayerResult(layer, count, res.mapping, res.cost, res.considered, res.evaluated))
+        out.append(LayerResult(layer, count, res.mapping, res.cost, res.considered, res.evaluated,
+                               res.dataflow or arch.dataflow))
     return NetworkResult(arch, tuple(out), area_mm2(arch))

@@ -54,6 +54,7 @@ class MapResult:
     strategy: str = "exhaustive"
     bounded: int = 0
     exact: bool = True
+    dataflow: str | None = None     # the dataflow the mapping runs (a flexible array's choice)
 
 
 def best_mapping(layer: Layer, arch: SystolicArch, objective="edp", pin: dict | None = None, *,
@@ -67,6 +68,9 @@ def best_mapping(layer: Layer, arch: SystolicArch, objective="edp", pin: dict | 
     buffer when nothing fits, `MappingError` for a pin that cannot be
     honoured, ValueError for a bad objective.
     """
+    if arch.dataflow == "flexible":
+        df, res = best_dataflow(layer, arch, objective, pin, strategy=strategy)
+        return replace(res, dataflow=df)
     t0 = time.perf_counter()
     obj = Objective.parse(objective)
     strat = _strategy(strategy)
@@ -76,7 +80,7 @@ def best_mapping(layer: Layer, arch: SystolicArch, objective="edp", pin: dict | 
         raise NoMappingError(_why(layer, arch, space))
     mapping = space.mapping(out.batch, out.best)
     return MapResult(mapping, out.costs.row(out.best), out.considered, out.evaluated,
-                     time.perf_counter() - t0, strat.name, out.bounded, out.exact)
+                     time.perf_counter() - t0, strat.name, out.bounded, out.exact, arch.dataflow)
 
 
 def best_dataflow(layer: Layer, arch: SystolicArch, objective="edp", pin: dict | None = None, *,

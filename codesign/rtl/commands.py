@@ -69,6 +69,9 @@ def cmd_export(args) -> int:
 
     cfg = load_config(args.config)
     arch = cfg.arch
+    if arch.flexible:
+        raise RtlError("hardware.dataflow: a flexible array has no RTL generator (it builds os or ws/is "
+                       "arrays); give a fixed dataflow")
     t0 = time.perf_counter()
     if args.layer:
         layer = _layers(cfg, args.layer)[0]
@@ -93,6 +96,9 @@ def cmd_verify(args) -> int:
 
     cfg = load_config(args.config)
     arch = cfg.arch
+    if arch.flexible:
+        raise RtlError("hardware.dataflow: a flexible array has no RTL generator (it builds os or ws/is "
+                       "arrays); give a fixed dataflow")
     if args.max_cycles < 1:
         raise RtlError(f"--max-cycles: must be positive, got {args.max_cycles}")
     rng = np.random.default_rng(args.seed)
