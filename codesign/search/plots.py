@@ -1,0 +1,80 @@
+"""The two figures of a results folder, drawn with matplotlib (Agg).
+
+- pareto.png: every 2-D projection of the objectives (log axes, units in
+  the labels); feasible trials in grey, the Pareto front in colour.
+- hypervolume.png: normalized hypervolume of the feasible front against the
+  number of trials (`results.hypervolume_history`).
+"""
+from __future__ import annotations
+
+from itertools import combinations
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["plot_pareto", "plot_hypervolume"]
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _short(v: float, _pos=None) -> str:
+    """Tick label: 3 significant digits, SI suffix from 10^4 up (12k, 3.4M, 1.2G)."""
+    for div, suf in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e4, "k")):
+        if abs(v) >= div:
+            return f"{v / (div if suf != 'k' else 1e3):.3g}{suf}"
+    return f"{v:.3g}"
+
+
+def _log_axis(axis, lim: tuple[float, float]) -> None:
+    from matplotlib.ticker import FuncFormatter, LogLocator
+    wide = lim[0] > 0 and lim[1] / lim[0] > 300
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0,) if wide else (1.0, 2.0, 5.0)))
+    axis.set_minor_locator(LogLocator(base=10, subs=tuple(range(1, 10))))
+    axis.set_major_formatter(FuncFormatter(_short))
+    axis.set_minor_formatter(FuncFormatter(lambda v, p: ""))
+
+
+def plot_pareto(df: pd.DataFrame, front: pd.DataFrame, meta, path: Path) -> None:
+    from .settings import UNITS
+    plt = _plt()
+    objs = list(meta.objectives)
+    pairs = list(combinations(objs, 2)) or [("trial", objs[0])]
+    fig, axes = plt.subplots(1, len(pairs), figsize=(4.6 * len(pairs), 4.2), squeeze=False)
+    ok = df[df["feasible"].astype(bool)] if len(df) else df
+    for ax, (x, y) in zip(axes[0], pairs):
+        ax.scatter(ok[x], ok[y], s=8, c="0.75", label=f"feasible ({len(ok)})")
+        f = front.sort_values(x)
+        ax.scatter(f[x], f[y], s=22, c="tab:red", label=f"Pareto front ({len(front)})", zorder=3)
+        if x != "trial":
+            ax.set_xscale("log")
+            _log_axis(ax.xaxis, ax.get_xlim())
+        ax.set_yscale("log")
+        _log_axis(ax.yaxis, ax.get_ylim())
+        ax.set_xlabel(UNITS.get(x, x))
+        ax.set_ylabel(UNITS.get(y, y))
+        ax.grid(True, which="major", alpha=0.3)
+    axes[0][0].legend(loc="best", fontsize=8)
+    fig.suptitle(f"{meta.name}: {len(df)} trials, {meta.mapping} mapping, {meta.sampler}")
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=110)
+    plt.close(fig)
+
+
+def plot_hypervolume(df: pd.DataFrame, meta, path: Path) -> None:
+    from .results import hypervolume_history
+    plt = _plt()
+    h = hypervolume_history(df, list(meta.objectives)) if len(df) else pd.DataFrame({"trials": [], "hypervolume": []})
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    ax.plot(h["trials"], h["hypervolume"], c="tab:blue")
+    ax.set_xlabel("trials")
+    ax.set_ylabel("hypervolume (normalized log objectives)")
+    ax.set_title(f"{meta.name}: {', '.join(meta.objectives)}")
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=110)
+    plt.close(fig)

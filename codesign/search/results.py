@@ -1,0 +1,246 @@
+"""The results of a sweep as a pandas table, and the files in ``results/<name>/``.
+
+`trials_frame` turns the study's complete trials into one row per trial:
+
+- ``trial``: the Optuna trial number (what ``codesign export --trial`` takes);
+- one column per hardware key of the config, named exactly as the key
+  (fixed values repeated, so a row describes a whole design);
+- the metrics ``latency_cycles, energy_pj, area_mm2, edp, power_mw,
+  utilization`` (NaN when a layer fits nowhere);
+- ``feasible``, one ``violation.<constraint>`` column per constraint
+  (<= 0: satisfied; ``violation.fits`` > 0: some layer does not fit) and
+  ``reason`` (why not feasible, in words);
+- ``mappings`` (JSON: layer -> ``Mapping.to_dict()``, rebuild with
+  ``Mapping.build(layer, **d)``) and ``layer_costs`` (JSON: layer ->
+  latency_cycles, energy_pj, utilization, count);
+- ``eval_s`` (evaluation seconds, the batch's time shared by its trials),
+  ``worker`` and ``datetime_complete``.
+
+`write_results` writes trials.parquet, pareto.csv, pareto.png,
+hypervolume.png and meta.json; `load_results` reads them back.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from ..config import Config
+from ..hw_models.systolic import SystolicArch
+from ..errors import UserError
+from .pareto import hypervolume, normalize, pareto_mask
+from .settings import METRICS, SearchSettings
+
+__all__ = ["trials_frame", "write_results", "load_results", "pareto_front", "hypervolume_history", "Meta",
+           "Design", "load_design", "trial_config",
+           "TRIALS", "PARETO_CSV", "JOURNAL", "ATTR"]
+
+TRIALS = "trials.parquet"
+JOURNAL = "study.journal"
+#: user attribute of a trial holding its outcome (metrics, per-layer costs and mappings, timing, worker)
+ATTR = "codesign"
+PARETO_CSV = "pareto.csv"
+META = "meta.json"
+
+
+@dataclass(frozen=True)
+class Meta:
+    """What a results folder is about (meta.json): names needed to read the table."""
+
+    name: str
+    config: str
+    objectives: tuple[str, ...]
+    constraints: tuple[str, ...]
+    free: tuple[str, ...]
+    hardware: tuple[str, ...]
+    mapping: str
+    sampler: str
+    storage: str
+    workload: dict | None = None      # the config's workload section, as written
+    mapper_objective: str | dict = "edp"
+
+    @classmethod
+    def of(cls, cfg: Config, settings: SearchSettings, out: Path) -> "Meta":
+        return cls(cfg.name, cfg.path, settings.objectives, tuple(b.name for b in settings.constraints),
+                   tuple(k for k, p in cfg.hardware.items() if p.kind != "fixed"), tuple(cfg.hardware),
+                   settings.mapping, settings.sampler,
+                   settings.storage if settings.is_rdb else str(out / JOURNAL), _raw_workload(cfg),
+                   cfg.objective)
+
+
+def _raw_workload(cfg: Config) -> dict | None:
+    try:
+        import yaml
+        return yaml.safe_load(Path(cfg.path).read_text()).get("workload")
+    except (OSError, AttributeError, ValueError):
+        return None
+
+
+def _plain(v):
+    return json.dumps(v, sort_keys=True) if isinstance(v, (dict, list, tuple)) else v
+
+
+def trials_frame(trials, cfg: Config) -> pd.DataFrame:
+    """One row per complete trial (module docstring), ordered by trial number."""
+    rows = []
+    fixed = {k: _plain(p.value) for k, p in cfg.hardware.items() if p.kind == "fixed"}
+    for t in sorted((t for t in trials if t.state.name == "COMPLETE"), key=lambda t: t.number):
+        a = t.user_attrs.get(ATTR, {})
+        row = {"trial": t.number}
+        row.update({k: t.params.get(k, fixed.get(k)) for k in cfg.hardware})
+        row.update({m: (math.nan if a.get("metrics", {}).get(m) is None else a["metrics"][m]) for m in METRICS})
+        cons = t.constraints
+        row["feasible"] = all(v <= 0 for v in cons.values())
+        row.update({f"violation.{k}": v for k, v in cons.items()})
+        row["reason"] = a.get("reason", "")
+        row["mappings"] = json.dumps(a.get("mappings", {}), sort_keys=True)
+        row["layer_costs"] = json.dumps(a.get("layers", {}), sort_keys=True)
+        row["eval_s"] = a.get("eval_s", math.nan)
+        row["worker"] = a.get("worker", "")
+        row["datetime_complete"] = t.datetime_complete
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    if df.empty:
+        df = pd.DataFrame(columns=["trial", *cfg.hardware, *METRICS, "feasible", "reason", "mappings",
+                                   "layer_costs", "eval_s", "worker", "datetime_complete"])
+    return df
+
+
+def pareto_front(df: pd.DataFrame, objectives: list[str] | tuple[str, ...] | None = None) -> pd.DataFrame:
+    """The feasible rows of `df` that no other feasible row dominates on
+    `objectives` (default: the sweep's, from ``df.attrs``), one row per
+    distinct objective vector, sorted by the first objective."""
+    objectives = list(objectives or df.attrs.get("objectives") or [])
+    if not objectives:
+        raise UserError("pareto_front: give the objectives (this table does not name them)")
+    missing = [o for o in objectives if o not in df.columns]
+    if missing:
+        raise UserError(f"pareto_front: no column {missing[0]!r}; columns: {', '.join(map(str, df.columns))}")
+    ok = df[df["feasible"].astype(bool)] if "feasible" in df.columns else df
+    ok = ok[np.isfinite(ok[objectives].to_numpy(float)).all(axis=1)]
+    ok = ok.drop_duplicates(subset=objectives)
+    front = ok[pareto_mask(ok[objectives].to_numpy(float))] if len(ok) else ok
+    return front.sort_values(objectives)
+
+
+def hypervolume_history(df: pd.DataFrame, objectives: list[str], points: int = 200) -> pd.DataFrame:
+    """Normalized hypervolume of the feasible front after each of up to
+    `points` trial counts (bounds: best and worst feasible values of `df`)."""
+    vals = df[objectives].to_numpy(float)
+    ok = df["feasible"].to_numpy(bool) & np.isfinite(vals).all(axis=1) & (vals > 0).all(axis=1)
+    if not ok.any():
+        return pd.DataFrame({"trials": [], "hypervolume": []})
+    lo, hi = vals[ok].min(axis=0), vals[ok].max(axis=0)
+    z = normalize(np.where(ok[:, None], vals, 1.0), lo, hi)
+    n = len(df)
+    marks = np.unique(np.linspace(1, n, min(points, n)).astype(int))
+    hv = [hypervolume(z[:m][ok[:m]]) for m in marks]
+    return pd.DataFrame({"trials": marks, "hypervolume": hv})
+
+
+def _atomic(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def write_results(df: pd.DataFrame, meta: Meta, out: Path) -> pd.DataFrame:
+    """Write the results files of `df` into `out`; returns the Pareto front."""
+    out.mkdir(parents=True, exist_ok=True)
+    df.attrs.update(objectives=list(meta.objectives), name=meta.name)
+    _atomic(out / TRIALS, lambda p: df.to_parquet(p, index=False))
+    front = pareto_front(df, meta.objectives) if len(df) else df
+    cols = ["trial", *meta.free, *meta.objectives, *[m for m in METRICS if m not in meta.objectives]]
+    _atomic(out / PARETO_CSV, lambda p: front[cols].to_csv(p, index=False))
+    _atomic(out / META, lambda p: p.write_text(json.dumps(asdict(meta), indent=1)))
+    from .plots import plot_hypervolume, plot_pareto
+    _atomic(out / "pareto.png", lambda p: plot_pareto(df, front, meta, p))
+    _atomic(out / "hypervolume.png", lambda p: plot_hypervolume(df, meta, p))
+    return front
+
+
+def load_results(path: str | os.PathLike) -> pd.DataFrame:
+    """The trials table of a results folder (``df.attrs["objectives"]`` names the objectives)."""
+    p = Path(path)
+    if not (p / TRIALS).is_file():
+        hint = " (the sweep may have stopped before writing it; rerun `codesign sweep CONFIG`)" \
+            if (p / JOURNAL).is_file() else ""
+        raise UserError(f"{path}: no {TRIALS} here{hint}")
+    df = pd.read_parquet(p / TRIALS)
+    if (p / META).is_file():
+        meta = json.loads((p / META).read_text())
+        df.attrs.update(objectives=meta["objectives"], name=meta["name"], free=meta["free"])
+    return df
+
+
+def load_meta(path: str | os.PathLike) -> Meta:
+    """The `Meta` of a results folder."""
+    p = Path(path) / META
+    if not p.is_file():
+        raise UserError(f"{path}: not a results folder (no {META})")
+    return Meta(**{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(p.read_text()).items()
+                   if k in Meta.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class Design:
+    """One trial of a results folder as a design: its architecture, each
+    layer's mapping (``Mapping.to_dict()`` form; ``Mapping.build(layer, **d)``
+    rebuilds it) and its table row."""
+
+    trial: int
+    arch: SystolicArch
+    mappings: dict
+    row: dict
+
+
+def _py(v):
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, str) and v.startswith("{"):
+        v = json.loads(v)
+    return v
+
+
+def design_of(row: pd.Series | dict) -> Design:
+    """The `Design` of one row of a trials table."""
+    row = {k: _py(v) for k, v in dict(row).items()}
+    hw = {k: row[k] for k in SystolicArch.keys() if k in row and row[k] is not None}
+    return Design(int(row["trial"]), SystolicArch(**hw), json.loads(row["mappings"]) if isinstance(
+        row["mappings"], str) else row["mappings"], row)
+
+
+def load_design(path: str | os.PathLike, trial: int) -> Design:
+    """Trial `trial` of a results folder (what ``codesign export --trial`` builds)."""
+    df = load_results(path)
+    hit = df[df["trial"] == trial]
+    if hit.empty:
+        raise UserError(f"--trial: no trial {trial} in {path} (trials 0..{len(df) - 1})")
+    return design_of(hit.iloc[0])
+
+
+def trial_config(path: str | os.PathLike, trial: int) -> dict:
+    """Trial `trial` of a results folder as a fixed-design config (plain data,
+    the YAML's form): its hardware, the sweep's workload and every layer's
+    mapping pinned in full, so ``codesign evaluate``, ``verify`` and
+    ``export`` reproduce exactly that design. Build it with
+    `codesign.config.parse_config`."""
+    meta = load_meta(path)
+    if meta.workload is None:
+        raise UserError(f"{path}: meta.json does not record the workload; rerun the sweep to rewrite it")
+    d = load_design(path, trial)
+    hw = {k: d.row[k] for k in meta.hardware if d.row.get(k) is not None}
+    from ..config import parse_config
+    base = parse_config({"workload": meta.workload, "hardware": {}}, meta.config)
+    pins = {}
+    for name, m in d.mappings.items():
+        dims = base.workload.layer(name).dim_names
+        pin = {lvl: {x: int(m.get(lvl, {}).get(x, 1)) for x in dims} for lvl in ("dram", "glb", "rows", "cols", "pe")}
+        pin["order"] = m["order"]
+        pins[name] = pin
+    return {"name": f"{meta.name}_trial{trial}", "workload": meta.workload, "hardware": hw,
+            "objective": meta.mapper_objective, "mapping": pins}

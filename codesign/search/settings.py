@@ -1,0 +1,207 @@
+"""The ``search:`` section of a sweep config, validated into `SearchSettings`.
+
+Shape (every key optional; defaults shown)::
+
+    search:
+      objectives: [latency_cycles, energy_pj, area_mm2]   # any of METRICS, minimized
+      constraints:                                        # bounds on metrics; all optional
+        area_mm2: {max: 4.0}
+        power_mw: {max: 500}
+        utilization: {min: 0.3}
+        layers:                                           # per-layer bounds
+          - {layer: conv1, latency_cycles: {max: 2.0e6}}
+      mapping: nested        # nested | joint
+      sampler: nsga2         # nsga2 | tpe | random | grid
+      n_trials: 500
+      batch: 32              # trials asked, evaluated and stored together (nsga2: one generation)
+      seed: 0                # null: not reproducible
+      storage: default       # default (a journal file in the results folder) or an RDB URL
+      jobs: auto             # processes mapping a batch's new designs (nested mode); auto: all cores
+
+Every problem is a one-line `ConfigError` naming the key.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import Config, ConfigError
+
+__all__ = ["SearchSettings", "Bound", "parse_search", "METRICS", "LAYER_METRICS", "MAPPINGS", "SAMPLERS",
+           "UNITS"]
+
+#: network-level figures a sweep reports (objectives and constraint targets)
+METRICS = ("latency_cycles", "energy_pj", "area_mm2", "edp", "power_mw", "utilization")
+#: per-layer figures a constraint may bound
+LAYER_METRICS = ("latency_cycles", "energy_pj", "utilization")
+#: axis labels for plots and tables
+UNITS = {"latency_cycles": "latency (cycles)", "energy_pj": "energy (pJ)", "area_mm2": "area (mm²)",
+         "edp": "energy-delay product (pJ·cycles)", "power_mw": "power (mW)", "utilization": "PE utilization"}
+MAPPINGS = ("nested", "joint")
+SAMPLERS = ("nsga2", "tpe", "random", "grid")
+_KEYS = ("objectives", "constraints", "mapping", "sampler", "n_trials", "batch", "seed", "storage", "jobs")
+_DEFAULT_OBJECTIVES = ("latency_cycles", "energy_pj", "area_mm2")
+
+
+@dataclass(frozen=True)
+class Bound:
+    """One constraint: ``metric <= limit`` (kind "max") or ``>= limit`` (kind "min"),
+    on the network or, with `layer`, on one layer (per instance)."""
+
+    metric: str
+    kind: str
+    limit: float
+    layer: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The constraint's key in Optuna and its column suffix, e.g. ``area_mm2.max``."""
+        return f"{self.layer}/{self.metric}.{self.kind}" if self.layer else f"{self.metric}.{self.kind}"
+
+    def violation(self, value: float) -> float:
+        """Relative violation: <= 0 when satisfied, (value - limit) / |limit| otherwise."""
+        scale = abs(self.limit) or 1.0
+        return (value - self.limit) / scale if self.kind == "max" else (self.limit - value) / scale
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """A validated ``search:`` section (see module docstring)."""
+
+    objectives: tuple[str, ...] = _DEFAULT_OBJECTIVES
+    constraints: tuple[Bound, ...] = ()
+    mapping: str = "nested"
+    sampler: str = "nsga2"
+    n_trials: int = 500
+    batch: int = 32
+    seed: int | None = 0
+    storage: str = "default"
+    jobs: int = 1                     # parse_search's default is "auto": os.cpu_count()
+
+    @property
+    def is_rdb(self) -> bool:
+        return self.storage != "default"
+
+
+def _int(key: str, v: Any, lo: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+        raise ConfigError(f"search.{key}: must be an integer >= {lo}, got {v!r}")
+    return v
+
+
+def _bound(key: str, metric: str, spec: Any, layer: str | None = None) -> Bound:
+    if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in ("max", "min"):
+        raise ConfigError(f"{key}: a bound is {{max: number}} or {{min: number}}, got {spec!r}")
+    kind, limit = next(iter(spec.items()))
+    if isinstance(limit, bool) or not isinstance(limit, (int, float)):
+        raise ConfigError(f"{key}.{kind}: must be a number, got {limit!r}")
+    return Bound(metric, kind, float(limit), layer)
+
+
+def _constraints(raw: Any, cfg: Config) -> tuple[Bound, ...]:
+    if not isinstance(raw, dict):
+        raise ConfigError("search.constraints: must map metrics to {max: ...} or {min: ...} (and 'layers': [...])")
+    out = []
+    for metric, spec in raw.items():
+        if metric == "layers":
+            out.extend(_layer_bounds(spec, cfg))
+            continue
+        if metric not in METRICS:
+            raise ConfigError(f"search.constraints.{metric}: unknown metric; choose from "
+                              f"{', '.join(METRICS)} or layers")
+        out.append(_bound(f"search.constraints.{metric}", metric, spec))
+    return tuple(out)
+
+
+def _layer_bounds(raw: Any, cfg: Config) -> list[Bound]:
+    if not isinstance(raw, list):
+        raise ConfigError("search.constraints.layers: must be a list of {layer: NAME, <metric>: {max|min: ...}}")
+    out = []
+    for i, item in enumerate(raw):
+        key = f"search.constraints.layers[{i}]"
+        if not isinstance(item, dict) or "layer" not in item:
+            raise ConfigError(f"{key}: must be a mapping with 'layer' and at least one metric bound")
+        name = item["layer"]
+        try:
+            layer = cfg.workload.layer(name)
+        except KeyError:
+            raise ConfigError(f"{key}.layer: no layer {name!r} in the workload") from None
+        metrics = [k for k in item if k != "layer"]
+        if not metrics:
+            raise ConfigError(f"{key}: no bound given (e.g. latency_cycles: {{max: 1.0e6}})")
+        for m in metrics:
+            if m not in LAYER_METRICS:
+                raise ConfigError(f"{key}.{m}: unknown layer metric; choose from {', '.join(LAYER_METRICS)}")
+            out.append(_bound(f"{key}.{m}", m, item[m], layer.name))
+    return out
+
+
+def _storage(v: Any) -> str:
+    if not isinstance(v, str) or not v:
+        raise ConfigError(f"search.storage: must be 'default' or an RDB URL, got {v!r}")
+    if v == "default":
+        return v
+    if "://" not in v:
+        raise ConfigError(f"search.storage: must be 'default' or an RDB URL such as sqlite:///study.db or "
+                          f"postgresql+psycopg2://user@host/db, got {v!r}")
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+    try:
+        make_url(v)
+    except ArgumentError:
+        raise ConfigError(f"search.storage: not a valid database URL: {v!r}") from None
+    return v
+
+
+def parse_search(cfg: Config) -> SearchSettings:
+    """Validate `cfg.search` against the rest of the config (layer names, free hardware)."""
+    raw = cfg.search or {}
+    for k in raw:
+        if k not in _KEYS:
+            raise ConfigError(f"search.{k}: unknown key; allowed: {', '.join(_KEYS)}")
+    objectives = raw.get("objectives", list(_DEFAULT_OBJECTIVES))
+    if isinstance(objectives, str):
+        objectives = [objectives]
+    if not isinstance(objectives, list) or not objectives:
+        raise ConfigError(f"search.objectives: must be a non-empty list from {', '.join(METRICS[:-1])}")
+    for i, o in enumerate(objectives):
+        if o not in METRICS[:-1]:
+            raise ConfigError(f"search.objectives[{i}]: unknown objective {o!r}; choose from "
+                              f"{', '.join(METRICS[:-1])}")
+    if len(set(objectives)) != len(objectives):
+        raise ConfigError(f"search.objectives: an objective is listed twice in {objectives}")
+    mapping = raw.get("mapping", "nested")
+    if mapping not in MAPPINGS:
+        raise ConfigError(f"search.mapping: must be one of {', '.join(MAPPINGS)}, got {mapping!r}")
+    sampler = raw.get("sampler", "nsga2")
+    if sampler not in SAMPLERS:
+        raise ConfigError(f"search.sampler: must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
+    seed = raw.get("seed", 0)
+    if seed is not None:
+        _int("seed", seed, 0)
+    jobs = raw.get("jobs", "auto")
+    jobs = (os.cpu_count() or 1) if jobs == "auto" else _int("jobs", jobs, 1)
+    s = SearchSettings(
+        objectives=tuple(objectives),
+        constraints=_constraints(raw.get("constraints") or {}, cfg),
+        mapping=mapping, sampler=sampler,
+        n_trials=_int("n_trials", raw.get("n_trials", 500), 1),
+        batch=_int("batch", raw.get("batch", 32), 1),
+        seed=seed, storage=_storage(raw.get("storage", "default")), jobs=jobs)
+    if s.sampler == "nsga2" and s.batch < 2:
+        raise ConfigError("search.batch: nsga2 needs a batch of at least 2 (one batch is one generation)")
+    free = [p.name for p in cfg.hardware.values() if p.kind != "fixed"]
+    if not free and s.mapping == "nested":
+        raise ConfigError("hardware: nothing to search; give at least one hardware value as a list or a "
+                          "{low, high} range (or use search.mapping: joint to search tilings only)")
+    if s.sampler == "grid":
+        if s.mapping == "joint":
+            raise ConfigError("search.sampler: grid enumerates hardware only; use nsga2, tpe or random with "
+                              "mapping: joint")
+        for p in cfg.hardware.values():
+            if p.kind == "range" and (p.step is None and not p.is_int or p.log):
+                raise ConfigError(f"hardware.{p.name}: the grid sampler needs a list or a range with step")
+    if cfg.pins and s.mapping == "joint":
+        raise ConfigError("mapping: pinned layer mappings apply to nested mode; joint mode searches them")
+    return s

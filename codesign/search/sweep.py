@@ -1,0 +1,169 @@
+"""The sweep loop: ask a batch, evaluate it in one go, tell, store, repeat.
+
+`run_sweep` continues the config's study until it holds `n_trials` complete
+trials (a rerun resumes; a finished study just rewrites the results), shows
+a progress bar, and stops cleanly on Ctrl-C: the batch in flight is dropped,
+every stored trial is kept and the results are written.
+"""
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..config import Config
+from .evaluate import JointEvaluator, NestedEvaluator, Outcome
+from .pareto import pareto_mask
+from .settings import SearchSettings
+from .space import hardware_distributions, hardware_values
+from .storage import SweepStudy
+
+__all__ = ["run_sweep", "SweepReport", "BIG"]
+
+#: objective value told for a metric that does not exist (a layer fits nowhere)
+BIG = 1e30
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """What a sweep did (for the summary)."""
+
+    out: Path
+    n_total: int
+    n_new: int
+    seconds: float
+    eval_seconds: float
+    store_seconds: float
+    interrupted: bool
+    worker: bool
+
+
+@contextmanager
+def _deferred_interrupt():
+    """Hold Ctrl-C while a batch is written, then raise it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    hit: list[int] = []
+    old = signal.signal(signal.SIGINT, lambda s, f: hit.append(s))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+        if hit:
+            raise KeyboardInterrupt
+
+
+def _constraints(o: Outcome, settings: SearchSettings) -> dict[str, float]:
+    out = {"fits": float(o.fits)}
+    for b in settings.constraints:
+        v = o.layers.get(b.layer, {}).get(b.metric, math.nan) if b.layer else o.metrics[b.metric]
+        out[b.name] = 0.0 if v is None or not math.isfinite(v) else b.violation(v)
+    return out
+
+
+def _attrs(o: Outcome, eval_s: float) -> dict:
+    metrics = {k: (v if math.isfinite(v) else None) for k, v in o.metrics.items()}
+    return {"metrics": metrics, "layers": o.layers, "mappings": o.mappings, "reason": o.reason,
+            "eval_s": eval_s}
+
+
+class _Front:
+    """Running feasible front, for the progress bar."""
+
+    def __init__(self, k: int):
+        self.pts = np.empty((0, k))
+
+    def add(self, vals: list[list[float]]) -> None:
+        if vals:
+            p = np.vstack([self.pts, np.array(vals)])
+            self.pts = p[pareto_mask(p)]
+
+    def postfix(self, objectives) -> str:
+        if not len(self.pts):
+            return "no feasible design yet"
+        best = " ".join(f"{o.split('_')[0]}={self.pts[:, i].min():.3g}" for i, o in enumerate(objectives))
+        return f"front={len(self.pts)} best {best}"
+
+
+def _evaluator(cfg: Config, settings: SearchSettings):
+    """The search space (distributions) and the batch evaluator of the mapping mode."""
+    dists = hardware_distributions(cfg)
+    if settings.mapping == "nested":
+        return dists, NestedEvaluator(cfg, settings.jobs), None
+    from .tiling import WorkloadTiling
+    df = cfg.hardware.get("dataflow")
+    flexible = df is not None and "flexible" in ((df.value,) if df.kind == "fixed" else df.choices)
+    tiling = WorkloadTiling.of(cfg.workload, flexible)
+    return {**dists, **tiling.distributions()}, JointEvaluator(cfg, tiling), tiling
+
+
+def run_sweep(cfg: Config, settings: SearchSettings, out: Path, *, n_trials: int | None = None,
+              worker: bool = False, progress: bool = True) -> SweepReport:
+    """Run (or continue) the sweep of `cfg` until the study has `n_trials` complete trials."""
+    from tqdm import tqdm
+
+    target = settings.n_trials if n_trials is None else n_trials
+    if settings.sampler == "grid":
+        from .space import grid_space
+        target = min(target, math.prod(len(v) for v in grid_space(cfg).values()))
+    dists, evaluator, tiling = _evaluator(cfg, settings)
+    study = SweepStudy(cfg, settings, out, dists, worker=worker)
+    t_start = time.perf_counter()
+    t_eval = t_store = 0.0
+    done = study.sync()
+    front = _Front(len(settings.objectives))
+    front.add([t.values for t in study.local.trials
+               if t.values and all(v <= 0 for v in t.constraints.values())])
+    tqdm.monitor_interval = 0          # no monitor thread (evaluation may start processes)
+    bar = tqdm(total=max(target, done), initial=done, unit="trial", dynamic_ncols=True, disable=not progress,
+               desc=f"{cfg.name}{' (worker)' if worker else ''}", smoothing=0.1)
+    interrupted = False
+    try:
+        if tiling is not None and done == 0 and not worker and target > 0:
+            from .warm import warm_start
+            bar.set_postfix_str("mapping the starting population", refresh=True)
+            for params in warm_start(cfg, settings, tiling, hardware_distributions(cfg), min(settings.batch, target)):
+                study.local.enqueue_trial(params)
+        while done < target:
+            trials = study.ask(min(settings.batch, target - done))
+            params = [t.params for t in trials]
+            t0 = time.perf_counter()
+            outcomes = evaluator([hardware_values(p) for p in params], params)
+            t1 = time.perf_counter()
+            each = (t1 - t0) / len(trials)
+            told, feasible = [], []
+            for t, o in zip(trials, outcomes):
+                values = [o.metrics[m] if math.isfinite(o.metrics[m]) else BIG for m in settings.objectives]
+                cons = _constraints(o, settings)
+                told.append(study.tell(t, values, cons, _attrs(o, each)))
+                if all(v <= 0 for v in cons.values()):
+                    feasible.append(values)
+            with _deferred_interrupt():
+                study.commit(told)
+                done = study.sync()
+            t_eval += t1 - t0
+            t_store += time.perf_counter() - t1
+            front.add(feasible)
+            bar.set_postfix_str(front.postfix(settings.objectives), refresh=False)
+            bar.update(done - bar.n)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        bar.close()
+        if isinstance(evaluator, NestedEvaluator):
+            evaluator.close()
+    report = SweepReport(out, done, study.committed, time.perf_counter() - t_start, t_eval, t_store,
+                         interrupted, worker)
+    if not worker:
+        from .results import Meta, trials_frame, write_results
+        df = trials_frame(study.durable.get_trials(deepcopy=False), cfg)
+        write_results(df, Meta.of(cfg, settings, out), out)
+    study.close()
+    return report
