@@ -199,3 +199,14 @@ def test_parse_search_defaults():
     s = parse_search(cfg)
     assert s.objectives == ("latency_cycles", "energy_pj", "area_mm2") and s.sampler == "nsga2"
     assert s.storage == "default" and s.mapping == "nested"
+
+
+def test_results_of_an_empty_study(tmp_path):
+    """Ctrl-C before the first batch is stored still writes (empty) results."""
+    from codesign.search.results import Meta, trials_frame, write_results
+    cfg = load_config(config(tmp_path))
+    df = trials_frame([], cfg)
+    write_results(df, Meta.of(cfg, parse_search(cfg), tmp_path / "r"), tmp_path / "r")
+    back = codesign.load_results(tmp_path / "r")
+    assert back.empty and {"rows", "latency_cycles", "feasible"} <= set(back.columns)
+    assert codesign.pareto_front(back).empty

@@ -61,7 +61,8 @@ def _summary(rep, cfg, settings) -> str:
              f"results: {rep.out}/ (trials.parquet, pareto.csv, pareto.png, hypervolume.png"
              f"{', study.journal' if not settings.is_rdb else ''})"]
     if rep.interrupted:
-        lines.append(f"continue: codesign sweep {cfg.path}")
+        default = Path("results") / cfg.name
+        lines.append(f"continue: codesign sweep {cfg.path}" + ("" if Path(rep.out) == default else f" -o {rep.out}"))
     lines.append("next:")
     lines.append(f"  codesign pareto {rep.out}")
     if len(front):

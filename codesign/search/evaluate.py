@@ -11,10 +11,11 @@ nowhere, a tile that overflows the array or a buffer) is an outcome with
 from __future__ import annotations
 
 import signal
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
-from multiprocessing import get_all_start_methods, get_context
+from multiprocessing import get_context
 
 import numpy as np
 
@@ -141,7 +142,9 @@ class NestedEvaluator:
             todo = todo[1:]
         if self.jobs > 1 and self._slow and len(todo) > 1:
             if self._pool is None:
-                ctx = get_context("forkserver" if "forkserver" in get_all_start_methods() else "spawn")
+                # fork on Linux: no re-import of the caller's __main__ (scripts need no main guard) and the
+                # children start with this process's mapper caches; the sweep runs no threads to fork with
+                ctx = get_context("fork" if sys.platform.startswith("linux") else "spawn")
                 self._pool = ProcessPoolExecutor(self.jobs, mp_context=ctx, initializer=_init_worker,
                                                  initargs=(self.cfg.workload, self.cfg.objective, self.cfg.pins))
             results = list(self._pool.map(_work, todo, chunksize=max(1, len(todo) // (4 * self.jobs))))

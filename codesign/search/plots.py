@@ -46,6 +46,11 @@ def plot_pareto(df: pd.DataFrame, front: pd.DataFrame, meta, path: Path) -> None
     pairs = list(combinations(objs, 2)) or [("trial", objs[0])]
     fig, axes = plt.subplots(1, len(pairs), figsize=(4.6 * len(pairs), 4.2), squeeze=False)
     ok = df[df["feasible"].astype(bool)] if len(df) else df
+    if ok.empty:
+        for ax in axes[0]:
+            ax.text(0.5, 0.5, "no feasible trial yet", ha="center", va="center", transform=ax.transAxes)
+            ax.set_axis_off()
+        pairs = []
     for ax, (x, y) in zip(axes[0], pairs):
         ax.scatter(ok[x], ok[y], s=8, c="0.75", label=f"feasible ({len(ok)})")
         f = front.sort_values(x)
@@ -58,7 +63,8 @@ def plot_pareto(df: pd.DataFrame, front: pd.DataFrame, meta, path: Path) -> None
         ax.set_xlabel(UNITS.get(x, x))
         ax.set_ylabel(UNITS.get(y, y))
         ax.grid(True, which="major", alpha=0.3)
-    axes[0][0].legend(loc="best", fontsize=8)
+    if pairs:
+        axes[0][0].legend(loc="best", fontsize=8)
     fig.suptitle(f"{meta.name}: {len(df)} trials, {meta.mapping} mapping, {meta.sampler}")
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=110)
