@@ -2,7 +2,10 @@
 
 ``codesign export CONFIG -o DIR [--layer NAME]`` writes the Verilog of the
 config's (fixed) architecture; with ``--layer``, memories are sized for that
-layer's mapping and the host program is included.
+layer's mapping and the host program is included. In place of CONFIG, a
+sweep's results folder with ``--trial N`` takes that trial's architecture
+and mappings (``codesign export results/<name> --trial N -o DIR``); so does
+``verify``.
 
 ``codesign verify CONFIG [--layer NAME] [--scale-down]`` maps each layer
 (as ``codesign evaluate`` does), runs it on the RTL in Amaranth's simulator
@@ -28,12 +31,15 @@ DEFAULT_MAX_CYCLES = 4000
 def register(subparsers) -> None:
     """Add ``export`` and ``verify`` to an argparse subparsers object."""
     ex = subparsers.add_parser("export", help="Verilog, design.json/yaml and PORTS.md of a fixed design")
-    ex.add_argument("config", help="YAML config with every hardware value fixed")
+    ex.add_argument("config", help="YAML config with every hardware value fixed, or a results folder")
+    ex.add_argument("--trial", help="with a results folder: the trial number to export, or 'best' "
+                                    "(the Pareto-optimal trial with the lowest energy-delay product)")
     ex.add_argument("-o", "--out", required=True, help="output directory")
     ex.add_argument("--layer", help="size the memories for this layer's mapping and include its host program")
     ex.set_defaults(func=cmd_export)
     ve = subparsers.add_parser("verify", help="simulate layers on the RTL: bit exact vs numpy, cycles vs model")
-    ve.add_argument("config", help="YAML config with every hardware value fixed")
+    ve.add_argument("config", help="YAML config with every hardware value fixed, or a results folder")
+    ve.add_argument("--trial", help="with a results folder: the trial number to verify, or 'best'")
     ve.add_argument("--layer", help="only this layer (default: every layer of the workload)")
     ve.add_argument("--scale-down", action="store_true",
                     help="shrink layers over the cycle budget instead of refusing them")
@@ -54,28 +60,70 @@ def _layers(cfg, name: str | None):
         raise RtlError(f"--layer {name}: no such layer in {cfg.name} (layers: {names})") from None
 
 
-def _mapped(cfg, arch, layer):
-    """The mapping `codesign evaluate` uses for this layer, and its cost-model compute cycles."""
+def _mapped(cfg, arch, layer, trial_maps=None):
+    """The mapping `codesign evaluate` uses for this layer (a sweep trial's own
+    mapping when there is one), and its cost-model compute cycles."""
+    from ..mapper.cost import evaluate_mapping
+    from ..mapper.mapping import Mapping
     from ..mapper.search import best_mapping
+    if trial_maps and layer.name in trial_maps:
+        m = Mapping.build(layer, **trial_maps[layer.name])
+        return m, int(evaluate_mapping(layer, arch, m)["compute_cycles"])
     res = best_mapping(layer, arch, cfg.objective, cfg.pins.get(layer.name))
     return res.mapping, int(res.cost["compute_cycles"])
 
 
+def _trial_number(path, trial: str, meta) -> int:
+    """``--trial``: a number, or ``best``: the feasible Pareto-optimal trial
+    with the lowest energy-delay product (ties: the lowest trial number)."""
+    if trial != "best":
+        try:
+            return int(trial)
+        except ValueError:
+            raise RtlError(f"--trial: a trial number or 'best', got {trial!r}") from None
+    from ..search.results import load_results, pareto_front
+    front = pareto_front(load_results(path), list(meta.objectives))
+    if front.empty:
+        raise RtlError(f"--trial best: {path} has no feasible trial")
+    return int(front.sort_values(["edp", "trial"]).iloc[0]["trial"])
+
+
+def _load(args):
+    """(config, architecture, trial mappings) of CONFIG, or of trial ``--trial``
+    of a results folder (its mappings by layer name; empty for a config)."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from ..config import load_config, parse_config
+    if Path(args.config).is_dir():
+        if args.trial is None:
+            raise RtlError(f"{args.config}: a results folder needs --trial N (see `codesign pareto {args.config}`)")
+        from ..search.results import load_design, load_meta
+        meta = load_meta(args.config)
+        trial = _trial_number(args.config, args.trial, meta)
+        design = load_design(args.config, trial)
+        cfg = parse_config({"name": f"{meta.name}-trial{trial}", "workload": meta.workload,
+                            "objective": meta.mapper_objective}, str(args.config))
+        return replace(cfg, hardware={}), design.arch, design.mappings or {}
+    if args.trial is not None:
+        raise RtlError(f"--trial: only with a results folder, not with the config {args.config}")
+    cfg = load_config(args.config)
+    return cfg, cfg.arch, {}
+
+
 def cmd_export(args) -> int:
     """``codesign export``: write the design files and list them."""
-    from ..config import load_config
     from .export import export_verilog
     from .gemm_view import as_gemm
 
-    cfg = load_config(args.config)
-    arch = cfg.arch
+    cfg, arch, trial_maps = _load(args)
     if arch.flexible:
         raise RtlError("hardware.dataflow: a flexible array has no RTL generator (it builds os or ws/is "
                        "arrays); give a fixed dataflow")
     t0 = time.perf_counter()
     if args.layer:
         layer = _layers(cfg, args.layer)[0]
-        run = as_gemm(layer, _mapped(cfg, arch, layer)[0])
+        run = as_gemm(layer, _mapped(cfg, arch, layer, trial_maps)[0])
         paths = export_verilog(arch, args.out, run.mapping, run.layer)
         what = f"memories sized for {layer.name} ({run.mapping.oneline()}{'; ' + run.note if run.note else ''})"
     else:
@@ -89,13 +137,11 @@ def cmd_export(args) -> int:
 
 def cmd_verify(args) -> int:
     """``codesign verify``: PASS/FAIL per layer, RTL cycles beside model cycles."""
-    from ..config import load_config
     from .gemm_view import as_gemm, direct_conv, im2col, scale_down
     from .plan import model_cycles
     from .sim import Case, simulate_many, wrap
 
-    cfg = load_config(args.config)
-    arch = cfg.arch
+    cfg, arch, trial_maps = _load(args)
     if arch.flexible:
         raise RtlError("hardware.dataflow: a flexible array has no RTL generator (it builds os or ws/is "
                        "arrays); give a fixed dataflow")
@@ -105,7 +151,7 @@ def cmd_verify(args) -> int:
     lo, hi = -(1 << (arch.op_bits - 1)), 1 << (arch.op_bits - 1)
     runs = []
     for layer in _layers(cfg, args.layer):
-        mapping, cost_cycles = _mapped(cfg, arch, layer)
+        mapping, cost_cycles = _mapped(cfg, arch, layer, trial_maps)
         run = as_gemm(layer, mapping)
         full = model_cycles(arch, run.layer, run.mapping)
         if full > args.max_cycles:
