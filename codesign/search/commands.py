@@ -53,7 +53,7 @@ def _summary(rep, cfg, settings) -> str:
             f"tell + storage {rep.store_seconds:.1f} s)")
     if rep.worker:
         return head + f"\nworker done; `codesign sweep {cfg.path}` writes the results"
-    from .results import load_results, pareto_front
+    from .results import knee, load_results, pareto_front
     df = load_results(rep.out)
     front = pareto_front(df) if len(df) else df
     lines = [head, f"{int(df['feasible'].sum()) if len(df) else 0} feasible, {len(front)} on the Pareto front "
@@ -66,33 +66,11 @@ def _summary(rep, cfg, settings) -> str:
     lines.append("next:")
     lines.append(f"  codesign pareto {rep.out}")
     if len(front):
-        n = _knee(front, settings.objectives)
-        if _export_takes_trial():
-            lines.append(f"  codesign export {rep.out} --trial {n} -o build/{cfg.name}_t{n}")
-        else:
-            lines.append(f"  codesign pareto {rep.out} --trial {n} > build/{cfg.name}_t{n}.yaml   "
-                         f"(trial {n}: the front's knee)")
-            lines.append(f"  codesign export build/{cfg.name}_t{n}.yaml -o build/{cfg.name}_t{n}")
+        n = knee(front, settings.objectives)
+        lines.append(f"  codesign export {rep.out} --trial {n} -o build/{cfg.name}_t{n}    (trial {n}: the front's knee)")
     storage = settings.storage if settings.is_rdb else f"{rep.out}/study.journal"
     lines.append(f"  optuna-dashboard {storage}    (pip install optuna-dashboard)")
     return "\n".join(lines)
-
-
-def _export_takes_trial() -> bool:
-    """Whether ``codesign export`` accepts a results folder with ``--trial``."""
-    from ..cli import build_parser
-    for action in build_parser()._actions:
-        if isinstance(action, argparse._SubParsersAction) and "export" in action.choices:
-            return any("--trial" in a.option_strings for a in action.choices["export"]._actions)
-    return False
-
-
-def _knee(front, objectives) -> int:
-    """The front trial closest to the ideal point in normalized log space."""
-    import numpy as np
-    v = np.log(front[list(objectives)].to_numpy(float))
-    span = np.where(v.max(0) > v.min(0), v.max(0) - v.min(0), 1.0)
-    return int(front["trial"].iloc[int((((v - v.min(0)) / span) ** 2).sum(1).argmin())])
 
 
 def cmd_pareto(args) -> int:
@@ -108,17 +86,8 @@ def cmd_pareto(args) -> int:
         import yaml
 
         from ..errors import UserError
-        from .results import trial_config
-        if args.trial in ("best", "knee"):
-            front = pareto_front(df, meta.objectives)
-            if front.empty:
-                raise UserError(f"--trial {args.trial}: {args.results} has no feasible trial")
-            n = (_knee(front, meta.objectives) if args.trial == "knee"
-                 else int(front.sort_values(["edp", "trial"]).iloc[0]["trial"]))
-        elif args.trial.isdigit():
-            n = int(args.trial)
-        else:
-            raise UserError(f"--trial: a trial number, 'best' or 'knee', got {args.trial!r}")
+        from .results import pick_trial, trial_config
+        n = pick_trial(args.results, args.trial)
         text = yaml.safe_dump(trial_config(args.results, n), sort_keys=False)
         print(f"# trial {n} of {args.results}: codesign evaluate|verify|export this file")
         print(text, end="")

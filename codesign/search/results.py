@@ -214,6 +214,30 @@ def design_of(row: pd.Series | dict) -> Design:
         row["mappings"], str) else row["mappings"], row)
 
 
+def knee(front: pd.DataFrame, objectives) -> int:
+    """The front trial closest to the ideal point in normalized log space."""
+    v = np.log(front[list(objectives)].to_numpy(float))
+    span = np.where(v.max(0) > v.min(0), v.max(0) - v.min(0), 1.0)
+    return int(front["trial"].iloc[int((((v - v.min(0)) / span) ** 2).sum(1).argmin())])
+
+
+def pick_trial(path: str | os.PathLike, spec: str | int) -> int:
+    """A trial of a results folder: a number, ``best`` (the Pareto-optimal
+    trial with the lowest energy-delay product, ties to the lowest number)
+    or ``knee`` (the front's trial nearest the ideal point)."""
+    if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
+        return int(spec)
+    if spec not in ("best", "knee"):
+        raise UserError(f"--trial: a trial number, 'best' or 'knee', got {spec!r}")
+    meta = load_meta(path)
+    front = pareto_front(load_results(path), meta.objectives)
+    if front.empty:
+        raise UserError(f"--trial {spec}: {path} has no feasible trial")
+    if spec == "knee":
+        return knee(front, meta.objectives)
+    return int(front.sort_values(["edp", "trial"]).iloc[0]["trial"])
+
+
 def load_design(path: str | os.PathLike, trial: int) -> Design:
     """Trial `trial` of a results folder (what ``codesign export --trial`` builds)."""
     df = load_results(path)
