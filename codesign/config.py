@@ -24,7 +24,8 @@ import yaml
 
 from .errors import UserError
 from .hw_models.systolic import ArchError, SystolicArch
-from .mapper.mapping import LEVELS, TEMPORAL
+from .mapper.mapping import MappingError
+from .mapper.space import check_pin
 from .mapper.objective import Objective
 from .workload import Workload, WorkloadError
 from .workloads import layers_from_spec, zoo
@@ -228,28 +229,9 @@ def _pins(m: Any, workload: Workload) -> dict[str, dict]:
             layer = workload.layer(lname)
         except KeyError:
             raise ConfigError(f"mapping.{lname}: no layer of that name in the workload") from None
-        if not isinstance(pin, dict):
-            raise ConfigError(f"mapping.{lname}: must be a mapping of levels to {{dim: factor}}")
-        for lvl, fs in pin.items():
-            if lvl == "order":
-                if not isinstance(fs, dict):
-                    raise ConfigError(f"mapping.{lname}.order: must map levels to lists of dims")
-                for ol, dims in fs.items():
-                    if ol not in TEMPORAL:
-                        raise ConfigError(f"mapping.{lname}.order.{ol}: unknown level; one of {', '.join(TEMPORAL)}")
-                    if not isinstance(dims, list) or any(d not in layer.dim_names for d in dims):
-                        raise ConfigError(f"mapping.{lname}.order.{ol}: must list dims of the layer "
-                                          f"({', '.join(layer.dim_names)})")
-                continue
-            if lvl not in LEVELS:
-                raise ConfigError(f"mapping.{lname}.{lvl}: unknown level; one of {', '.join(LEVELS)}, order")
-            if not isinstance(fs, dict):
-                raise ConfigError(f"mapping.{lname}.{lvl}: must map dims to factors")
-            for d, f in fs.items():
-                if d not in layer.dim_names:
-                    raise ConfigError(f"mapping.{lname}.{lvl}.{d}: layer has no dim {d} "
-                                      f"(dims: {', '.join(layer.dim_names)})")
-                if isinstance(f, bool) or not isinstance(f, int) or f < 1:
-                    raise ConfigError(f"mapping.{lname}.{lvl}.{d}: must be a positive integer, got {f!r}")
+        try:
+            check_pin(layer, pin)
+        except MappingError as e:
+            raise ConfigError(str(e)) from None
         out[layer.name] = pin
     return out

@@ -144,7 +144,7 @@ class MappingSpace:
     pin: dict | None = None
 
     def __post_init__(self):
-        _check_pin(self.layer, self.arch, self.pin or {})
+        check_pin(self.layer, self.pin or {}, self.arch)
 
     # -- per-dim candidates -------------------------------------------------
     @cached_property
@@ -285,12 +285,13 @@ class MappingSpace:
         return Mapping(self.layer.name, m.dims, m.bounds, m.factors, m.order)
 
 
-def _check_pin(layer: Layer, arch: SystolicArch, pin: dict) -> None:
-    """Pins name known levels and dims; array factors > 1 sit on the level
-    the dataflow gives the dim's role."""
+def check_pin(layer: Layer, pin: dict, arch: SystolicArch | None = None) -> None:
+    """Pins name known levels and dims with positive factors; given an
+    architecture, array factors > 1 sit on the level its dataflow gives the
+    dim's role. Raises `MappingError` naming the key."""
     if not isinstance(pin, dict):
         raise MappingError(f"mapping.{layer.name}: a pin must map levels to {{dim: factor}}")
-    on = dict(zip(ROLES_ON[arch.dataflow], _ARRAY_LEVELS))
+    on = dict(zip(ROLES_ON[arch.dataflow], _ARRAY_LEVELS)) if arch is not None else None
     key = f"mapping.{layer.name}"
     for lvl, fs in pin.items():
         if lvl == "order":
@@ -314,7 +315,7 @@ def _check_pin(layer: Layer, arch: SystolicArch, pin: dict) -> None:
                                    f"(dims: {', '.join(layer.dim_names)})")
             if isinstance(f, bool) or not isinstance(f, (int, np.integer)) or f < 1:
                 raise MappingError(f"{key}.{lvl}.{d}: must be a positive integer, got {f!r}")
-            if lvl in _ARRAY_LEVELS and f > 1 and on.get(layer.role(d)) != lvl:
+            if on is not None and lvl in _ARRAY_LEVELS and f > 1 and on.get(layer.role(d)) != lvl:
                 where = on.get(layer.role(d))
                 raise MappingError(f"{key}.{lvl}.{d}: the {arch.dataflow} dataflow puts {d} "
                                    f"({layer.role(d)}-dim) {'on ' + where if where else 'off the array'}")
