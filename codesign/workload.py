@@ -105,6 +105,8 @@ class Layer:
             unknown = t.dims - set(names)
             if unknown:
                 raise WorkloadError(f"layer {self.name!r}: tensor {t.name} uses unknown dims {sorted(unknown)}")
+            if any(len(a.terms) > 2 for a in t.axes):    # the cost model's closed forms cover two
+                raise WorkloadError(f"layer {self.name!r}: tensor {t.name} has an axis over more than two dims")
             if isinstance(t.bits, bool) or not isinstance(t.bits, int) or t.bits < 1:
                 raise WorkloadError(f"layer {self.name!r}: tensor {t.name} bits must be a positive integer, "
                                     f"got {t.bits!r}")

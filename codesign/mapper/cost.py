@@ -113,8 +113,6 @@ def _info(layer: Layer) -> _LayerInfo:
     rel, axes2, const = {}, {}, {}
     for t in layer.tensors:
         rel[t.name] = np.array([d in t.dims for d in layer.dim_names])
-        if any(len(a.terms) > 2 for a in t.axes):
-            raise NotImplementedError("tensor axes of more than two dims")
         # an axis over one live dim (e.g. G*Cg + C with one group) sums to that dim's bound
         live = [tuple((idx[d], c) for d, c in a.terms if bounds[idx[d]] > 1) for a in t.axes]
         axes2[t.name] = tuple(a for a in live if len(a) == 2)
