@@ -143,9 +143,7 @@ def _workload(w: Any, name: str) -> Workload:
     if not isinstance(w, dict):
         raise ConfigError("workload: must be a mapping with 'model' or 'layers'")
     try:
-        if "model" in w and "layers" in w:
-            raise ConfigError("workload: give either 'model' or 'layers', not both")
-        if "model" in w:
+        if "model" in w:    # every other key is the model's argument (bert_base takes `layers`)
             return zoo(w["model"], **{k: v for k, v in w.items() if k != "model"})
         if "layers" in w:
             extra = [k for k in w if k not in ("layers", "name")]

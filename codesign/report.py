@@ -22,7 +22,8 @@ def _uj(pj: float) -> str:
 def network_table(cfg, res: NetworkResult, nests: bool = False) -> str:
     """The ``codesign evaluate`` report: per-layer table, totals, energy breakdown."""
     arch = res.arch
-    unit = "uJ" if arch.tech != "eyeriss65" else "M x MAC"
+    from .hw_models.systolic import tech_of
+    unit = "uJ" if tech_of(arch).energy_unit == "pJ" else "M x MAC"   # eyeriss65 is normalized to one MAC
     parts = list(res.energy_parts_pj())
     flex = arch.dataflow == "flexible"
     head = (["layer", "op", "x", "MACs", "cycles", "stall", "util", f"energy {unit}"] + parts

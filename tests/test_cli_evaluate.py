@@ -64,6 +64,15 @@ def test_shipped_configs_load(cfg):
     assert len(c.workload) > 0
 
 
+def test_zoo_model_arguments_include_layers(tmp_path, capsys):
+    """bert_base's `layers` (encoder count) is a model argument, not a layer list."""
+    cfg = {"workload": {"model": "bert_base", "seq_len": 64, "layers": 2}, "hardware": {"rows": 8, "cols": 8}}
+    code, out, err = run(["evaluate", write(tmp_path, cfg), "--json"], capsys)
+    assert code == 0, err
+    d = json.loads(out)
+    assert sum(l["count"] for l in d["layers"]) == 2 * 8
+
+
 def test_zoo_model_evaluates(tmp_path, capsys):
     cfg = {"workload": {"model": "mobilenet_v2"}, "hardware": {"rows": 16, "cols": 16}}
     code, out, err = run(["evaluate", write(tmp_path, cfg), "--json"], capsys)

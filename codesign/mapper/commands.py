@@ -74,26 +74,28 @@ def cmd_map(args) -> int:
         print(json.dumps({"config": cfg.name, "objective": str(objective), "hardware": arch.describe(),
                           "layers": [_as_json(l, c, r, objective) for l, c, r in results]}, indent=1))
         return 0
+    from ..hw_models.systolic import tech_of
+    unit = "pJ" if tech_of(arch).energy_unit == "pJ" else "x MAC"
     print(f"{cfg.name}: {arch.describe()}; objective {objective}")
     for layer, count, res in results:
         print()
-        print(_as_text(layer, count, res))
+        print(_as_text(layer, count, res, unit))
     if len(results) > 1:
         lat = sum(r.cost["latency_cycles"] * c for _, c, r in results)
         en = sum(r.cost["energy_pj"] * c for _, c, r in results)
         secs = sum(r.seconds for _, _, r in results)
-        print(f"\ntotal: latency {lat:,} cycles, energy {en:.4g} pJ; mapped {len(results)} layers in {secs:.2f} s")
+        print(f"\ntotal: latency {lat:,} cycles, energy {en:.4g} {unit}; mapped {len(results)} layers in {secs:.2f} s")
     return 0
 
 
-def _as_text(layer, count, res) -> str:
+def _as_text(layer, count, res, unit: str = "pJ") -> str:
     c = res.cost
     parts = ", ".join(f"{k[7:-3]} {v:.3g}" for k, v in c.items() if k.startswith("energy_") and k != "energy_pj")
     return "\n".join([
         f"layer {layer.name}: {layer.describe()}" + (f" (x{count})" if count > 1 else ""),
         str(res.mapping),
         f"latency {c['latency_cycles']:,} cycles (compute {c['compute_cycles']:,}, stall {c['stall_cycles']:,}); "
-        f"energy {c['energy_pj']:.4g} pJ ({parts})",
+        f"energy {c['energy_pj']:.4g} {unit} ({parts})",
         f"utilization {c['utilization']:.3f}, mapping efficiency {c['mapping_efficiency']:.3f}, "
         f"DRAM {c['dram_bytes']:,.0f} B, glb tile {c['glb_bytes_used']:,.0f} B, acc tile {c['acc_bytes_used']:,.0f} B",
         f"search ({res.strategy}{'' if res.exact else ', not proven optimal'}): {res.considered:,} mappings "
