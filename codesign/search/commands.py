@@ -67,7 +67,12 @@ def _summary(rep, cfg, settings) -> str:
     lines.append(f"  codesign pareto {rep.out}")
     if len(front):
         n = knee(front, settings.objectives)
-        lines.append(f"  codesign export {rep.out} --trial {n} -o build/{cfg.name}_t{n}    (trial {n}: the front's knee)")
+        if (front.loc[front["trial"] == n, "dataflow"] == "flexible").any():   # no RTL for flexible arrays
+            lines.append(f"  codesign pareto {rep.out} --trial {n}    (trial {n}, the front's knee: a flexible "
+                         "array, which has no RTL generator)")
+        else:
+            lines.append(f"  codesign export {rep.out} --trial {n} -o build/{cfg.name}_t{n}    "
+                         f"(trial {n}: the front's knee)")
     storage = settings.storage if settings.is_rdb else f"{rep.out}/study.journal"
     lines.append(f"  optuna-dashboard {storage}    (pip install optuna-dashboard)")
     return "\n".join(lines)
