@@ -10,15 +10,11 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import statistics  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _batches import random_batch  # noqa: E402
 
 from codesign.hw_models import SystolicArch  # noqa: E402
 from codesign.mapper.cost import evaluate  # noqa: E402
+from codesign.mapper.space import random_batch  # noqa: E402
 from codesign.workloads import zoo  # noqa: E402
 
 

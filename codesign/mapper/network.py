@@ -33,21 +33,25 @@ class NetworkResult:
     layers: tuple[LayerResult, ...]
     area_mm2: float
 
+    def total(self, key: str) -> float:
+        """Sum over layers of a per-instance cost figure times the layer's count."""
+        return sum(r.cost[key] * r.count for r in self.layers)
+
     @property
     def macs(self) -> int:
-        return sum(r.cost["macs"] * r.count for r in self.layers)
+        return self.total("macs")
 
     @property
     def latency_cycles(self) -> int:
-        return sum(r.cost["latency_cycles"] * r.count for r in self.layers)
+        return self.total("latency_cycles")
 
     @property
     def compute_cycles(self) -> int:
-        return sum(r.cost["compute_cycles"] * r.count for r in self.layers)
+        return self.total("compute_cycles")
 
     @property
     def energy_pj(self) -> float:
-        return sum(r.cost["energy_pj"] * r.count for r in self.layers)
+        return self.total("energy_pj")
 
     @property
     def latency_s(self) -> float:
@@ -59,7 +63,7 @@ class NetworkResult:
 
     def energy_parts_pj(self) -> dict[str, float]:
         keys = [k for k in self.layers[0].cost if k.startswith("energy_") and k != "energy_pj"]
-        return {k[len("energy_"):-len("_pj")]: sum(r.cost[k] * r.count for r in self.layers) for k in keys}
+        return {k[len("energy_"):-len("_pj")]: self.total(k) for k in keys}
 
     def totals(self) -> dict:
         """The ``total`` object of ``codesign evaluate --json``."""

@@ -4,7 +4,7 @@
 orders, spatial unrolling; see `codesign.mapper.space`) with a strategy
 (`codesign.mapper.strategies`; default `Exhaustive`, the optimum) and
 returns the winner with its cost row. `pareto_mappings` returns the
-latency/energy Pareto set. `default_mapping` is a cheap greedy fallback.
+latency/energy Pareto set.
 
 Tie-break rule (deterministic): lowest objective, then lowest energy, then
 lowest latency, then the lexicographically smallest factor tuple (levels
@@ -13,22 +13,21 @@ the mappings the strategy costed.
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..hw_models.systolic import DATAFLOWS, ROLES_ON, SystolicArch
+from ..hw_models.systolic import DATAFLOWS, SystolicArch
 from ..workload import Layer
-from .cost import INFEASIBLE, evaluate, evaluate_mapping
+from .cost import INFEASIBLE, evaluate
 from .mapping import Mapping, MappingError
 from .objective import OBJECTIVES, Objective
 from .space import MappingSpace
 from .strategies import Exhaustive, MapperStrategy
 from .strategies import get as get_strategy
 
-__all__ = ["MapResult", "best_mapping", "best_dataflow", "pareto_mappings", "default_mapping", "OBJECTIVES",
+__all__ = ["MapResult", "best_mapping", "best_dataflow", "pareto_mappings", "OBJECTIVES",
            "NoMappingError"]
 
 
@@ -139,14 +138,11 @@ def _strategy(strategy) -> MapperStrategy:
     raise ValueError(f"strategy: must be a MapperStrategy or a name, got {strategy!r}")
 
 
-def _why(layer: Layer, arch: SystolicArch, space: MappingSpace | None = None) -> str:
+def _why(layer: Layer, arch: SystolicArch, space: MappingSpace) -> str:
     """Why nothing fits: the reason of the smallest-tile mapping of the space."""
-    what = "glb"
-    if space is not None:
-        choice = np.array([[int(np.lexsort((d.a, d.t))[0]) for d in space.dims]])
-        c = evaluate(layer, arch, space.batch(choice))
-        what = INFEASIBLE[int(c.infeasible[0])]
-    pinned = " with the pinned factors" if space is not None and space.pin else ""
+    choice = np.array([[int(np.lexsort((d.a, d.t))[0]) for d in space.dims]])
+    what = INFEASIBLE[int(evaluate(layer, arch, space.batch(choice)).infeasible[0])]
+    pinned = " with the pinned factors" if space.pin else ""
     half = ", half usable: double-buffered" if arch.double_buffered else ""
     if what == "glb":
         return f"layer {layer.name!r}: no mapping{pinned} fits the glb ({arch.glb_kib:g} KiB{half})"
@@ -157,49 +153,3 @@ def _why(layer: Layer, arch: SystolicArch, space: MappingSpace | None = None) ->
     if what in ("rows", "cols"):
         return f"layer {layer.name!r}: the pinned {what} factors exceed the array ({arch.rows}x{arch.cols})"
     return f"layer {layer.name!r}: no feasible mapping{pinned} ({what})"
-
-
-# -- the cheap greedy fallback ------------------------------------------------
-def _spread(dims: list[tuple[str, int]], capacity: int) -> dict[str, int]:
-    """Unroll the largest dims onto `capacity` PEs, greedily."""
-    out, left = {}, capacity
-    for d, b in sorted(dims, key=lambda x: (-x[1], x[0])):
-        if left < 2:
-            break
-        f = min(b, left)
-        if f > 1:
-            out[d] = f
-            left //= f
-    return out
-
-
-def default_mapping(layer: Layer, arch: SystolicArch) -> Mapping:
-    """A sound mapping for the dataflow, found greedily (no search): fill
-    rows and cols with the dataflow's dims, stream its streamed dims whole,
-    keep the rest in the glb level, and move glb loops out to DRAM until the
-    tiles fit. Raises `NoMappingError` when that fails."""
-    r_role, c_role, t_role = ROLES_ON[arch.dataflow]
-    dims = list(layer.dims)
-    rows = _spread([(d, b) for d, b in dims if layer.role(d) == r_role], arch.rows)
-    cols = _spread([(d, b) for d, b in dims if layer.role(d) == c_role], arch.cols)
-    pe = {d: b for d, b in dims if layer.role(d) == t_role and b > 1}
-    tiles = lambda d, b: math.ceil(b / (rows.get(d, 1) * cols.get(d, 1) * pe.get(d, 1)))  # noqa: E731
-    glb = {d: tiles(d, b) for d, b in dims}
-    c = {"infeasible": "glb"}
-    for _ in range(400):
-        m = Mapping.build(layer, glb=glb, rows=rows, cols=cols, pe=pe, dram=None)
-        c = evaluate_mapping(layer, arch, m)
-        if c["infeasible"] == "ok":
-            return m
-        movable = [d for d in glb if glb[d] > 1]
-        if c["infeasible"] in ("glb", "acc") and movable:
-            d = max(movable, key=lambda d: (glb[d], d))
-            glb[d] = max(f for f in range(1, glb[d]) if glb[d] % f == 0)   # glb must divide the tile count
-            continue
-        if c["infeasible"] in ("glb", "acc") and any(v > 1 for v in pe.values()):
-            d = max(pe, key=lambda d: (pe[d], d))
-            pe[d] = math.ceil(pe[d] / 2)
-            glb[d] = tiles(d, layer.bounds[d])
-            continue
-        break
-    raise NoMappingError(_why(layer, arch))

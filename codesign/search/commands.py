@@ -90,7 +90,6 @@ def cmd_pareto(args) -> int:
     if args.trial is not None:
         import yaml
 
-        from ..errors import UserError
         from .results import pick_trial, trial_config
         n = pick_trial(args.results, args.trial)
         text = yaml.safe_dump(trial_config(args.results, n), sort_keys=False)
