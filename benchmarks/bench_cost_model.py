@@ -12,10 +12,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import statistics  # noqa: E402
 import time  # noqa: E402
 
-from codesign.hw_models import SystolicArch  # noqa: E402
-from codesign.mapper.cost import evaluate  # noqa: E402
-from codesign.mapper.space import random_batch  # noqa: E402
-from codesign.workloads import zoo  # noqa: E402
+from codesign.families.systolic.arch import SystolicArch  # noqa: E402
+from codesign.families.systolic.cost import evaluate  # noqa: E402
+from codesign.families.systolic.space import random_batch  # noqa: E402
+from codesign.workload.zoo import zoo  # noqa: E402
 
 
 def main(repeats: int = 7) -> None:

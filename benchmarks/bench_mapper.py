@@ -25,15 +25,15 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from codesign.hw_models import SystolicArch  # noqa: E402
-from codesign.mapper import network  # noqa: E402
-from codesign.mapper.cost import evaluate  # noqa: E402
-from codesign.mapper.objective import Objective  # noqa: E402
-from codesign.mapper.search import best_mapping  # noqa: E402
-from codesign.mapper.space import MappingSpace  # noqa: E402
-from codesign.mapper.strategies import Beam, Exhaustive  # noqa: E402
+from codesign.families.systolic.arch import SystolicArch  # noqa: E402
+from codesign.families.systolic import network  # noqa: E402
+from codesign.families.systolic.cost import evaluate  # noqa: E402
+from codesign.objective import Objective  # noqa: E402
+from codesign.families.systolic.mapper import best_mapping  # noqa: E402
+from codesign.families.systolic.space import MappingSpace  # noqa: E402
+from codesign.families.systolic.strategies import Beam, Exhaustive  # noqa: E402
 from codesign.workload import gemm  # noqa: E402
-from codesign.workloads import zoo  # noqa: E402
+from codesign.workload.zoo import zoo  # noqa: E402
 
 TIMELOOP_TECH = dict(mac_pj=0.2, reg_pj=0.1, glb_pj=4.0, acc_pj=4.0, dram_pj=128.0, forward_pj=0.0)
 

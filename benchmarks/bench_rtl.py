@@ -21,12 +21,12 @@ import time
 import numpy as np
 from amaranth.sim import Simulator
 
-from codesign.hw_models.systolic import SystolicArch
-from codesign.mapper.mapping import Mapping
-from codesign.rtl import RtlParams, Top
-from codesign.rtl.export import export_verilog
-from codesign.rtl.plan import ROLE_DIMS, make_plan
-from codesign.rtl.sim import Case, _Host, golden
+from codesign.families.systolic.arch import SystolicArch
+from codesign.families.systolic.mapping import Mapping
+from codesign.families.systolic.rtl import RtlParams, Top
+from codesign.families.systolic.rtl.export import export_verilog
+from codesign.families.systolic.rtl.plan import ROLE_DIMS, make_plan
+from codesign.families.systolic.rtl.sim import Case, _Host, golden
 from codesign.workload import gemm
 
 

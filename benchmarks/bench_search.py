@@ -128,7 +128,7 @@ def throughput(n: int, jobs_list: tuple[int, ...]) -> None:
     print(f"(b) throughput: {n} nested trials on ResNet-18 (continuous rows/cols/glb/bandwidth: nearly all new "
           f"designs), nsga2, batch 64, journal storage, fresh mapper caches; {os.cpu_count()} cores")
     for jobs in jobs_list:
-        from codesign.mapper import network
+        from codesign.families.systolic import network
         from codesign.search import evaluate
         network._CACHE.clear()
         evaluate._MEMO.clear()

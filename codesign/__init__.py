@@ -1,9 +1,9 @@
 """codesign: hardware/software co-design of DNN accelerators.
 
 A workload IR (`codesign.workload`), systolic accelerator models
-(`codesign.hw_models`), a vectorized cost model and mapper
-(`codesign.mapper`), an Optuna co-search (`codesign.search`) and an Amaranth
-RTL generator (`codesign.rtl`). ``load_results`` and ``pareto_front`` are
+(`codesign.families.systolic.arch`), a vectorized cost model and mapper
+(`codesign.families.systolic`), an Optuna co-search (`codesign.search`) and an Amaranth
+RTL generator (`codesign.families.systolic.rtl`). ``load_results`` and ``pareto_front`` are
 the pandas entry points to a sweep's results; they load lazily so that
 ``import codesign`` stays light.
 """

@@ -23,12 +23,12 @@ from typing import Any
 import yaml
 
 from .errors import UserError
-from .hw_models.systolic import ArchError, SystolicArch
-from .mapper.mapping import MappingError
-from .mapper.space import check_pin
-from .mapper.objective import Objective
+from .families.systolic.arch import ArchError, SystolicArch
+from .families.systolic.mapping import MappingError
+from .families.systolic.space import check_pin
+from .objective import Objective
 from .workload import Workload, WorkloadError
-from .workloads import layers_from_spec, zoo
+from .workload.zoo import layers_from_spec, zoo
 
 __all__ = ["Config", "ConfigError", "Param", "load_config", "parse_config", "HW_KEYS"]
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from codesign.mapper.mapping import Mapping
-from codesign.rtl.plan import ROLE_DIMS
+from codesign.families.systolic.mapping import Mapping
+from codesign.families.systolic.rtl.plan import ROLE_DIMS
 from codesign.workload import Layer
 
 

@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from codesign.hw_models import SystolicArch
-from codesign.hw_models.systolic import ROLES_ON
-from codesign.mapper.cost import evaluate
-from codesign.mapper.mapping import LEVELS, Mapping, MappingBatch
-from codesign.mapper.timing import fold_timing
+from codesign.families.systolic.arch import SystolicArch
+from codesign.families.systolic.arch import ROLES_ON
+from codesign.families.systolic.cost import evaluate
+from codesign.families.systolic.mapping import LEVELS, Mapping, MappingBatch
+from codesign.families.systolic.timing import fold_timing
 from codesign.workload import conv2d, gemm, matmul
 
 TEMPORAL_F = {"dram": 0, "glb": 1, "pe": 4}
@@ -205,7 +205,7 @@ def test_tilings_with_empty_iterations_are_infeasible():
     iterations; Mapping refuses it and the batch path marks it infeasible."""
     layer = gemm(2, 3, 1)
     import pytest as _pt
-    from codesign.mapper.mapping import MappingError
+    from codesign.families.systolic.mapping import MappingError
     with _pt.raises(MappingError, match="glb factor must divide 3"):
         Mapping.build(layer, glb={"N": 2})
     inner = np.array([[[1, 2, 1], [1, 1, 1], [1, 1, 1], [1, 1, 1]]])

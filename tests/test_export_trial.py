@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from codesign.cli import main
-from codesign.rtl.export import LINT_WAIVERS, MODULE
+from codesign.families.systolic.rtl.export import LINT_WAIVERS, MODULE
 from codesign.search.results import load_design, load_results, pareto_front
 
 from test_rtl_export import _verilator
@@ -48,8 +48,8 @@ def test_export_and_verify_a_pareto_trial(swept, tmp_path, capsys):
     assert text.count("PASS") == 2 and "FAIL" not in text
     assert design.arch.describe() in text
     # the RTL ran the trial's own mapping (gemm: printed as is; a conv prints its GEMM view)
-    from codesign.mapper.mapping import Mapping
-    from codesign.workloads import layers_from_spec
+    from codesign.families.systolic.mapping import Mapping
+    from codesign.workload.zoo import layers_from_spec
     fc = layers_from_spec(SWEEP["workload"]["layers"])[0]
     assert Mapping.build(fc, **design.mappings["fc"]).oneline() in text
     cmd = _verilator()

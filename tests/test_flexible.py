@@ -2,11 +2,11 @@
 import pytest
 
 from codesign.config import ConfigError, parse_config
-from codesign.hw_models import SystolicArch
-from codesign.hw_models.systolic import ArchError, area_mm2
-from codesign.mapper.network import evaluate_network
-from codesign.mapper.objective import Objective
-from codesign.workloads import zoo
+from codesign.families.systolic.arch import SystolicArch
+from codesign.families.systolic.arch import ArchError, area_mm2
+from codesign.families.systolic.network import evaluate_network
+from codesign.objective import Objective
+from codesign.workload.zoo import zoo
 
 
 def test_flexible_is_per_layer_best_of_fixed():

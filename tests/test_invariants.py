@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
-from codesign.hw_models import SystolicArch
-from codesign.hw_models.systolic import tech_of
-from codesign.mapper.cost import evaluate
-from codesign.mapper.space import random_batch
-from codesign.workloads import zoo
+from codesign.families.systolic.arch import SystolicArch
+from codesign.families.systolic.arch import tech_of
+from codesign.families.systolic.cost import evaluate
+from codesign.families.systolic.space import random_batch
+from codesign.workload.zoo import zoo
 
 
 @pytest.mark.parametrize("model,df", [("resnet18", "os"), ("mobilenet_v2", "ws"), ("bert_base", "is")])

@@ -5,7 +5,7 @@ factor) pair of the space's definition (array tile ``ceil(B/n)`` for every
 n, plus ``min(B, side)`` on rows/cols; glb factor any divisor of the fold
 count), and EVERY permutation of the dims at the dram and at the glb
 level. Built here with itertools/numpy independently of
-`codesign.mapper.space`, costed with `cost.evaluate`.
+`codesign.families.systolic.space`, costed with `cost.evaluate`.
 """
 import functools
 import itertools
@@ -15,15 +15,15 @@ import math
 import numpy as np
 import pytest
 
-from codesign.hw_models import SystolicArch
-from codesign.hw_models.systolic import ROLES_ON
-from codesign.mapper._bounds import Scorer, cases
-from codesign.mapper.cost import evaluate
-from codesign.mapper.mapping import LEVELS, MappingBatch
-from codesign.mapper.objective import Objective
-from codesign.mapper.search import NoMappingError, best_dataflow, best_mapping, pareto_mappings
-from codesign.mapper.space import MappingSpace, reuse_class
-from codesign.mapper.strategies import Beam, BruteForce, Exhaustive
+from codesign.families.systolic.arch import SystolicArch
+from codesign.families.systolic.arch import ROLES_ON
+from codesign.families.systolic.bounds import Scorer, cases
+from codesign.families.systolic.cost import evaluate
+from codesign.families.systolic.mapping import LEVELS, MappingBatch
+from codesign.objective import Objective
+from codesign.families.systolic.mapper import NoMappingError, best_dataflow, best_mapping, pareto_mappings
+from codesign.families.systolic.space import MappingSpace, reuse_class
+from codesign.families.systolic.strategies import Beam, BruteForce, Exhaustive
 from codesign.workload import conv2d, depthwise_conv2d, gemm, matmul
 
 OBJECTIVES = ["edp", "latency", "energy", {"latency": 1.0, "energy": 0.01}]
@@ -269,7 +269,7 @@ def test_pins_are_respected_and_the_rest_is_optimal(pin):
 
 
 def test_bad_pins_raise_clear_errors():
-    from codesign.mapper.mapping import MappingError
+    from codesign.families.systolic.mapping import MappingError
     layer, arch = LAYERS["gemm"], ARCHS[0]
     with pytest.raises(MappingError, match=r"mapping\.g1\.rows\.N: the os dataflow puts N"):
         best_mapping(layer, arch, pin={"rows": {"N": 2}})
@@ -281,7 +281,7 @@ def test_bad_pins_raise_clear_errors():
 
 @pytest.mark.parametrize("name", ["layer1.0.conv2", "layer2.0.downsample", "layer4.1.conv1", "fc"])
 def test_capacity_never_exceeded(name):
-    from codesign.workloads import zoo
+    from codesign.workload.zoo import zoo
     layer = zoo("resnet50").layer(name)
     for arch in (SystolicArch(glb_kib=64, acc_kib=16), SystolicArch(rows=8, cols=32, dataflow="ws", glb_kib=32,
                                                                    acc_kib=0, double_buffered=False)):
@@ -300,7 +300,7 @@ def test_capacity_never_exceeded(name):
 
 
 def test_same_input_same_answer():
-    from codesign.workloads import zoo
+    from codesign.workload.zoo import zoo
     layer = zoo("resnet50").layer("layer3.0.conv2")
     arch = SystolicArch()
     a, b = best_mapping(layer, arch), best_mapping(layer, arch)
@@ -394,7 +394,7 @@ def test_map_command(tmp_path, capsys):
 
 
 def test_exhaustive_budget_falls_back_to_beam():
-    from codesign.workloads import zoo
+    from codesign.workload.zoo import zoo
     layer, arch = zoo("resnet50").layer("layer2.1.conv2"), SystolicArch()
     o = Objective.parse("edp")
     sp = MappingSpace(layer, arch)

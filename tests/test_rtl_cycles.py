@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from rtl_helpers import operands, role_mapping
 
-from codesign.hw_models.systolic import SystolicArch
-from codesign.mapper.cost import evaluate
-from codesign.mapper.mapping import MappingBatch
-from codesign.mapper.timing import fold_timing
-from codesign.rtl import Case, model_cycles, simulate_many
-from codesign.rtl.plan import ROLE_DIMS, make_plan
+from codesign.families.systolic.arch import SystolicArch
+from codesign.families.systolic.cost import evaluate
+from codesign.families.systolic.mapping import MappingBatch
+from codesign.families.systolic.timing import fold_timing
+from codesign.families.systolic.rtl import Case, model_cycles, simulate_many
+from codesign.families.systolic.rtl.plan import ROLE_DIMS, make_plan
 from codesign.workload import gemm
 
 SHAPES = [(7, 5, 9), (4, 4, 4), (1, 1, 1), (9, 3, 13), (2, 11, 6)]

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 from rtl_helpers import operands, role_mapping
 
-from codesign.hw_models.systolic import SystolicArch
-from codesign.mapper.mapping import Mapping
-from codesign.rtl import Case, RtlError, simulate, simulate_many
-from codesign.rtl.sim import golden, wrap
+from codesign.families.systolic.arch import SystolicArch
+from codesign.families.systolic.mapping import Mapping
+from codesign.families.systolic.rtl import Case, RtlError, simulate, simulate_many
+from codesign.families.systolic.rtl.sim import golden, wrap
 from codesign.workload import conv2d, gemm
 
 

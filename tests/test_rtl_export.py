@@ -9,12 +9,12 @@ import pytest
 import yaml
 
 from codesign.cli import main
-from codesign.hw_models.systolic import SystolicArch
-from codesign.mapper.mapping import Mapping
-from codesign.rtl import RtlParams, model_cycles
-from codesign.rtl.export import LINT_WAIVERS, MODULE, export_verilog
-from codesign.rtl.plan import make_plan
-from codesign.rtl.top import top_signature
+from codesign.families.systolic.arch import SystolicArch
+from codesign.families.systolic.mapping import Mapping
+from codesign.families.systolic.rtl import RtlParams, model_cycles
+from codesign.families.systolic.rtl.export import LINT_WAIVERS, MODULE, export_verilog
+from codesign.families.systolic.rtl.plan import make_plan
+from codesign.families.systolic.rtl.top import top_signature
 from codesign.workload import gemm
 
 SMALL = {
@@ -133,7 +133,7 @@ def test_cli_export_and_errors(tmp_path, capsys):
 
 
 def test_rtl_does_not_import_optuna_or_search():
-    code = ("import sys, codesign.rtl, codesign.rtl.commands, codesign.rtl.gemm_view; "
+    code = ("import sys, codesign.families.systolic.rtl, codesign.cli.rtl, codesign.families.systolic.rtl.gemm_view; "
             "bad = [m for m in sys.modules if m == 'optuna' or m.startswith(('optuna.', 'codesign.search'))]; "
             "sys.exit(f'imported {bad}' if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

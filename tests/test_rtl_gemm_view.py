@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 from rtl_helpers import role_mapping
 
-from codesign.hw_models.systolic import SystolicArch
-from codesign.mapper.mapping import Mapping
-from codesign.rtl import model_cycles, simulate
-from codesign.rtl.gemm_view import as_gemm, direct_conv, im2col, scale_down
-from codesign.rtl.plan import make_plan
+from codesign.families.systolic.arch import SystolicArch
+from codesign.families.systolic.mapping import Mapping
+from codesign.families.systolic.rtl import model_cycles, simulate
+from codesign.families.systolic.rtl.gemm_view import as_gemm, direct_conv, im2col, scale_down
+from codesign.families.systolic.rtl.plan import make_plan
 from codesign.workload import conv2d, depthwise_conv2d, gemm, matmul
 
 CONVS = [conv2d(2, 4, 7, 6, 6, 3, 2, stride=2, padding=1, dilation=2, groups=2),

@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from codesign.hw_models import SystolicArch
-from codesign.mapper.cost import evaluate_mapping
-from codesign.mapper.mapping import Mapping
+from codesign.families.systolic.arch import SystolicArch
+from codesign.families.systolic.cost import evaluate_mapping
+from codesign.families.systolic.mapping import Mapping
 from codesign.workload import gemm
 
 from conftest import REFERENCE

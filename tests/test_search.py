@@ -10,8 +10,8 @@ import yaml
 import codesign
 from codesign.cli import main
 from codesign.config import load_config, parse_config
-from codesign.mapper.cost import evaluate_mapping
-from codesign.mapper.mapping import Mapping
+from codesign.families.systolic.cost import evaluate_mapping
+from codesign.families.systolic.mapping import Mapping
 from codesign.search.pareto import hypervolume, pareto_mask
 from codesign.search.results import design_of, load_design
 from codesign.search.settings import parse_search
@@ -55,7 +55,7 @@ def test_end_to_end_cli(tmp_path, capsys, monkeypatch):
         assert col in df.columns, col
     assert set(json.loads(df["mappings"].iloc[0])) == {"fc", "c3"}
     # the reported figures are those of a fresh evaluation of the same design
-    from codesign.mapper.network import evaluate_network
+    from codesign.families.systolic.network import evaluate_network
     cfg = load_config(config(tmp_path))
     d = load_design(res, 7)
     net = evaluate_network(cfg.workload, d.arch)

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from codesign.hw_models.tech import Figure, Tech, TechError, load_tech
+from codesign.tech import Figure, Tech, TechError, load_tech
 
 KB = 1024
 H = load_tech("horowitz45")

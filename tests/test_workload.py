@@ -1,4 +1,4 @@
-"""The workload IR (codesign.workload) and the layer-spec loader (codesign.workloads.layers_from_spec)."""
+"""The workload IR (codesign.workload) and the layer-spec loader (codesign.workload.zoo.layers_from_spec)."""
 import re
 
 import numpy as np
@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from codesign.workload import (Workload, WorkloadError, conv2d, conv_out_size, depthwise_conv2d, gemm,
                                matmul)
-from codesign.workloads import layers_from_spec
+from codesign.workload.zoo import layers_from_spec
 
 
 # -- conv output size ---------------------------------------------------------

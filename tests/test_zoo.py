@@ -4,7 +4,7 @@ import re
 import pytest
 
 from codesign.workload import WorkloadError
-from codesign.workloads import ZOO, bert_base, mobilenet_v2, resnet18, resnet50, vit_b16, zoo
+from codesign.workload.zoo import ZOO, bert_base, mobilenet_v2, resnet18, resnet50, vit_b16, zoo
 
 
 def count_of(workload, name):

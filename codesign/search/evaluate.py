@@ -20,13 +20,13 @@ from multiprocessing import get_context
 import numpy as np
 
 from ..config import Config, ConfigError
-from ..hw_models.systolic import SystolicArch, area_mm2
-from ..mapper.cost import INFEASIBLE, evaluate
-from ..mapper.mapping import LEVELS, TEMPORAL, MappingBatch
-from ..mapper.network import evaluate_network
-from ..mapper.search import NoMappingError
+from ..families.systolic.arch import SystolicArch, area_mm2
+from ..families.systolic.cost import INFEASIBLE, evaluate
+from ..families.systolic.mapping import LEVELS, TEMPORAL, MappingBatch
+from ..families.systolic.network import evaluate_network
+from ..families.systolic.mapper import NoMappingError
 from ..workload import Workload
-from .tiling import WorkloadTiling
+from ..families.systolic.tiling import WorkloadTiling
 
 __all__ = ["Outcome", "NestedEvaluator", "JointEvaluator"]
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from ..config import Config
-from ..hw_models.systolic import SystolicArch
+from ..families.systolic.arch import SystolicArch
 from ..errors import UserError
 from .pareto import hypervolume, normalize, pareto_mask
 from .settings import METRICS, SearchSettings

@@ -97,7 +97,7 @@ def _evaluator(cfg: Config, settings: SearchSettings):
     dists = hardware_distributions(cfg)
     if settings.mapping == "nested":
         return dists, NestedEvaluator(cfg, settings.jobs), None
-    from .tiling import WorkloadTiling
+    from ..families.systolic.tiling import WorkloadTiling
     df = cfg.hardware.get("dataflow")
     flexible = df is not None and "flexible" in ((df.value,) if df.kind == "fixed" else df.choices)
     tiling = WorkloadTiling.of(cfg.workload, flexible)

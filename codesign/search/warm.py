@@ -13,10 +13,10 @@ import optuna
 from optuna.distributions import BaseDistribution
 
 from ..config import Config
-from ..mapper.mapping import Mapping
+from ..families.systolic.mapping import Mapping
 from .evaluate import NestedEvaluator
 from .settings import SearchSettings
-from .tiling import WorkloadTiling
+from ..families.systolic.tiling import WorkloadTiling
 
 __all__ = ["warm_start"]
 

@@ -1,0 +1,1 @@
+"""Hardware families: one folder each, the same file names, behind `base.Family`."""

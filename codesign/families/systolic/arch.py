@@ -1,0 +1,174 @@
+"""The systolic-array accelerator family: rows x cols PEs, os/ws/is dataflows.
+
+Memory hierarchy (outermost first): DRAM -> on-chip scratchpad (``glb``,
+inputs and weights) and accumulator SRAM (``acc``, outputs; when
+``acc_kib == 0`` outputs share the glb) -> PE array -> PE registers holding
+the stationary operand (os: outputs, ws: weights, is: inputs). The two
+streamed operands move through the array from PE to PE (systolic
+forwarding) and are read from the on-chip buffers once per array edge.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from functools import lru_cache
+
+from .memory import Memory
+from ...tech import Tech, TechError, load_tech
+
+__all__ = ["ARCH_DATAFLOWS", "FLEX_PE_AREA_FACTOR", "SystolicArch", "Architecture", "ArchError", "area_mm2", "tech_of", "DATAFLOWS", "TIMINGS", "STATIONARY"]
+
+DATAFLOWS = ("os", "ws", "is")
+#: ``flexible``: an array that can run any of DATAFLOWS, chosen per layer by the mapper
+ARCH_DATAFLOWS = DATAFLOWS + ("flexible",)
+#: Area of a flexible PE relative to a fixed one: operand-routing multiplexers
+#: in front of the three registers. Assumption (no published figure used);
+#: the tech's PE area already counts two operand registers and one accumulator.
+FLEX_PE_AREA_FACTOR = 1.10
+TIMINGS = ("rtl", "scalesim", "ideal")
+#: the operand each dataflow keeps in the PE registers
+STATIONARY = {"os": "outputs", "ws": "weights", "is": "inputs"}
+#: dim roles (see codesign.workload) placed on rows, on cols, and streamed in time
+ROLES_ON = {"os": ("m", "n", "k"), "ws": ("k", "n", "m"), "is": ("k", "m", "n")}
+
+
+class ArchError(ValueError):
+    """An architecture parameter out of range (message names the key)."""
+
+
+@dataclass(frozen=True)
+class SystolicArch:
+    """A systolic-array accelerator, validated on construction.
+
+    Defaults: a 16x16 int8 array with a 256 KiB scratchpad and a 64 KiB
+    int32 accumulator, the sizes of Gemmini's default configuration
+    (Genc et al., DAC 2021, Table/Sec. 3); 16 bytes/cycle DRAM.
+    """
+
+    rows: int = 16
+    cols: int = 16
+    dataflow: str = "os"
+    op_bits: int = 8
+    acc_bits: int = 32
+    pe_reg_words: int = 1
+    glb_kib: float = 256.0
+    acc_kib: float = 64.0
+    dram_bw_bytes: float = 16.0
+    clock_mhz: float = 1000.0
+    double_buffered: bool = True
+    tech: str | tuple = "horowitz45"    # preset name, or a user table (dict -> sorted tuple)
+    timing: str = "rtl"
+    family: str = "systolic"
+
+    def __post_init__(self):
+        def bad(key, why):
+            raise ArchError(f"hardware.{key}: {why}")
+        for k in ("rows", "cols", "op_bits", "acc_bits", "pe_reg_words"):
+            v = getattr(self, k)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                bad(k, f"must be a positive integer, got {v!r}")
+        for k in ("glb_kib", "dram_bw_bytes", "clock_mhz"):
+            v = getattr(self, k)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+                bad(k, f"must be a number > 0, got {v!r}")
+        if isinstance(self.acc_kib, bool) or not isinstance(self.acc_kib, (int, float)) or self.acc_kib < 0:
+            bad("acc_kib", f"must be a number >= 0 (0 = outputs share the glb), got {self.acc_kib!r}")
+        if self.dataflow not in ARCH_DATAFLOWS:
+            bad("dataflow", f"must be one of {', '.join(ARCH_DATAFLOWS)}, got {self.dataflow!r}")
+        if self.timing not in TIMINGS:
+            bad("timing", f"must be one of {', '.join(TIMINGS)}, got {self.timing!r}")
+        if self.family != "systolic":
+            bad("family", f"must be 'systolic', got {self.family!r}")
+        if not isinstance(self.double_buffered, bool):
+            bad("double_buffered", f"must be true or false, got {self.double_buffered!r}")
+        if isinstance(self.tech, dict):     # a user table: keep the arch hashable
+            object.__setattr__(self, "tech", tuple(sorted(self.tech.items())))
+        try:
+            tech_of(self).mac_pj(self.op_bits, self.acc_bits)
+        except TechError as e:
+            raise ArchError(str(e) if str(e).startswith("hardware.") else f"hardware.tech: {e}") from None
+        if self.acc_bits < 2 * self.op_bits:
+            bad("acc_bits", f"must be at least 2 x op_bits = {2 * self.op_bits}, got {self.acc_bits}")
+
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    @property
+    def pes(self) -> int:
+        return self.rows * self.cols
+
+    @property
+    def flexible(self) -> bool:
+        return self.dataflow == "flexible"
+
+    @property
+    def stationary(self) -> str:
+        if self.flexible:
+            raise ArchError("hardware.dataflow: a flexible array has no fixed stationary operand; "
+                            "the mapper picks a dataflow per layer")
+        return STATIONARY[self.dataflow]
+
+    @property
+    def glb_bytes(self) -> float:
+        return self.glb_kib * 1024
+
+    @property
+    def acc_bytes(self) -> float:
+        return self.acc_kib * 1024
+
+    @property
+    def memories(self) -> tuple[Memory, ...]:
+        """The physical memories, innermost first."""
+        if self.flexible:   # the PE registers hold whichever operand the layer's dataflow keeps
+            mems = [Memory("pe_reg", "pe", frozenset({"inputs", "weights", "outputs"}),
+                           self.pe_reg_words * self.acc_bits / 8, self.acc_bits)]
+        else:
+            st = self.stationary
+            word = self.acc_bits if st == "outputs" else self.op_bits
+            mems = [Memory("pe_reg", "pe", frozenset({st}), self.pe_reg_words * word / 8, word)]
+        if self.acc_kib > 0:
+            mems.append(Memory("glb", "glb", frozenset({"inputs", "weights"}), self.glb_bytes,
+                               self.op_bits, self.double_buffered))
+            mems.append(Memory("acc", "glb", frozenset({"outputs"}), self.acc_bytes, self.acc_bits,
+                               self.double_buffered))
+        else:
+            mems.append(Memory("glb", "glb", frozenset({"inputs", "weights", "outputs"}), self.glb_bytes,
+                               self.op_bits, self.double_buffered))
+        mems.append(Memory("dram", "dram", frozenset({"inputs", "weights", "outputs"}), None, self.op_bits,
+                           False, self.dram_bw_bytes))
+        return tuple(mems)
+
+    def memory_for(self, level: str, tensor: str) -> Memory | None:
+        """The memory holding `tensor` at loop level `level`, or None (bypass)."""
+        for m in self.memories:
+            if m.level == level and tensor in m.tensors:
+                return m
+        return None
+
+    def describe(self) -> str:
+        acc = f"acc {self.acc_kib:g} KiB" if self.acc_kib else "acc in glb"
+        return (f"{self.rows}x{self.cols} {self.dataflow} systolic, int{self.op_bits}/int{self.acc_bits}, "
+                f"glb {self.glb_kib:g} KiB, {acc}, DRAM {self.dram_bw_bytes:g} B/cycle, "
+                f"{self.clock_mhz:g} MHz, {self.tech}, timing {self.timing}")
+
+
+Architecture = SystolicArch
+
+
+@lru_cache(maxsize=256)
+def _load(spec) -> Tech:
+    return load_tech(dict(spec) if isinstance(spec, tuple) else spec)
+
+
+def tech_of(arch: SystolicArch) -> Tech:
+    """The architecture's technology table (cached)."""
+    return _load(arch.tech)
+
+
+def area_mm2(arch: SystolicArch) -> float:
+    """First-order area: PEs x PE area + SRAM area of glb and acc + fixed
+    (figures and their sources in `codesign.tech`)."""
+    t = tech_of(arch)
+    sram = t.sram_area_mm2(arch.glb_bytes) + (t.sram_area_mm2(arch.acc_bytes) if arch.acc_kib else 0.0)
+    pe = t.pe_area_mm2(arch.op_bits, arch.acc_bits) * (FLEX_PE_AREA_FACTOR if arch.flexible else 1.0)
+    return arch.pes * pe + sram + t.fixed_area_mm2

@@ -1,0 +1,117 @@
+"""Elaboration parameters of the generated accelerator (`RtlParams`)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from ..arch import SystolicArch
+from .plan import ROW, COL, TIME, Plan, RtlError
+
+__all__ = ["RtlParams", "depths"]
+
+
+def _bits(n: int) -> int:
+    """Bits to hold the values 0..n."""
+    return max(1, int(n).bit_length())
+
+
+@dataclass(frozen=True)
+class RtlParams:
+    """Everything the generator needs: array shape, word widths, memory depths.
+
+    `west_depth` / `north_depth`: words of the two scratchpad banks (one word =
+    one vector of `rows` / `cols` operands); `acc_depth`: words of each of the
+    `cols` accumulator banks (one `acc_bits` partial sum each). Dataflow ``is``
+    elaborates the same hardware as ``ws`` (only the host's layout differs).
+    """
+
+    rows: int
+    cols: int
+    dataflow: str
+    op_bits: int = 8
+    acc_bits: int = 32
+    west_depth: int = 64
+    north_depth: int = 64
+    acc_depth: int = 64
+    cycle_bits: int = 32
+
+    def __post_init__(self):
+        for k in ("rows", "cols", "op_bits", "acc_bits", "west_depth", "north_depth", "acc_depth", "cycle_bits"):
+            v = getattr(self, k)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise RtlError(f"rtl.{k}: must be a positive integer, got {v!r}")
+        if self.dataflow not in ("os", "ws", "is"):
+            raise RtlError(f"rtl.dataflow: must be os, ws or is, got {self.dataflow!r}")
+        if self.acc_bits < 2 * self.op_bits:
+            raise RtlError(f"rtl.acc_bits: must be at least 2 x op_bits = {2 * self.op_bits}")
+        if self.rows * self.op_bits > 65536 or self.cols * self.acc_bits > 65536:
+            raise RtlError("rtl: a scratchpad or accumulator row would exceed Amaranth's 65,536-bit signal limit")
+
+    # -- derived widths ------------------------------------------------------
+    @property
+    def os(self) -> bool:
+        """True for the output-stationary mesh (else the weight-stationary one, also used by is)."""
+        return self.dataflow == "os"
+
+    @property
+    def west_addr_bits(self) -> int:
+        return _bits(self.west_depth - 1)
+
+    @property
+    def north_addr_bits(self) -> int:
+        return _bits(self.north_depth - 1)
+
+    @property
+    def acc_addr_bits(self) -> int:
+        return _bits(self.acc_depth - 1)
+
+    @property
+    def dim_bits(self) -> int:
+        """Width of the per-tile configuration fields (extents, fold sizes, fold counts).
+
+        A tile extent is at most (folds along it) x (fold size), and the folds
+        along a role are at most a bank's depth, so depth x array side bounds it.
+        """
+        return _bits(max(self.west_depth, self.north_depth, self.acc_depth) * max(self.rows, self.cols))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    # -- construction --------------------------------------------------------
+    @classmethod
+    def for_arch(cls, arch: SystolicArch) -> "RtlParams":
+        """Memories sized from the architecture's capacities.
+
+        The scratchpad (`glb_kib`) is split evenly between the west and north
+        banks; the accumulator takes `acc_kib` (or a third of the glb when
+        ``acc_kib == 0``, which then leaves the banks a third each).
+        """
+        glb, acc = arch.glb_bytes, arch.acc_bytes
+        if acc == 0:
+            glb, acc = glb * 2 / 3, glb / 3
+        return cls(arch.rows, arch.cols, arch.dataflow, arch.op_bits, arch.acc_bits,
+                   max(1, int(glb / 2 // (arch.rows * arch.op_bits / 8))),
+                   max(1, int(glb / 2 // (arch.cols * arch.op_bits / 8))),
+                   max(1, int(acc // (arch.cols * arch.acc_bits / 8))))
+
+    @classmethod
+    def for_plans(cls, arch: SystolicArch, plans: "list[Plan]") -> "RtlParams":
+        """Memories just large enough for every glb tile of the given plans."""
+        w = n = a = 1
+        for p in plans:
+            for tile in p.tiles():
+                w, n, a = (max(x, y) for x, y in zip((w, n, a), depths(p, tile.extent)))
+        return cls(arch.rows, arch.cols, arch.dataflow, arch.op_bits, arch.acc_bits, w, n, a)
+
+
+def depths(plan: Plan, extent: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Words a glb tile of this extent uses in the west, north and accumulator banks.
+
+    West: a vector per (row block, time index). North: os a vector per
+    (col block, time index); ws/is a vector per (col block, row index).
+    Accumulator: os a row per (col block, row index); ws/is per (col block, time index).
+    """
+    n = plan.folds_in(extent)
+    west = n[ROW] * extent[TIME]
+    if plan.dataflow == "os":
+        return west, n[COL] * extent[TIME], n[COL] * extent[ROW]
+    return west, n[COL] * extent[ROW], n[COL] * extent[TIME]

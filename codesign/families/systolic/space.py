@@ -1,0 +1,348 @@
+"""The mapping space of one layer on one systolic architecture.
+
+A mapping fixes, per dim, three numbers and, per temporal level, a loop
+order (see `codesign.families.systolic.mapping`). The space this module defines:
+
+**Tile factors, per dim** (bound ``B``). The dataflow puts the dim's role on
+one array level (os: m -> rows, n -> cols, k -> pe; ws: k -> rows,
+n -> cols, m -> pe; is: k -> rows, m -> cols, n -> pe; ``g`` dims such as
+groups never go on the array). On that level the *array tile* ``a`` takes
+one of
+
+- ``ceil(B / n)`` for every ``n = 1..B``: the smallest tile giving ``n``
+  array folds. These include every divisor of ``B``; the others leave a
+  ragged last fold (e.g. ``B = 56`` on 16 rows: 14, 12, 10, 8, ..., 1);
+- on rows/cols also ``min(B, side)``, the full-width tile (same fold count
+  as the ``ceil`` tile, bigger tiles: 16 rather than 14 for ``B = 56``);
+- capped by the array side on rows/cols (several dims of one role share
+  it: the product of their factors is checked against the side).
+
+With ``F = ceil(B / a)`` array folds, the ``glb`` factor ``g`` is any
+divisor of ``F`` and the ``dram`` factor is ``F / g`` (the lead's rule in
+`Mapping`: ragged tiles only at the array level). Dims of bound 1 have the
+single candidate ``a = g = 1``.
+
+**Loop orders.** Only loops with factor > 1 exist, so only their relative
+order matters. Under the cost model's reuse rule a tensor's tile is
+re-fetched per iteration of every enclosing loop except the trailing run of
+loops over dims it does not use. Every non-``g`` dim is unused by exactly
+one tensor (an m-dim by the weights, an n-dim by the inputs, a k-dim by the
+outputs), a ``g`` dim by none. So in any order the trailing run of
+"unused" loops is non-empty for at most one tensor: the run of loops of
+the role of the innermost loop. Two orders of a level are therefore
+*equivalent* (same traffic for all three tensors) iff they have the same
+innermost role ``r`` and the same set ``S`` of role-``r`` loops after the
+last loop of another role (`reuse_class`). Among the classes, ``S`` = all
+active role-``r`` loops dominates (more exempt loops, nothing else
+changes), and ``g`` loops are best outermost; that leaves, per level,
+one order per role that has dims: `dram_orders` (``g`` dims, then the
+other roles, then role ``r`` innermost). At the ``glb`` level only the
+stationary operand's reuse depends on the order (the streamed operands are
+re-read every cycle whatever the order), so one order dominates there:
+the stationary operand's unused dims innermost (`glb_order`). The ``pe``
+order changes no count in the cost model; it is the layer's dim order.
+
+**Pins** (the ``Mapping.to_dict()`` shape, e.g. ``{"glb": {"M": 4},
+"order": {"dram": ["K", "N"]}}``) fix the given entries: a pinned factor
+restricts that dim's candidates (a pinned array factor is added even if it
+is not one of the candidates above), a pinned order replaces the orders of
+that level (dims not listed follow in layer order, as in `Mapping.build`).
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from .arch import ROLES_ON, SystolicArch
+from ...workload import Layer
+from .mapping import LEVELS, TEMPORAL, Mapping, MappingBatch, MappingError
+
+__all__ = ["DimSpace", "MappingSpace", "array_tiles", "reuse_class", "ROLE_ORDER"]
+
+#: the roles, in the order the canonical loop orders list them (outermost first)
+ROLE_ORDER = ("g", "m", "n", "k")
+_ARRAY_LEVELS = ("rows", "cols", "pe")
+
+
+def array_tiles(bound: int, side: int | None) -> list[int]:
+    """Candidate array tiles of a dim of `bound` on a level of `side` PEs
+    (None: streamed, no cap): every ``ceil(bound / n)``, plus ``min(bound,
+    side)`` on rows/cols; ascending."""
+    out = {-(-bound // n) for n in range(1, bound + 1)}
+    if side is not None:
+        out = {a for a in out if a <= side} | {min(bound, side)}
+    return sorted(out)
+
+
+def _divisors(n: int) -> list[int]:
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return sorted(set(small + [n // d for d in small]))
+
+
+@dataclass(frozen=True)
+class DimSpace:
+    """The candidates of one dim: parallel arrays, one entry per (array tile,
+    glb factor) pair. `level` is the array level its role goes on (None for
+    ``g`` dims, which stay off the array)."""
+
+    name: str
+    bound: int
+    role: str
+    level: str | None
+    a: np.ndarray = field(repr=False)
+    g: np.ndarray = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    @property
+    def F(self) -> np.ndarray:
+        """Array folds along the dim, ``ceil(B / a)``."""
+        return -(-self.bound // np.minimum(self.a, self.bound))
+
+    @property
+    def D(self) -> np.ndarray:
+        """The derived dram factor ``F / g``."""
+        return self.F // self.g
+
+    @property
+    def t(self) -> np.ndarray:
+        """The glb tile ``min(a * g, B)``."""
+        return np.minimum(self.a * self.g, self.bound)
+
+
+def reuse_class(order: tuple[str, ...], factors: dict[str, int], layer: Layer) -> tuple[str, frozenset]:
+    """The reuse-equivalence class of a level's loop order (module docstring):
+    the role of the innermost loop with factor > 1 and the set of loops of
+    that role after the last loop of another role. ``("", {})`` when the
+    level has no loop or its innermost loop is a ``g`` dim (no reuse)."""
+    active = [d for d in order if factors.get(d, 1) > 1]
+    if not active or layer.role(active[-1]) == "g":
+        return "", frozenset()
+    r = layer.role(active[-1])
+    run = list(itertools.takewhile(lambda d: layer.role(d) == r, reversed(active)))
+    return r, frozenset(run)
+
+
+@dataclass(frozen=True)
+class MappingSpace:
+    """The mapping space of `layer` on `arch`, optionally with a `pin`.
+
+    `dims` holds the candidates of every dim of the layer (layer order);
+    `dram_orders` and `glb_orders` the loop orders searched at those levels
+    (canonical representatives of the non-dominated reuse classes, or the
+    pinned order); `pe_order` the order used at the pe level. Raises
+    `MappingError` (naming the pin key) for a pin that cannot be honoured.
+    """
+
+    layer: Layer
+    arch: SystolicArch
+    pin: dict | None = None
+
+    def __post_init__(self):
+        check_pin(self.layer, self.pin or {}, self.arch)
+
+    # -- per-dim candidates -------------------------------------------------
+    @cached_property
+    def level_of(self) -> dict[str, str | None]:
+        """Array level of each dim under the dataflow (None: ``g`` dims)."""
+        on = dict(zip(ROLES_ON[self.arch.dataflow], _ARRAY_LEVELS))
+        return {d: on.get(self.layer.role(d)) for d in self.layer.dim_names}
+
+    @cached_property
+    def dims(self) -> tuple[DimSpace, ...]:
+        pin = self.pin or {}
+        out = []
+        for d, b in self.layer.dims:
+            lvl = self.level_of[d]
+            side = {"rows": self.arch.rows, "cols": self.arch.cols}.get(lvl)
+            tiles = array_tiles(b, side) if lvl is not None else [1]
+            if lvl is not None and d in pin.get(lvl, {}):
+                tiles = [pin[lvl][d]]
+            a, g = [], []
+            for x in tiles:
+                folds = -(-b // min(x, b))
+                for f in _divisors(folds):
+                    if "glb" in pin and d in pin["glb"] and pin["glb"][d] != f:
+                        continue
+                    if "dram" in pin and d in pin["dram"] and pin["dram"][d] != folds // f:
+                        continue
+                    a.append(x)
+                    g.append(f)
+            if not a:
+                raise MappingError(f"mapping.{self.layer.name}.{self._pin_key(d)}: no tiling of {d} (bound {b}) "
+                                   f"has these factors (the glb factor must divide the number of array tiles "
+                                   f"and dram is the quotient)")
+            out.append(DimSpace(d, b, self.layer.role(d), lvl, np.array(a, dtype=np.int64),
+                                np.array(g, dtype=np.int64)))
+        return tuple(out)
+
+    def _pin_key(self, d: str) -> str:
+        keys = [lvl for lvl in LEVELS if d in (self.pin or {}).get(lvl, {})]
+        return f"{keys[0]}.{d}" if keys else d
+
+    # -- loop orders ----------------------------------------------------------
+    @property
+    def stationary(self) -> str:
+        return self.arch.stationary
+
+    @cached_property
+    def roles(self) -> tuple[str, ...]:
+        """Roles of the dims of bound > 1, in `ROLE_ORDER`."""
+        present = {self.layer.role(d) for d, b in self.layer.dims if b > 1}
+        return tuple(r for r in ROLE_ORDER if r in present)
+
+    def canonical_order(self, innermost: str) -> tuple[str, ...]:
+        """Dims of bound 1 first, then ``g`` dims, then the other roles in
+        `ROLE_ORDER`, role `innermost` last (layer order within a role)."""
+        names = self.layer.dim_names
+        one = [d for d, b in self.layer.dims if b == 1]
+        live = [d for d in names if d not in one]
+        seq = [r for r in ROLE_ORDER if r != innermost] + [innermost]
+        return tuple(one + [d for r in seq for d in live if self.layer.role(d) == r])
+
+    @cached_property
+    def dram_orders(self) -> tuple[tuple[str, ...], ...]:
+        """One order per non-dominated reuse class (per role with live
+        non-``g`` dims), or the pinned order."""
+        pinned = self._pinned_order("dram")
+        if pinned is not None:
+            return (pinned,)
+        roles = [r for r in self.roles if r != "g"] or ["g"]
+        return tuple(self.canonical_order(r) for r in roles)
+
+    @cached_property
+    def glb_orders(self) -> tuple[tuple[str, ...], ...]:
+        """The stationary operand's unused dims innermost, or the pinned order."""
+        pinned = self._pinned_order("glb")
+        if pinned is not None:
+            return (pinned,)
+        st = self.layer.tensor(self.stationary)
+        unused = [d for d in self.layer.dim_names if d not in st.dims]
+        r = self.layer.role(unused[0]) if unused else "g"
+        return (self.canonical_order(r),)
+
+    @cached_property
+    def pe_order(self) -> tuple[str, ...]:
+        pinned = self._pinned_order("pe")
+        return pinned if pinned is not None else self.layer.dim_names
+
+    def _pinned_order(self, level: str) -> tuple[str, ...] | None:
+        o = ((self.pin or {}).get("order") or {}).get(level)
+        if o is None:
+            return None
+        o = list(o)
+        return tuple(o + [d for d in self.layer.dim_names if d not in o])
+
+    @property
+    def orders_pinned(self) -> bool:
+        """True when a pin fixes the dram or glb order (the search's bounds
+        are then not exact and more candidates are costed)."""
+        return any(self._pinned_order(lvl) is not None for lvl in ("dram", "glb"))
+
+    # -- size and realisation -------------------------------------------------
+    @property
+    def size(self) -> int:
+        """Mappings in the space: tile combinations x searched loop orders
+        (before any capacity or dominance pruning)."""
+        return math.prod(len(d) for d in self.dims) * len(self.dram_orders) * len(self.glb_orders)
+
+    def batch(self, choice: np.ndarray, dram_order: np.ndarray | int = 0,
+              glb_order: np.ndarray | int = 0) -> MappingBatch:
+        """Mappings from candidate indices: `choice` (N, D) indexes each dim's
+        candidates; `dram_order`/`glb_order` index `dram_orders`/`glb_orders`."""
+        choice = np.asarray(choice, dtype=np.int64)
+        N, D = choice.shape
+        F = np.ones((N, len(LEVELS), D), dtype=np.int64)
+        for j, ds in enumerate(self.dims):
+            a, g = ds.a[choice[:, j]], ds.g[choice[:, j]]
+            folds = -(-ds.bound // np.minimum(a, ds.bound))
+            F[:, 0, j] = folds // g
+            F[:, 1, j] = g
+            if ds.level is not None:
+                F[:, LEVELS.index(ds.level), j] = a
+        rank = np.empty((N, len(TEMPORAL), D), dtype=np.int64)
+        rank[:, 0] = self._ranks(self.dram_orders)[np.broadcast_to(dram_order, (N,))]
+        rank[:, 1] = self._ranks(self.glb_orders)[np.broadcast_to(glb_order, (N,))]
+        rank[:, 2] = self._ranks((self.pe_order,))[0]
+        return MappingBatch(self.layer.dim_names, np.array([b for _, b in self.layer.dims], dtype=np.int64),
+                            F, rank)
+
+    def _ranks(self, orders) -> np.ndarray:
+        pos = {d: i for i, d in enumerate(self.layer.dim_names)}
+        out = np.empty((len(orders), len(pos)), dtype=np.int64)
+        for i, o in enumerate(orders):
+            out[i, [pos[d] for d in o]] = np.arange(len(o))
+        return out
+
+    def mapping(self, batch: MappingBatch, i: int) -> Mapping:
+        """Mapping `i` of a batch, named after the layer."""
+        m = batch[i]
+        return Mapping(self.layer.name, m.dims, m.bounds, m.factors, m.order)
+
+
+def random_batch(layer: Layer, arch: SystolicArch, n: int, seed: int = 0) -> MappingBatch:
+    """n random dataflow-valid mappings of the unpruned space: any array tile
+    up to the side (ragged allowed), a random divisor of the tile count at the
+    glb level, random loop orders at every level. For benchmarks and tests of
+    the cost model (capacity is not enforced: some are infeasible)."""
+    rng = np.random.default_rng(seed)
+    bounds = np.array([b for _, b in layer.dims])
+    D = len(bounds)
+    inner = np.ones((n, 4, D), dtype=np.int64)
+    where = dict(zip(ROLES_ON[arch.dataflow], (1, 2, 3)))
+    for j, d in enumerate(layer.dim_names):
+        w = where.get(layer.role(d))
+        if w and bounds[j] > 1:
+            cap = {1: arch.rows, 2: arch.cols, 3: bounds[j]}[w]
+            inner[:, w, j] = rng.integers(1, min(bounds[j], cap) + 1, n)
+    tiles = -(-bounds // inner[:, 1:, :].prod(axis=1))            # (n, D)
+    top = int(tiles.max())
+    divs = [[f for f in range(1, k + 1) if k % f == 0] for k in range(top + 1)]
+    width = max(len(x) for x in divs)
+    table = np.array([x + [1] * (width - len(x)) for x in divs])
+    count = np.array([max(len(x), 1) for x in divs])
+    pick = (rng.random((n, D)) * count[tiles]).astype(np.int64)
+    inner[:, 0, :] = table[tiles, pick]
+    rank = np.argsort(rng.random((n, 3, D)), axis=2)
+    return MappingBatch.from_arrays(layer, inner, rank)
+
+
+def check_pin(layer: Layer, pin: dict, arch: SystolicArch | None = None) -> None:
+    """Pins name known levels and dims with positive factors; given an
+    architecture, array factors > 1 sit on the level its dataflow gives the
+    dim's role. Raises `MappingError` naming the key."""
+    if not isinstance(pin, dict):
+        raise MappingError(f"mapping.{layer.name}: a pin must map levels to {{dim: factor}}")
+    on = dict(zip(ROLES_ON[arch.dataflow], _ARRAY_LEVELS)) if arch is not None else None
+    key = f"mapping.{layer.name}"
+    for lvl, fs in pin.items():
+        if lvl == "order":
+            if not isinstance(fs, dict):
+                raise MappingError(f"{key}.order: must map levels to lists of dims")
+            for ol, dims in fs.items():
+                if ol not in TEMPORAL:
+                    raise MappingError(f"{key}.order.{ol}: unknown level; one of {', '.join(TEMPORAL)}")
+                if not isinstance(dims, (list, tuple)) or any(d not in layer.dim_names for d in dims) \
+                        or len(set(dims)) != len(dims):
+                    raise MappingError(f"{key}.order.{ol}: must list distinct dims of layer {layer.name!r} "
+                                       f"({', '.join(layer.dim_names)})")
+            continue
+        if lvl not in LEVELS:
+            raise MappingError(f"{key}.{lvl}: unknown level; one of {', '.join(LEVELS)}, order")
+        if not isinstance(fs, dict):
+            raise MappingError(f"{key}.{lvl}: must map dims to factors")
+        for d, f in fs.items():
+            if d not in layer.dim_names:
+                raise MappingError(f"{key}.{lvl}.{d}: layer {layer.name!r} has no dim {d} "
+                                   f"(dims: {', '.join(layer.dim_names)})")
+            if isinstance(f, bool) or not isinstance(f, (int, np.integer)) or f < 1:
+                raise MappingError(f"{key}.{lvl}.{d}: must be a positive integer, got {f!r}")
+            if on is not None and lvl in _ARRAY_LEVELS and f > 1 and on.get(layer.role(d)) != lvl:
+                where = on.get(layer.role(d))
+                raise MappingError(f"{key}.{lvl}.{d}: the {arch.dataflow} dataflow puts {d} "
+                                   f"({layer.role(d)}-dim) {'on ' + where if where else 'off the array'}")

@@ -1,1 +1,0 @@
-"""Mappings, the vectorized cost model and the mapping search."""
