@@ -49,7 +49,7 @@ def timed(fn, repeats):
 
 def bench_eval_rate(repeats: int) -> None:
     print("(a) cost model evaluations/s on mapper batches (median of %d)" % repeats)
-    w = zoo("resnet50")
+    w = zoo("resnet50").unique()
     arch = SystolicArch(rows=16, cols=16, glb_kib=256)
     for name in ("layer2.1.conv2", "layer3.0.conv3", "fc"):
         layer = w.layer(name)
@@ -71,7 +71,7 @@ def bench_eval_rate(repeats: int) -> None:
 
 def bench_resnet(repeats: int) -> None:
     arch = SystolicArch(rows=16, cols=16, dataflow="os", glb_kib=256)
-    w = zoo("resnet50")
+    w = zoo("resnet50").unique()
     print(f"\n(b) time to the optimum, ResNet-50 ({len(w)} unique layers) on {arch.describe()}, objective edp, "
           f"median of {repeats}")
     print(f"    {'layer':20s} {'ms':>7s} {'considered':>14s} {'bounded':>10s} {'costed':>7s}  mapping")
@@ -97,7 +97,7 @@ def bench_resnet(repeats: int) -> None:
 
 def bench_gap(quick: bool) -> None:
     print("\n(c) beam heuristic vs exhaustive (gap = beam / optimum - 1)")
-    w = zoo("resnet50")
+    w = zoo("resnet50").unique()
     layers = [l for l, _ in w][:: 3 if quick else 1]
     for width in (8, 64):
         gaps, t_ex, t_bm, hits = [], 0.0, 0.0, 0

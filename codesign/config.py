@@ -27,8 +27,8 @@ from .families.systolic.arch import ArchError, SystolicArch
 from .families.systolic.mapping import MappingError
 from .families.systolic.space import check_pin
 from .objective import Objective
-from .workload import Workload, WorkloadError
-from .workload.zoo import layers_from_spec, zoo
+from .workload import Network, Workload, WorkloadError
+from .workload.zoo import network_from_spec, zoo
 
 __all__ = ["Config", "ConfigError", "Param", "load_config", "parse_config", "HW_KEYS"]
 
@@ -65,11 +65,16 @@ class Config:
 
     name: str
     path: str
-    workload: Workload
+    network: Network
     hardware: dict[str, Param]
     objective: str | dict = "edp"
     pins: dict[str, dict] = field(default_factory=dict)
     search: dict = field(default_factory=dict)
+
+    @property
+    def workload(self) -> Workload:
+        """The per-shape view of the network (unique layers with counts)."""
+        return self.network.unique()
 
     @property
     def fixed(self) -> bool:
@@ -125,7 +130,8 @@ def parse_config(raw: Any, path: str = "<config>") -> Config:
         raise ConfigError(f"name: must be a non-empty string without '/', got {name!r}")
     if "workload" not in raw:
         raise ConfigError("workload: missing (give a zoo model or a list of layers)")
-    workload = _workload(raw["workload"], name)
+    network = _workload(raw["workload"], name, path)
+    workload = network.unique()
     hardware = _hardware(raw.get("hardware") or {})
     objective = raw.get("objective", "edp")
     try:
@@ -136,13 +142,16 @@ def parse_config(raw: Any, path: str = "<config>") -> Config:
     search = raw.get("search") or {}
     if not isinstance(search, dict):
         raise ConfigError("search: must be a mapping")
-    return Config(name, path, workload, hardware, objective, pins, search)
+    return Config(name, path, network, hardware, objective, pins, search)
 
 
-def _workload(w: Any, name: str) -> Workload:
+def _workload(w: Any, name: str, path: str) -> Network:
     if not isinstance(w, dict):
-        raise ConfigError("workload: must be a mapping with 'model' or 'layers'")
+        raise ConfigError("workload: must be a mapping with 'model', 'layers' or 'onnx'")
     try:
+        if "onnx" in w:
+            from .workload.onnx import network_from_config
+            return network_from_config(w, name, Path(path).parent)
         if "model" in w:    # every other key is the model's argument (bert_base takes `layers`)
             return zoo(w["model"], **{k: v for k, v in w.items() if k != "model"})
         if "layers" in w:
@@ -151,8 +160,8 @@ def _workload(w: Any, name: str) -> Workload:
                 raise ConfigError(f"workload.{extra[0]}: unknown key; allowed with layers: name")
             if not isinstance(w["layers"], list) or not w["layers"]:
                 raise ConfigError("workload.layers: must be a non-empty list of layers")
-            return Workload.from_layers(w.get("name", name), layers_from_spec(w["layers"]))
-        raise ConfigError("workload: give 'model' (a zoo name) or 'layers' (a list)")
+            return network_from_spec(w["layers"], w.get("name", name))
+        raise ConfigError("workload: give 'model' (a zoo name), 'layers' (a list) or 'onnx' (a file)")
     except WorkloadError as e:
         raise ConfigError(str(e)) from None
 

@@ -11,7 +11,7 @@ from codesign.workload.zoo import zoo
 
 @pytest.mark.parametrize("model,df", [("resnet18", "os"), ("mobilenet_v2", "ws"), ("bert_base", "is")])
 def test_invariants(model, df):
-    wl = zoo(model)
+    wl = zoo(model).unique()
     arch = SystolicArch(rows=8, cols=16, dataflow=df, glb_kib=128, acc_kib=32, dram_bw_bytes=8)
     e_mac = tech_of(arch).mac_pj(arch.op_bits, arch.acc_bits)
     checked = 0
@@ -37,7 +37,7 @@ def test_invariants(model, df):
 
 
 def test_more_bandwidth_never_slower():
-    layer = zoo("resnet18").layers[1]
+    layer = zoo("resnet18").unique().layers[1]
     slow = SystolicArch(dram_bw_bytes=2)
     fast = SystolicArch(dram_bw_bytes=64)
     b = random_batch(layer, slow, 300, seed=1)

@@ -82,7 +82,7 @@ def test_resnet50_image_size():
 # -- shapes ---------------------------------------------------------------------
 
 def test_resnet50_shapes_v15():
-    w = resnet50()
+    w = resnet50().unique()
     conv1 = w.layer("conv1")
     assert (conv1.bounds["P"], conv1.bounds["K"], conv1.bounds["R"]) == (112, 64, 7)
     # v1.5: the stride is on the 3x3 conv, the first 1x1 keeps the 56x56 input
@@ -95,14 +95,14 @@ def test_resnet50_shapes_v15():
 
 
 def test_resnet18_shapes():
-    w = resnet18(batch=2)
+    w = resnet18(batch=2).unique()
     assert w.layer("layer3.0.conv1").gemm_view() == {"G": 1, "M": 2 * 14 * 14, "N": 256, "K": 128 * 9}
     assert w.layer("layer4.1.conv2").bounds["P"] == 7
     assert w.layer("fc").gemm_view() == {"G": 1, "M": 2, "N": 1000, "K": 512}
 
 
 def test_mobilenet_v2_shapes():
-    w = mobilenet_v2()
+    w = mobilenet_v2().unique()
     assert w.layer("stem").gemm_view() == {"G": 1, "M": 112 * 112, "N": 32, "K": 27}
     dw = w.layer("block2.dw")          # first block of the 24-channel stage: 16 * 6 = 96, stride 2
     assert dw.op == "depthwise_conv2d"
@@ -115,7 +115,7 @@ def test_mobilenet_v2_shapes():
 
 
 def test_bert_base_shapes():
-    w = bert_base(seq_len=128, batch=2)
+    w = bert_base(seq_len=128, batch=2).unique()
     assert w.layer("enc.0.q_proj").gemm_view() == {"G": 1, "M": 256, "N": 768, "K": 768}
     assert w.layer("enc.5.scores").gemm_view() == {"G": 24, "M": 128, "N": 128, "K": 64}
     assert w.layer("enc.5.context").gemm_view() == {"G": 24, "M": 128, "N": 64, "K": 128}
@@ -124,7 +124,7 @@ def test_bert_base_shapes():
 
 
 def test_vit_b16_shapes():
-    w = vit_b16()
+    w = vit_b16().unique()
     patch = w.layer("patch_embed")
     assert (patch.bounds["P"], patch.bounds["Q"]) == (14, 14)
     assert patch.gemm_view() == {"G": 1, "M": 196, "N": 768, "K": 3 * 16 * 16}
@@ -137,7 +137,7 @@ def test_vit_b16_shapes():
 # -- deduplication counts ---------------------------------------------------------
 
 def test_resnet50_dedup_counts():
-    w = resnet50()
+    w = resnet50().unique()
     # 16 bottleneck blocks (3 + 4 + 6 + 3), each one strided-or-not 3x3 conv
     assert sum(c for l, c in w if l.bounds.get("R") == 3) == 16
     assert sum(w.counts) == 1 + 16 * 3 + 4 + 1            # stem, 3 convs per block, 4 downsamples, fc
@@ -151,7 +151,7 @@ def test_resnet50_dedup_counts():
 
 
 def test_resnet18_dedup_counts():
-    w = resnet18()
+    w = resnet18().unique()
     assert sum(w.counts) == 21       # stem + 16 block convs + 3 downsamples + fc
     assert len(w) == 12
     assert count_of(w, "layer1.1.conv2") == 4
@@ -159,14 +159,14 @@ def test_resnet18_dedup_counts():
 
 
 def test_transformer_dedup_counts():
-    w = bert_base()
+    w = bert_base().unique()
     # Q, K, V and output projections share one shape: 4 per layer
     assert count_of(w, "enc.7.v_proj") == 48
     assert count_of(w, "enc.0.scores") == 12
     assert len(w) == 5 and sum(w.counts) == 8 * 12
     # at seq_len 64 = head dim, the two attention matmuls coincide
-    assert count_of(bert_base(seq_len=64, layers=2), "enc.1.context") == 4
-    assert sum(vit_b16().counts) == 1 + 8 * 12 + 1
+    assert count_of(bert_base(seq_len=64, layers=2).unique(), "enc.1.context") == 4
+    assert sum(vit_b16().unique().counts) == 1 + 8 * 12 + 1
 
 
 def test_layer_names_are_unique_and_meaningful():
@@ -175,7 +175,7 @@ def test_layer_names_are_unique_and_meaningful():
                          r"block\d+\.(expand|dw|project)|"
                          r"enc\.\d+\.(q_proj|k_proj|v_proj|scores|context|out_proj|ffn_up|ffn_down))$")
     for name in ZOO:
-        w = zoo(name)
+        w = zoo(name).unique()
         every = [n for al in w.aliases for n in al]
         assert len(every) == len(set(every)) == sum(w.counts), name
         assert all(pattern.match(n) for n in every), name

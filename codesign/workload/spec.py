@@ -13,9 +13,10 @@ count) and ``in_bits``, ``w_bits``, ``out_bits`` (default 8, 8, 32).
 """
 from __future__ import annotations
 
-from codesign.workload import Layer, WorkloadError, conv2d, depthwise_conv2d, gemm, matmul
+from codesign.workload.graph import Network
+from codesign.workload.ir import Layer, WorkloadError, conv2d, depthwise_conv2d, gemm, matmul
 
-__all__ = ["layers_from_spec", "OPS"]
+__all__ = ["layers_from_spec", "network_from_spec", "OPS"]
 
 # op -> (constructor, required keys, optional keys: the constructor's defaults apply)
 OPS = {
@@ -99,3 +100,8 @@ def _check_int(where: str, value, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         kind = "a positive integer" if minimum == 1 else "a non-negative integer"
         raise WorkloadError(f"{where}: must be {kind}, got {value!r}")
+
+
+def network_from_spec(specs: list[dict], name: str, *, path: str = "workload.layers") -> Network:
+    """The network a ``layers:`` list describes (a chain of its layers)."""
+    return Network.chain(name, layers_from_spec(specs, path=path))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .arch import SystolicArch, area_mm2
-from ...workload import Layer, Workload
+from ...workload import Layer, Network, Workload
 from .mapping import Mapping
 from ...objective import Objective
 from .mapper import MapResult, best_mapping
@@ -79,6 +79,8 @@ def evaluate_network(workload: Workload, arch: SystolicArch, *, objective: str |
     """Map every unique layer of `workload` on `arch` and return per-layer and
     total figures. Mappings are memoized on (layer shape, architecture,
     objective, pin). Raises `NoMappingError` for a layer that fits nowhere."""
+    if isinstance(workload, Network):
+        workload = workload.unique()
     out = []
     obj = Objective.parse(objective)
     for layer, count in workload:

@@ -1,6 +1,6 @@
 """The built-in model zoo and the layer-spec loader.
 
-``zoo("resnet50", batch=4)`` builds a `Workload` by name; ``ZOO`` maps each
+``zoo("resnet50", batch=4)`` builds a `Network` by name; ``ZOO`` maps each
 name to its builder. `layers_from_spec` turns the ``layers:`` list of a YAML
 workload into layers. Shapes, sources and MAC totals (batch 1, default size):
 
@@ -19,15 +19,15 @@ from __future__ import annotations
 import inspect
 from typing import Callable
 
-from codesign.workload import Workload, WorkloadError
+from codesign.workload import Network, WorkloadError
 from codesign.workload.zoo._cnn import mobilenet_v2, resnet18, resnet50
-from codesign.workload.spec import OPS, layers_from_spec
+from codesign.workload.spec import OPS, layers_from_spec, network_from_spec
 from codesign.workload.zoo._transformer import bert_base, vit_b16
 
-__all__ = ["ZOO", "zoo", "layers_from_spec", "OPS",
+__all__ = ["ZOO", "zoo", "layers_from_spec", "network_from_spec", "OPS",
            "resnet18", "resnet50", "mobilenet_v2", "bert_base", "vit_b16"]
 
-ZOO: dict[str, Callable[..., Workload]] = {
+ZOO: dict[str, Callable[..., Network]] = {
     "resnet18": resnet18,
     "resnet50": resnet50,
     "mobilenet_v2": mobilenet_v2,
@@ -36,7 +36,7 @@ ZOO: dict[str, Callable[..., Workload]] = {
 }
 
 
-def zoo(name: str, **kw) -> Workload:
+def zoo(name: str, **kw) -> Network:
     """Build the zoo model ``name`` with keyword arguments ``kw``.
 
     Raises `WorkloadError` (one line, naming the key) for an unknown model,

@@ -15,7 +15,7 @@ shapes; the classifier is ``gemm(M=batch, N=1000, K=features)``.
 """
 from __future__ import annotations
 
-from codesign.workload import Layer, Workload, conv2d, conv_out_size, depthwise_conv2d, gemm
+from codesign.workload import Layer, Network, conv2d, conv_out_size, depthwise_conv2d, gemm
 from codesign.workload.zoo._args import positive_int, positive_number
 
 __all__ = ["resnet18", "resnet50", "mobilenet_v2"]
@@ -75,7 +75,7 @@ def _resnet(model: str, blocks: tuple[int, ...], bottleneck: bool, batch: int, i
             layers.extend(new)
             cin = width * expansion
     layers.append(gemm(batch, 1000, cin, name="fc"))
-    return Workload.from_layers(model, layers)
+    return Network.chain(model, layers)
 
 
 def resnet18(batch: int = 1, image: int = 224) -> Workload:
@@ -129,4 +129,4 @@ def mobilenet_v2(batch: int = 1, image: int = 224, width_mult: float = 1.0) -> W
     last = _make_divisible(1280 * max(1.0, width_mult))
     layers.append(conv2d(batch, cin, size, size, last, 1, 1, name="conv_last"))
     layers.append(gemm(batch, 1000, last, name="fc"))
-    return Workload.from_layers("mobilenet_v2", layers)
+    return Network.chain("mobilenet_v2", layers)

@@ -21,7 +21,7 @@ shapes, so a whole encoder stack becomes a handful of layers with counts.
 """
 from __future__ import annotations
 
-from codesign.workload import Layer, Workload, WorkloadError, conv2d, gemm, matmul
+from codesign.workload import Layer, Network, WorkloadError, conv2d, gemm, matmul
 from codesign.workload.zoo._args import positive_int
 
 __all__ = ["bert_base", "vit_b16"]
@@ -60,7 +60,7 @@ def bert_base(seq_len: int = 128, batch: int = 1, layers: int = 12) -> Workload:
     stack: list[Layer] = []
     for i in range(layers):
         stack.extend(_encoder_layer(f"enc.{i}", batch, seq_len, _HIDDEN, _HEADS, _FFN))
-    return Workload.from_layers("bert_base", stack)
+    return Network.chain("bert_base", stack)
 
 
 def vit_b16(batch: int = 1, image: int = 224) -> Workload:
@@ -81,4 +81,4 @@ def vit_b16(batch: int = 1, image: int = 224) -> Workload:
     for i in range(12):
         stack.extend(_encoder_layer(f"enc.{i}", batch, tokens, _HIDDEN, _HEADS, _FFN))
     stack.append(gemm(batch, 1000, _HIDDEN, name="head"))
-    return Workload.from_layers("vit_b16", stack)
+    return Network.chain("vit_b16", stack)
