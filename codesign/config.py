@@ -150,7 +150,7 @@ def _workload(w: Any, name: str, path: str) -> Network:
         raise ConfigError("workload: must be a mapping with 'model', 'layers' or 'onnx'")
     try:
         if "onnx" in w:
-            from .workload.onnx import network_from_config
+            from .workload.onnx_import import network_from_config
             return network_from_config(w, name, Path(path).parent)
         if "model" in w:    # every other key is the model's argument (bert_base takes `layers`)
             return zoo(w["model"], **{k: v for k, v in w.items() if k != "model"})
