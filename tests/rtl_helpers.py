@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from codesign.families.systolic.mapping import Mapping
-from codesign.families.systolic.rtl.plan import ROLE_DIMS
+from codesign.families.systolic.dataflow import ROLE_DIMS
 from codesign.workload import Layer
 
 

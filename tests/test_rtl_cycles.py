@@ -18,7 +18,8 @@ from codesign.families.systolic.cost import evaluate
 from codesign.families.systolic.mapping import MappingBatch
 from codesign.families.systolic.timing import fold_timing
 from codesign.families.systolic.rtl import Case, model_cycles, simulate_many
-from codesign.families.systolic.rtl.plan import ROLE_DIMS, make_plan
+from codesign.families.systolic.dataflow import ROLE_DIMS
+from codesign.families.systolic.rtl.plan import make_plan
 from codesign.workload import gemm
 
 SHAPES = [(7, 5, 9), (4, 4, 4), (1, 1, 1), (9, 3, 13), (2, 11, 6)]

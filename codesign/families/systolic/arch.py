@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from functools import lru_cache
 
+from .dataflow import DATAFLOWS, ROLES_ON, STATIONARY
 from .memory import Memory
 from ...tech import Tech, TechError, load_tech
 
 __all__ = ["ARCH_DATAFLOWS", "FLEX_PE_AREA_FACTOR", "SystolicArch", "Architecture", "ArchError", "area_mm2", "tech_of", "DATAFLOWS", "TIMINGS", "STATIONARY"]
 
-DATAFLOWS = ("os", "ws", "is")
 #: ``flexible``: an array that can run any of DATAFLOWS, chosen per layer by the mapper
 ARCH_DATAFLOWS = DATAFLOWS + ("flexible",)
 #: Area of a flexible PE relative to a fixed one: operand-routing multiplexers
@@ -25,10 +25,6 @@ ARCH_DATAFLOWS = DATAFLOWS + ("flexible",)
 #: the tech's PE area already counts two operand registers and one accumulator.
 FLEX_PE_AREA_FACTOR = 1.10
 TIMINGS = ("rtl", "scalesim", "ideal")
-#: the operand each dataflow keeps in the PE registers
-STATIONARY = {"os": "outputs", "ws": "weights", "is": "inputs"}
-#: dim roles (see codesign.workload) placed on rows, on cols, and streamed in time
-ROLES_ON = {"os": ("m", "n", "k"), "ws": ("k", "n", "m"), "is": ("k", "m", "n")}
 
 
 class ArchError(ValueError):

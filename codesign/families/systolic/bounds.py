@@ -37,6 +37,7 @@ import numpy as np
 
 from .arch import SystolicArch, tech_of
 from ...workload import TENSORS, Layer
+from .dataflow import UNUSED_BY
 from .space import MappingSpace
 from .timing import fold_timing
 
@@ -121,8 +122,7 @@ def cases(space: MappingSpace) -> list[Case]:
     names = layer.dim_names
     rel = {t.name: np.array([d in t.dims for d in names]) for t in layer.tensors}
     live = np.array([b > 1 for _, b in layer.dims])
-    irr_role = {"inputs": "n", "weights": "m", "outputs": "k"}
-    st_role = irr_role[st]
+    st_role = UNUSED_BY[st]
     pinned_dram = space._pinned_order("dram") is not None
     pinned_glb = space._pinned_order("glb") is not None
 
@@ -137,7 +137,7 @@ def cases(space: MappingSpace) -> list[Case]:
             P0[col + _X[t.name]] = const
 
     ft = fold_timing(arch.timing, arch.dataflow)
-    c_fold = ft.per_fold + ft.per_rows * arch.rows + ft.per_cols * arch.cols
+    c_fold = ft.fold_const(arch.rows, arch.cols)
     coef = {SUR: ft.per_used_rows, SUC: ft.per_used_cols, SUT: ft.per_t}
     # with a negative per-fold coefficient fewer folds alone is not better: a
     # choice dominates only if also (sum - folds) is no larger for one sum whose
@@ -336,7 +336,7 @@ class Scorer:
         e0 += reg * ((2 * macs - z) if st == "outputs" else macs) - (reg * z if st == "outputs" else 0)
         kept = next(m.tensors for m in arch.memories if m.name == "glb")
         div = 2 if arch.double_buffered else 1
-        return cls(ft.per_layer, ft.per_glb_tile, ft.per_fold + ft.per_rows * arch.rows + ft.per_cols * arch.cols,
+        return cls(ft.per_layer, ft.per_glb_tile, ft.fold_const(arch.rows, arch.cols),
                    ft.per_used_rows, ft.per_used_cols, ft.per_t, e0, eT0, eT1,
                    np.array([bits[t] for t in TENSORS], dtype=float), z, arch.timing, arch.double_buffered,
                    arch.dram_bw_bytes, arch.rows, arch.cols, np.array([t in kept for t in TENSORS]),

@@ -36,7 +36,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from .arch import ROLES_ON, SystolicArch, tech_of
+from .arch import SystolicArch, tech_of
+from .dataflow import ARRAY_LEVELS, ROLES_ON
 from ...workload import TENSORS, Layer
 from .mapping import LEVELS, Mapping, MappingBatch
 from .timing import fold_timing
@@ -348,9 +349,7 @@ def _evaluate(layer: Layer, av: _ArchView, F_in: np.ndarray, rank: np.ndarray, c
     glb_tile = np.minimum(t_glb, B)
     glb_tiles = np.prod(_cdiv(Bl[:, None], glb_tile[live]), axis=0)
     ft = fold_timing(arch.timing, arch.dataflow)
-    compute = (ft.per_layer + ft.per_glb_tile * glb_tiles
-               + folds * (ft.per_fold + ft.per_rows * av.rows + ft.per_cols * av.cols)
-               + ft.per_used_rows * sum_ur + ft.per_used_cols * sum_uc + ft.per_t * sum_t)
+    compute = ft.total(av.rows, av.cols, folds, sum_ur, sum_uc, sum_t, glb_tiles)
     if arch.timing == "scalesim" and arch.dataflow == "os":
         # SCALE-Sim's os ofmap write count adds R + C per fold (a double count in
         # its code, see shared/reference/README.md); reported, not charged energy
@@ -411,7 +410,7 @@ def _kept(arch: SystolicArch, mem: str) -> frozenset[str]:
 
 def _dataflow_violations(info: _LayerInfo, arch: SystolicArch, F: np.ndarray) -> np.ndarray:
     """Unrolled or streamed dims that the dataflow does not allow; F is (5, D, N)."""
-    allowed = dict(zip(("rows", "cols", "pe"), ROLES_ON[arch.dataflow]))
+    allowed = dict(zip(ARRAY_LEVELS, ROLES_ON[arch.dataflow]))
     roles = np.array(info.roles)
     bad = np.zeros(F.shape[2], bool)
     for lvl, name in ((F_ROWS, "rows"), (F_COLS, "cols"), (F_PE, "pe")):

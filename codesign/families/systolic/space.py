@@ -57,7 +57,8 @@ from functools import cached_property
 
 import numpy as np
 
-from .arch import ROLES_ON, SystolicArch
+from .arch import SystolicArch
+from .dataflow import ARRAY_LEVELS, ROLES_ON, level_of_role
 from ...workload import Layer
 from .mapping import LEVELS, TEMPORAL, Mapping, MappingBatch, MappingError
 
@@ -65,7 +66,6 @@ __all__ = ["DimSpace", "MappingSpace", "array_tiles", "reuse_class", "ROLE_ORDER
 
 #: the roles, in the order the canonical loop orders list them (outermost first)
 ROLE_ORDER = ("g", "m", "n", "k")
-_ARRAY_LEVELS = ("rows", "cols", "pe")
 
 
 def array_tiles(bound: int, side: int | None) -> list[int]:
@@ -150,7 +150,7 @@ class MappingSpace:
     @cached_property
     def level_of(self) -> dict[str, str | None]:
         """Array level of each dim under the dataflow (None: ``g`` dims)."""
-        on = dict(zip(ROLES_ON[self.arch.dataflow], _ARRAY_LEVELS))
+        on = level_of_role(self.arch.dataflow)
         return {d: on.get(self.layer.role(d)) for d in self.layer.dim_names}
 
     @cached_property
@@ -318,7 +318,7 @@ def check_pin(layer: Layer, pin: dict, arch: SystolicArch | None = None) -> None
     dim's role. Raises `MappingError` naming the key."""
     if not isinstance(pin, dict):
         raise MappingError(f"mapping.{layer.name}: a pin must map levels to {{dim: factor}}")
-    on = dict(zip(ROLES_ON[arch.dataflow], _ARRAY_LEVELS)) if arch is not None else None
+    on = level_of_role(arch.dataflow) if arch is not None else None
     key = f"mapping.{layer.name}"
     for lvl, fs in pin.items():
         if lvl == "order":
@@ -342,7 +342,7 @@ def check_pin(layer: Layer, pin: dict, arch: SystolicArch | None = None) -> None
                                    f"(dims: {', '.join(layer.dim_names)})")
             if isinstance(f, bool) or not isinstance(f, (int, np.integer)) or f < 1:
                 raise MappingError(f"{key}.{lvl}.{d}: must be a positive integer, got {f!r}")
-            if on is not None and lvl in _ARRAY_LEVELS and f > 1 and on.get(layer.role(d)) != lvl:
+            if on is not None and lvl in ARRAY_LEVELS and f > 1 and on.get(layer.role(d)) != lvl:
                 where = on.get(layer.role(d))
                 raise MappingError(f"{key}.{lvl}.{d}: the {arch.dataflow} dataflow puts {d} "
                                    f"({layer.role(d)}-dim) {'on ' + where if where else 'off the array'}")

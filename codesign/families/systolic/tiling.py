@@ -32,7 +32,7 @@ from itertools import permutations
 import numpy as np
 from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
 
-from .arch import DATAFLOWS, ROLES_ON
+from .dataflow import DATAFLOWS, ROLES_ON
 from .mapping import TEMPORAL, Mapping
 from ...workload import Layer, Workload
 

@@ -42,6 +42,21 @@ class FoldTiming:
     per_glb_tile: int = 0
     per_layer: int = 0
 
+    def fold_const(self, rows, cols):
+        """The part of a fold's cycles that does not depend on its extents."""
+        return self.per_fold + self.per_rows * rows + self.per_cols * cols
+
+    def fold_cycles(self, rows, cols, used_rows, used_cols, t):
+        """Cycles of one fold of `used_rows` x `used_cols` PEs streaming `t` vectors (arrays welcome)."""
+        return (self.fold_const(rows, cols) + self.per_used_rows * used_rows + self.per_used_cols * used_cols
+                + self.per_t * t)
+
+    def total(self, rows, cols, folds, sum_used_rows, sum_used_cols, sum_t, glb_tiles):
+        """Compute cycles of a layer from its fold count, the sums over folds of
+        their extents, and its glb tile count (the module's formula; arrays welcome)."""
+        return (self.per_layer + self.per_glb_tile * glb_tiles + folds * self.fold_const(rows, cols)
+                + self.per_used_rows * sum_used_rows + self.per_used_cols * sum_used_cols + self.per_t * sum_t)
+
 
 _SCALESIM = {
     "os": FoldTiming(per_fold=-2, per_rows=1, per_cols=1, per_t=1, per_layer=-1),

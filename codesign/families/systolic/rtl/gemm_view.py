@@ -18,11 +18,11 @@ import numpy as np
 from ..arch import SystolicArch
 from ..mapping import Mapping
 from ....workload import Layer, gemm
-from .plan import ROLE_DIMS, RtlError, make_plan, model_cycles
+from ..dataflow import GEMM_DIM, ROLE_DIMS
+from .plan import RtlError, make_plan, model_cycles
 
 __all__ = ["GemmRun", "as_gemm", "scale_down", "im2col", "direct_conv"]
 
-_ROLE = {"m": "M", "n": "N", "k": "K"}
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def as_gemm(layer: Layer, mapping: Mapping) -> GemmRun:
         return GemmRun(layer, mapping)
     view = layer.gemm_view()
     g = gemm(view["M"], view["N"], view["K"], name=layer.name)
-    roles = {d: _ROLE.get(layer.role(d)) for d in layer.dim_names}
+    roles = {d: GEMM_DIM.get(layer.role(d)) for d in layer.dim_names}
     fac = {lvl: {X: math.prod(mapping.factor(lvl, d) for d in layer.dim_names if roles[d] == X) for X in "MNK"}
            for lvl in ("rows", "cols", "pe", "glb")}
     glb = {}

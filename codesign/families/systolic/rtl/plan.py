@@ -32,14 +32,13 @@ from typing import Iterator
 
 from ....errors import UserError
 from ..arch import SystolicArch
+from ..dataflow import ROLE_DIMS
 from ..mapping import Mapping
 from ..timing import fold_timing
 from ....workload import Layer
 
 __all__ = ["RtlError", "ROLE_DIMS", "Plan", "Tile", "make_plan", "model_cycles", "fold_sizes"]
 
-#: GEMM dim placed on (rows, cols, time) per dataflow
-ROLE_DIMS = {"os": ("M", "N", "K"), "ws": ("K", "N", "M"), "is": ("K", "M", "N")}
 ROW, COL, TIME = 0, 1, 2
 
 
@@ -167,6 +166,4 @@ def model_cycles(arch: SystolicArch, layer: Layer, mapping: Mapping) -> int:
     folds = [sum(-(-e // plan.fold[r]) for _, e in plan.tiles_along(r)) for r in range(3)]
     n_folds = math.prod(folds)
     used = [plan.bounds[r] * n_folds // folds[r] for r in range(3)]
-    return (ft.per_layer + ft.per_glb_tile * math.prod(tiles)
-            + n_folds * (ft.per_fold + ft.per_rows * arch.rows + ft.per_cols * arch.cols)
-            + ft.per_used_rows * used[ROW] + ft.per_used_cols * used[COL] + ft.per_t * used[TIME])
+    return ft.total(arch.rows, arch.cols, n_folds, used[ROW], used[COL], used[TIME], math.prod(tiles))

@@ -226,8 +226,7 @@ def _tile_model(arch: SystolicArch, plan: Plan) -> list[int]:
     for tile in plan.tiles():
         cyc = ft.per_glb_tile
         for r, c, t in plan.fold_extents(tile):
-            cyc += (ft.per_fold + ft.per_rows * arch.rows + ft.per_cols * arch.cols
-                    + ft.per_used_rows * r + ft.per_used_cols * c + ft.per_t * t)
+            cyc += ft.fold_cycles(arch.rows, arch.cols, r, c, t)
         out.append(cyc)
     out[0] += ft.per_layer
     return out
