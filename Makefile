@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test bench clean pg
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -21,8 +21,26 @@ run: $(STAMP)
 	$(BIN)/codesign pareto results/quickstart
 	$(BIN)/codesign export results/quickstart --trial knee -o build/quickstart
 
-test: $(STAMP)
+test: $(STAMP) pg
 	$(BIN)/python -m pytest -n auto
+
+# Debian's PostgreSQL for the multi-process sweep tests (tests/pg.py starts a
+# throw-away server from its initdb/pg_ctl). Installed only when missing and we
+# are root with apt-get; without network (or not root) it says so and the
+# PostgreSQL tests skip with the reason. Never fails the build.
+PG_BIN := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
+pg:
+ifeq ($(PG_BIN),)
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "make pg: installing Debian's postgresql"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+	    || echo "make pg: could not install postgresql (no network?); the PostgreSQL tests will be skipped"; \
+	else \
+	  echo "make pg: no /usr/lib/postgresql/*/bin/initdb and not root with apt-get; the PostgreSQL tests will be skipped"; \
+	fi
+else
+	@true
+endif
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_cost_model.py
