@@ -27,10 +27,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import UserError
+
 __all__ = ["Figure", "Tech", "TechError", "load_tech", "PRESETS"]
 
 
-class TechError(ValueError):
+class TechError(UserError, ValueError):
     """A bad technology table or an unsupported width (message names the key)."""
 
 

@@ -17,6 +17,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from ..errors import UserError
+
 __all__ = [
     "Axis", "Tensor", "Layer", "Workload", "WorkloadError",
     "gemm", "conv2d", "depthwise_conv2d", "matmul", "TENSORS",
@@ -26,7 +28,7 @@ TENSORS = ("inputs", "weights", "outputs")
 ROLES = ("m", "n", "k", "g")
 
 
-class WorkloadError(ValueError):
+class WorkloadError(UserError, ValueError):
     """A layer or workload that cannot exist (bad shape, bad parameter)."""
 
 

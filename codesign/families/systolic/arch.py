@@ -9,16 +9,18 @@ forwarding) and are read from the on-chip buffers once per array edge.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 
+from ...errors import UserError
 from .dataflow import DATAFLOWS, ROLES_ON, STATIONARY
 from .memory import Memory
 from ...tech import Tech, TechError, load_tech
 
-__all__ = ["ARCH_DATAFLOWS", "FLEX_PE_AREA_FACTOR", "SystolicArch", "Architecture", "ArchError", "area_mm2", "tech_of", "DATAFLOWS", "TIMINGS", "STATIONARY"]
+__all__ = ["ARCH_DATAFLOWS", "FLEX_PE_AREA_FACTOR", "SystolicArch", "ArchError", "area_mm2", "tech_of", "DATAFLOWS",
+           "TIMINGS", "STATIONARY"]
 
-#: ``flexible``: an array that can run any of DATAFLOWS, chosen per layer by the mapper
+#: ``flexible`` in YAML: an array that can run every one of DATAFLOWS (``dataflows``), chosen per layer
 ARCH_DATAFLOWS = DATAFLOWS + ("flexible",)
 #: Area of a flexible PE relative to a fixed one: operand-routing multiplexers
 #: in front of the three registers. Assumption (no published figure used);
@@ -27,7 +29,7 @@ FLEX_PE_AREA_FACTOR = 1.10
 TIMINGS = ("rtl", "scalesim", "ideal")
 
 
-class ArchError(ValueError):
+class ArchError(UserError, ValueError):
     """An architecture parameter out of range (message names the key)."""
 
 
@@ -42,7 +44,7 @@ class SystolicArch:
 
     rows: int = 16
     cols: int = 16
-    dataflow: str = "os"
+    dataflow: str = "os"            # the dataflow it runs; ``flexible`` (YAML) sets `dataflows` to all three
     op_bits: int = 8
     acc_bits: int = 32
     pe_reg_words: int = 1
@@ -54,6 +56,8 @@ class SystolicArch:
     tech: str | tuple = "horowitz45"    # preset name, or a user table (dict -> sorted tuple)
     timing: str = "rtl"
     family: str = "systolic"
+    #: the dataflows the array can run (more than one: a flexible array, the mapper picks per layer)
+    dataflows: tuple[str, ...] = ()
 
     def __post_init__(self):
         def bad(key, why):
@@ -70,6 +74,15 @@ class SystolicArch:
             bad("acc_kib", f"must be a number >= 0 (0 = outputs share the glb), got {self.acc_kib!r}")
         if self.dataflow not in ARCH_DATAFLOWS:
             bad("dataflow", f"must be one of {', '.join(ARCH_DATAFLOWS)}, got {self.dataflow!r}")
+        if self.dataflow == "flexible":
+            object.__setattr__(self, "dataflows", DATAFLOWS)
+            object.__setattr__(self, "dataflow", DATAFLOWS[0])
+        elif len(self.dataflows) <= 1:      # a fixed array runs what `dataflow` says
+            object.__setattr__(self, "dataflows", (self.dataflow,))
+        if (not isinstance(self.dataflows, tuple) or self.dataflow not in self.dataflows
+                or any(d not in DATAFLOWS for d in self.dataflows)):
+            bad("dataflow", f"dataflows {self.dataflows!r} must be among {', '.join(DATAFLOWS)} and hold "
+                f"{self.dataflow!r}")
         if self.timing not in TIMINGS:
             bad("timing", f"must be one of {', '.join(TIMINGS)}, got {self.timing!r}")
         if self.family != "systolic":
@@ -87,7 +100,24 @@ class SystolicArch:
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls))
+        """The YAML hardware keys (every field but the derived `dataflows`)."""
+        return tuple(f.name for f in fields(cls) if f.name != "dataflows")
+
+    def to_params(self) -> dict:
+        """The YAML ``hardware:`` form (``SystolicArch(**a.to_params()) == a``)."""
+        d = {k: getattr(self, k) for k in self.keys()}
+        if self.flexible:
+            d["dataflow"] = "flexible"
+        if isinstance(d["tech"], tuple):
+            d["tech"] = dict(d["tech"])
+        return d
+
+    def running(self, dataflow: str) -> "SystolicArch":
+        """The same array fixed to one of its `dataflows` (what one layer runs on)."""
+        if dataflow not in self.dataflows:
+            raise ArchError(f"hardware.dataflow: this array cannot run {dataflow!r} (it runs "
+                            f"{', '.join(self.dataflows)})")
+        return replace(self, dataflow=dataflow, dataflows=(dataflow,))
 
     @property
     def pes(self) -> int:
@@ -95,7 +125,8 @@ class SystolicArch:
 
     @property
     def flexible(self) -> bool:
-        return self.dataflow == "flexible"
+        """True when the array can run more than one dataflow."""
+        return len(self.dataflows) > 1
 
     @property
     def stationary(self) -> str:
@@ -134,21 +165,12 @@ class SystolicArch:
                            False, self.dram_bw_bytes))
         return tuple(mems)
 
-    def memory_for(self, level: str, tensor: str) -> Memory | None:
-        """The memory holding `tensor` at loop level `level`, or None (bypass)."""
-        for m in self.memories:
-            if m.level == level and tensor in m.tensors:
-                return m
-        return None
-
     def describe(self) -> str:
         acc = f"acc {self.acc_kib:g} KiB" if self.acc_kib else "acc in glb"
-        return (f"{self.rows}x{self.cols} {self.dataflow} systolic, int{self.op_bits}/int{self.acc_bits}, "
+        df = "flexible" if self.flexible else self.dataflow
+        return (f"{self.rows}x{self.cols} {df} systolic, int{self.op_bits}/int{self.acc_bits}, "
                 f"glb {self.glb_kib:g} KiB, {acc}, DRAM {self.dram_bw_bytes:g} B/cycle, "
                 f"{self.clock_mhz:g} MHz, {self.tech}, timing {self.timing}")
-
-
-Architecture = SystolicArch
 
 
 @lru_cache(maxsize=256)

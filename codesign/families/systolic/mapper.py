@@ -67,8 +67,8 @@ def best_mapping(layer: Layer, arch: SystolicArch, objective="edp", pin: dict | 
     buffer when nothing fits, `MappingError` for a pin that cannot be
     honoured, ValueError for a bad objective.
     """
-    if arch.dataflow == "flexible":
-        df, res = best_dataflow(layer, arch, objective, pin, strategy=strategy)
+    if arch.flexible:
+        df, res = best_dataflow(layer, arch, objective, pin, dataflows=arch.dataflows, strategy=strategy)
         return replace(res, dataflow=df)
     t0 = time.perf_counter()
     obj = Objective.parse(objective)
@@ -95,7 +95,7 @@ def best_dataflow(layer: Layer, arch: SystolicArch, objective="edp", pin: dict |
     best, first_error = None, None
     for df in dataflows:
         try:
-            r = best_mapping(layer, replace(arch, dataflow=df), obj, pin, strategy=strategy)
+            r = best_mapping(layer, replace(arch, dataflow=df, dataflows=(df,)), obj, pin, strategy=strategy)
         except MappingError as e:
             first_error = first_error or e
             continue

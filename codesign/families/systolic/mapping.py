@@ -23,6 +23,7 @@ from typing import Mapping as TMapping, Sequence
 
 import numpy as np
 
+from ...errors import UserError
 from ...workload import Layer
 
 __all__ = ["Mapping", "MappingBatch", "MappingError", "LEVELS", "TEMPORAL", "SPATIAL"]
@@ -33,7 +34,7 @@ SPATIAL = ("rows", "cols")
 _LVL = {l: i for i, l in enumerate(LEVELS)}
 
 
-class MappingError(ValueError):
+class MappingError(UserError, ValueError):
     """A mapping that is not a valid tiling of its layer."""
 
 

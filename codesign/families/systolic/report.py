@@ -25,7 +25,7 @@ def network_table(cfg, res: NetworkResult, nests: bool = False) -> str:
     from .arch import tech_of
     unit = "uJ" if tech_of(arch).energy_unit == "pJ" else "M x MAC"   # eyeriss65 is normalized to one MAC
     parts = list(res.energy_parts_pj())
-    flex = arch.dataflow == "flexible"
+    flex = arch.flexible
     head = (["layer", "op", "x", "MACs", "cycles", "stall", "util", f"energy {unit}"] + parts
             + (["dataflow"] if flex else []) + ["mapping"])
     rows = []
