@@ -11,7 +11,7 @@ from ..errors import UserError
 __all__ = ["main"]
 
 #: modules adding subcommands through ``register(subparsers)``
-COMMAND_MODULES = ("codesign.cli.map", "codesign.cli.sweep", "codesign.cli.rtl")
+COMMAND_MODULES = ("codesign.cli.map", "codesign.cli.sweep", "codesign.cli.rtl", "codesign.cli.onnx_import")
 
 
 def _fmt_int(v: float) -> str:
