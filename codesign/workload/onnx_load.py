@@ -185,7 +185,8 @@ def load_graph(path, *, batch=None, inputs=None, keys: Keys = CONFIG_KEYS) -> On
     model = _read(path, keys.model)
     inits = {i.name for i in model.graph.initializer}
     big = {i.name for i in model.graph.initializer if _prod(i.dims) > _STRIP_ELEMENTS}
-    data_inputs = [vi for vi in model.graph.input if vi.name not in inits and not _param_only(model, vi.name)]
+    params = _param_inputs(model)
+    data_inputs = [vi for vi in model.graph.input if vi.name not in inits and vi.name not in params]
     _fix_inputs(model, data_inputs, batch, inputs, keys)
     _strip_weights(model)
     for vi in model.graph.value_info:   # stale intermediate shapes would contradict a new batch
@@ -206,7 +207,7 @@ def load_graph(path, *, batch=None, inputs=None, keys: Keys = CONFIG_KEYS) -> On
     for init in g.initializer:
         shapes[init.name] = tuple(int(d) for d in init.dims)
     values = {i.name: numpy_helper.to_array(i) for i in g.initializer}
-    const = set(inits) | big | {vi.name for vi in model.graph.input if _param_only(model, vi.name)}
+    const = set(inits) | big | params
     data_names = {vi.name for vi in data_inputs}
     for node in g.node:
         if node.op_type == "Constant":
@@ -231,7 +232,11 @@ _PARAM_SLOTS = {"Conv": 1, "ConvTranspose": 1, "BatchNormalization": 1, "Gemm": 
                 "ConvInteger": 1}
 
 
-def _param_only(model, name: str) -> bool:
-    """True if the graph input `name` is read only in parameter slots (weights stripped to inputs)."""
-    uses = [(n.op_type, i) for n in model.graph.node for i, x in enumerate(n.input) if x == name]
-    return bool(uses) and all(op in _PARAM_SLOTS and i >= _PARAM_SLOTS[op] for op, i in uses)
+def _param_inputs(model) -> set[str]:
+    """Graph inputs read only in parameter slots (weights stripped to graph inputs)."""
+    uses: dict[str, list] = {}
+    for n in model.graph.node:
+        for i, x in enumerate(n.input):
+            uses.setdefault(x, []).append((n.op_type, i))
+    return {vi.name for vi in model.graph.input
+            if uses.get(vi.name) and all(op in _PARAM_SLOTS and i >= _PARAM_SLOTS[op] for op, i in uses[vi.name])}
