@@ -146,7 +146,7 @@ class _Builder:
             return
         a, b = self.shape(src), self.shape(node.output[0])
         if a is not None and b is not None and math.prod(a) != math.prod(b):
-            raise WorkloadError(f"{self.keys.batch}: node {node.name or node.output[0]!r} ({node.op_type}) turns "
+            raise WorkloadError(f"{self.keys.batch if self.g.batch_set else self.keys.inputs}: node {node.name or node.output[0]!r} ({node.op_type}) turns "
                                 f"{list(a)} into {list(b)}: the model fixes that shape, so the batch or input "
                                 "size cannot change")
 

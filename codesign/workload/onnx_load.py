@@ -67,6 +67,7 @@ class OnnxGraph:
     inputs: tuple
     values: dict
     opset: int
+    batch_set: bool = False
 
 
 def _fail(key: str, path: str, what: str) -> WorkloadError:
@@ -220,7 +221,7 @@ def load_graph(path, *, batch=None, inputs=None, keys: Keys = CONFIG_KEYS) -> On
     name = g.name or path.stem
     return OnnxGraph(name, tuple(g.node), shapes, frozenset(const),
                      tuple((vi.name, shapes[vi.name]) for vi in g.input if vi.name in data_names),
-                     values, opset)
+                     values, opset, batch is not None)
 
 
 #: (op type, input index) slots that hold parameters, never activations
