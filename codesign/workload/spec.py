@@ -1,6 +1,6 @@
-"""Layers from plain specs: the ``layers:`` list of a YAML workload.
+"""Networks from plain specs: the ``layers:`` list of a YAML workload.
 
-A spec is a mapping with an ``op`` and the arguments of that op's
+A MAC layer spec is a mapping with an ``op`` and the arguments of that op's
 constructor in `codesign.workload` (same names, same defaults)::
 
     {name: fc, op: gemm, M: 256, N: 256, K: 256}
@@ -8,15 +8,45 @@ constructor in `codesign.workload` (same names, same defaults)::
     {op: depthwise_conv2d, N: 1, C: 32, H: 56, W: 56, R: 3, S: 3, stride: 2, padding: 1}
     {op: matmul, B: 12, M: 128, N: 128, K: 64, count: 12}
 
-Every op also takes ``name`` (default ``<op>_<index>``), ``count`` (a repeat
-count) and ``in_bits``, ``w_bits``, ``out_bits`` (default 8, 8, 32).
+Every MAC op also takes ``name`` (default ``<op>_<index>``), ``count`` (it
+stands for that many identical instances in sequence), ``inputs`` and
+``in_bits``, ``w_bits``, ``out_bits`` (default 8, 8, 32).
+
+**The list is a graph.** A spec without ``inputs`` reads the node before
+it (the first reads the graph input ``input``, shaped as the first layer's
+input), so a plain list is a chain. ``inputs: [conv1, skip]`` names what a
+node reads: earlier nodes or ``input`` (a graph has no cycles: list the
+nodes in topological order). gemm and conv layers read one input, matmul one
+or two (its two operands). The MAC layers' shapes need not match what they
+read (a list of independent layers is a legitimate workload). Nodes without
+MACs may be listed too, with ``name``, ``op`` and ``inputs``; their output
+shape comes from their inputs (`codesign.workload.graph.op_output_shape`):
+
+- element-wise ops (``relu``, ``gelu``, ``sigmoid``, ... one input;
+  ``add``, ``mul``, ``max``, ``min`` two or more; ``sub``, ``div``, ``pow``
+  two): inputs of equal element counts (a reshape between them is fine);
+  ``clip`` takes ``min`` and ``max`` (numbers);
+- ``maxpool``, ``avgpool`` over ``(N, C, H, W)``: ``kernel``, ``stride``
+  (default: the kernel), ``padding`` (default 0); ``global_avgpool``;
+- ``softmax``, ``layernorm``; ``concat`` along ``axis`` (default 1, the
+  channels).
+
+A residual block::
+
+    - {name: conv0, op: conv2d, N: 1, C: 64, H: 56, W: 56, K: 64, R: 3, S: 3, padding: 1}
+    - {name: relu0, op: relu}
+    - {name: conv1, op: conv2d, N: 1, C: 64, H: 56, W: 56, K: 64, R: 3, S: 3, padding: 1}
+    - {name: add1, op: add, inputs: [conv1, conv0]}
+    - {name: pool, op: maxpool, kernel: 3, stride: 2, padding: 1}
 """
 from __future__ import annotations
 
-from codesign.workload.graph import Network
+from dataclasses import dataclass
+
+from codesign.workload.graph import SHAPED_OPS, Network, Node, layer_input_shape, op_output_shape
 from codesign.workload.ir import Layer, WorkloadError, conv2d, depthwise_conv2d, gemm, matmul
 
-__all__ = ["layers_from_spec", "network_from_spec", "OPS"]
+__all__ = ["layers_from_spec", "network_from_spec", "OPS", "NODE_OPS"]
 
 # op -> (constructor, required keys, optional keys: the constructor's defaults apply)
 OPS = {
@@ -26,64 +56,170 @@ OPS = {
                          ("stride", "padding", "dilation", "multiplier")),
     "matmul": (matmul, ("B", "M", "N", "K"), ()),
 }
+#: ops without MACs a spec may list -> their optional keys
+NODE_OPS = {op: () for op in SHAPED_OPS} | {
+    "maxpool": ("kernel", "stride", "padding"), "avgpool": ("kernel", "stride", "padding"),
+    "concat": ("axis",), "clip": ("min", "max")}
 _BITS = ("in_bits", "w_bits", "out_bits")
-_COMMON = ("name", "op", "count") + _BITS
+_COMMON = ("name", "op", "count", "inputs") + _BITS
+_NODE_COMMON = ("name", "op", "inputs")
+_GRAPH_INPUT = "input"
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """One parsed spec: its key path, name, op, the inputs it names (None: the previous node)."""
+
+    where: str
+    name: str
+    op: str
+    inputs: tuple[str, ...] | None
+    layer: Layer | None = None
+    count: int | None = None
+    attrs: tuple[tuple[str, object], ...] = ()
+
+
+def network_from_spec(specs: list[dict], name: str, *, path: str = "workload.layers") -> Network:
+    """The network (a graph; a chain by default) a ``layers:`` list describes (module docstring).
+
+    Raises `WorkloadError` with one line naming the key path (``path`` is
+    its prefix), e.g. ``workload.layers[3].inputs[1]: no node named 'conv9'
+    before this one``, for: a non-list or empty list, a spec that is not a
+    mapping, a missing ``op`` or required key, an unknown op or key, a value
+    that is not a positive integer (``padding``: non-negative), a name that
+    is empty, used twice or ``input``, a shape the constructor rejects, an
+    input that names no earlier node (unknown, later, or the node itself),
+    a wrong number of inputs, and inputs whose shapes the op cannot take
+    (an ``add`` of different element counts, a pool window larger than its
+    input, ...).
+    """
+    return _build(_parse(specs, path), name, path)
 
 
 def layers_from_spec(specs: list[dict], *, path: str = "workload.layers") -> list[Layer | tuple[Layer, int]]:
-    """Build the layers a list of specs describes, in order.
+    """The MAC layers of a ``layers:`` list, in order (the whole list is checked as `network_from_spec` does).
 
-    Returns one item per spec: the `Layer` itself when the spec has no
-    ``count`` key, else the tuple ``(layer, count)``. Both forms are what
-    `Workload.from_layers` accepts, so
-    ``Workload.from_layers(name, layers_from_spec(specs))`` builds a workload.
-
-    Raises `WorkloadError` with one line naming the key path (``path`` is
-    its prefix), e.g. ``workload.layers[1].K: must be a positive integer,
-    got -3``, for: a non-list or empty list, a spec that is not a mapping,
-    a missing ``op`` or required key, an unknown op or key, a value that is
-    not a positive integer (``padding``: non-negative), a name that is empty
-    or used twice, and a shape the constructor rejects.
+    Returns one item per MAC layer spec: the `Layer` itself when the spec has
+    no ``count`` key, else the tuple ``(layer, count)``; both forms are what
+    `Workload.from_layers` accepts.
     """
+    parsed = _parse(specs, path)
+    _build(parsed, "spec", path)
+    return [s.layer if s.count is None else (s.layer, s.count) for s in parsed if s.layer is not None]
+
+
+def _parse(specs, path: str) -> list[_Spec]:
+    """Every spec checked on its own, names checked unique."""
     if not isinstance(specs, list) or not specs:
         raise WorkloadError(f"{path}: must be a non-empty list of layer specs, got {specs!r}")
-    out: list[Layer | tuple[Layer, int]] = []
+    out: list[_Spec] = []
     seen: dict[str, int] = {}
     for i, spec in enumerate(specs):
-        where = f"{path}[{i}]"
-        item = _layer_from_spec(where, spec, i)
-        layer = item[0] if isinstance(item, tuple) else item
-        if layer.name in seen:
-            raise WorkloadError(f"{where}.name: duplicate name {layer.name!r} (also {path}[{seen[layer.name]}])")
-        seen[layer.name] = i
+        item = _spec(f"{path}[{i}]", spec, i)
+        if item.name in seen:
+            raise WorkloadError(f"{item.where}.name: duplicate name {item.name!r} (also {path}[{seen[item.name]}])")
+        seen[item.name] = i
         out.append(item)
     return out
 
 
-def _layer_from_spec(where: str, spec, index: int) -> Layer | tuple[Layer, int]:
-    """Spec number ``index`` to a Layer (or (Layer, count)); ``where`` prefixes error messages."""
+def _build(parsed: list[_Spec], name: str, path: str) -> Network:
+    """Resolve inputs and shapes in order; the graph input is shaped as the first layer's input."""
+    first = parsed[0]
+    if first.layer is None:
+        raise WorkloadError(f"{first.where}.op: the first node must be a MAC layer (the graph input "
+                            f"{_GRAPH_INPUT!r} is shaped as its input), got {first.op}")
+    shapes = {_GRAPH_INPUT: layer_input_shape(first.layer)}
+    later = {s.name: s.where for s in parsed}
+    nodes, prev = [], _GRAPH_INPUT
+    for s in parsed:
+        srcs = s.inputs if s.inputs is not None else (prev,)
+        for j, src in enumerate(srcs):
+            if src not in shapes:
+                raise WorkloadError(f"{s.where}.inputs[{j}]: {_unknown(s, src, later)}")
+        if s.layer is not None:
+            most = 2 if s.op == "matmul" else 1
+            if len(srcs) > most:
+                raise WorkloadError(f"{s.where}.inputs: {s.op} reads {'1 or 2 inputs' if most == 2 else '1 input'}, "
+                                    f"got {len(srcs)}")
+            node = Node(s.name, s.op, srcs, layer=s.layer, count=s.count or 1)
+        else:
+            try:
+                shape = op_output_shape(s.op, [(x, shapes[x]) for x in srcs], dict(s.attrs))
+            except WorkloadError as err:
+                raise WorkloadError(f"{s.where}.{err}") from None
+            node = Node(s.name, s.op, srcs, shape, attrs=s.attrs)
+        nodes.append(node)
+        shapes[s.name], prev = node.shape, s.name
+    return Network(name, tuple(nodes), ((_GRAPH_INPUT, shapes[_GRAPH_INPUT]),))
+
+
+def _unknown(s: _Spec, src: str, later: dict[str, str]) -> str:
+    """Why `src` is not something node `s` can read."""
+    if src == s.name:
+        return f"{src!r} is this node itself (a cycle)"
+    if src in later:
+        return (f"{src!r} comes later ({later[src]}); a node reads only earlier nodes "
+                "(list them in topological order; a graph has no cycles)")
+    return f"no node named {src!r} before this one"
+
+
+def _spec(where: str, spec, index: int) -> _Spec:
+    """Spec number ``index`` checked and parsed; ``where`` prefixes error messages."""
     if not isinstance(spec, dict):
         raise WorkloadError(f"{where}: must be a mapping of keys to values, got {type(spec).__name__}")
-    choices = ", ".join(OPS)
+    choices = ", ".join(list(OPS) + list(NODE_OPS))
     if "op" not in spec:
         raise WorkloadError(f"{where}: missing key 'op'; choose from {choices}")
     op = spec["op"]
-    if not isinstance(op, str) or op not in OPS:
+    if not isinstance(op, str) or (op not in OPS and op not in NODE_OPS):
         raise WorkloadError(f"{where}.op: unknown op {op!r}; choose from {choices}")
-    build, required, optional = OPS[op]
-    allowed = _COMMON + required + optional
+    allowed = _COMMON + OPS[op][1] + OPS[op][2] if op in OPS else _NODE_COMMON + NODE_OPS[op]
     for key in spec:
         if key not in allowed:
             raise WorkloadError(f"{where}: unknown key {key!r} for op {op}; choose from {', '.join(allowed)}")
+    name = spec.get("name", f"{op}_{index}")
+    if not isinstance(name, str) or not name:
+        raise WorkloadError(f"{where}.name: must be a non-empty string, got {name!r}")
+    if name == _GRAPH_INPUT:
+        raise WorkloadError(f"{where}.name: {name!r} is the graph input's name; choose another")
+    inputs = _inputs(where, spec["inputs"]) if "inputs" in spec else None
+    if op not in OPS:
+        return _Spec(where, name, op, inputs, attrs=tuple(sorted(_attrs(where, op, spec).items())))
+    layer, count = _layer(where, spec, op, name)
+    return _Spec(where, name, op, inputs, layer, count)
+
+
+def _inputs(where: str, value) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise WorkloadError(f"{where}.inputs: must be a non-empty list of node names, got {value!r}")
+    for j, src in enumerate(value):
+        if not isinstance(src, str) or not src:
+            raise WorkloadError(f"{where}.inputs[{j}]: must be a node name (a non-empty string), got {src!r}")
+    return tuple(value)
+
+
+def _attrs(where: str, op: str, spec: dict) -> dict:
+    """The op's own keys of a non-MAC spec (pool sizes are checked with the shapes)."""
+    attrs = {k: spec[k] for k in NODE_OPS[op] if k in spec}
+    for key in ("min", "max"):
+        v = attrs.get(key)
+        if key in attrs and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise WorkloadError(f"{where}.{key}: must be a number, got {v!r}")
+    if "min" in attrs and "max" in attrs and attrs["min"] > attrs["max"]:
+        raise WorkloadError(f"{where}.max: {attrs['max']} is below min {attrs['min']}")
+    return attrs
+
+
+def _layer(where: str, spec: dict, op: str, name: str) -> tuple[Layer, int | None]:
+    """The Layer of a MAC spec and its ``count`` (None when the key is absent)."""
+    build, required, optional = OPS[op]
     for key in required:
         if key not in spec:
             raise WorkloadError(f"{where}: missing key {key!r}; {op} needs {', '.join(required)}")
     for key in required + optional + _BITS + ("count",):
         if key in spec:
             _check_int(f"{where}.{key}", spec[key], 0 if key == "padding" else 1)
-    name = spec.get("name", f"{op}_{index}")
-    if not isinstance(name, str) or not name:
-        raise WorkloadError(f"{where}.name: must be a non-empty string, got {name!r}")
     groups = spec.get("groups", 1)
     if op == "conv2d" and (spec["C"] % groups or spec["K"] % groups):
         raise WorkloadError(f"{where}.groups: {groups} must divide C={spec['C']} and K={spec['K']}")
@@ -92,7 +228,7 @@ def _layer_from_spec(where: str, spec, index: int) -> Layer | tuple[Layer, int]:
         layer = build(name=name, **kwargs)
     except WorkloadError as err:
         raise WorkloadError(f"{where}: {err}") from None
-    return (layer, spec["count"]) if "count" in spec else layer
+    return layer, spec.get("count")
 
 
 def _check_int(where: str, value, minimum: int) -> None:
@@ -100,8 +236,3 @@ def _check_int(where: str, value, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         kind = "a positive integer" if minimum == 1 else "a non-negative integer"
         raise WorkloadError(f"{where}: must be {kind}, got {value!r}")
-
-
-def network_from_spec(specs: list[dict], name: str, *, path: str = "workload.layers") -> Network:
-    """The network a ``layers:`` list describes (a chain of its layers)."""
-    return Network.chain(name, layers_from_spec(specs, path=path))
