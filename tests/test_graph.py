@@ -200,7 +200,8 @@ def test_op_output_shape(op, inputs, attrs, shape):
     ("maxpool", [("x", (1, 1, 4, 4))], {}, "kernel: missing (the pooling window's size)"),
     ("maxpool", [("x", (1, 1, 4, 4))], {"kernel": 3, "padding": 2}, "padding: 2 is more than half the kernel 3"),
     ("maxpool", [("x", (1, 1, 4, 4))], {"kernel": 0}, "kernel: must be a positive integer, got 0"),
-    ("global_avgpool", [("x", (4, 4))], {}, "inputs: global_avgpool reads an (N, C, H, W) tensor; 'x' has shape (4, 4)"),
+    ("global_avgpool", [("x", (4, 4))], {},
+     "inputs: global_avgpool reads an (N, C, H, W) tensor; 'x' has shape (4, 4)"),
     ("concat", [("x", (1, 2, 3)), ("y", (1, 2, 4))], {}, "inputs: concat along axis 1 needs the other axes equal: "
                                                           "'x' has shape (1, 2, 3), 'y' (1, 2, 4)"),
     ("concat", [("x", (1, 2)), ("y", (1, 2))], {"axis": 2}, "axis: must be an integer in 0..1 for 'x' of shape "
@@ -237,7 +238,11 @@ def test_yaml_residual_block():
     assert net.consumers("conv0") == ("relu0", "add1")           # the fork
     assert net.node("conv1").inputs == ("relu0",)                # no inputs: the previous node
     assert net.node("pool").shape == (1, 64, 28, 28)
-    assert net.node("cat").shape == (1, 96, 28, 28)
+    assert dict(net.node("pool").attrs) == {"kernel": 3, "stride": 2, "padding": 1}
+    avg = network_from_spec([{"op": "conv2d", "N": 1, "C": 2, "H": 9, "W": 9, "K": 2, "R": 1, "S": 1},
+                             {"name": "avg", "op": "avgpool", "kernel": 2}], "a").node("avg")
+    assert avg.shape == (1, 2, 4, 4) and avg.attrs == (("kernel", 2), ("padding", 0), ("stride", 2))
+    assert net.node("cat").shape == (1, 96, 28, 28) and net.node("cat").attrs == (("axis", 1),)
     assert net.node("gap").shape == (1, 96)
     assert net.node("probs").shape == (1, 10)
     w = net.unique()
@@ -274,7 +279,8 @@ C = {"op": "conv2d", "N": 1, "C": 4, "H": 4, "W": 4, "K": 4, "R": 1, "S": 1}
     ([C, {"op": "maxpool", "kernel": 5}], "workload.layers[1].kernel: window 5x5 does not fit input 4x4"),
     ([C, {"op": "maxpool", "kernel": 2, "stride": 0}], "workload.layers[1].stride: must be a positive integer, got 0"),
     ([C, {"op": "maxpool"}], "workload.layers[1].kernel: missing"),
-    ([C, {"op": "relu", "count": 2}], "workload.layers[1]: unknown key 'count' for op relu; choose from name, op, inputs"),
+    ([C, {"op": "relu", "count": 2}],
+     "workload.layers[1]: unknown key 'count' for op relu; choose from name, op, inputs"),
     ([C, {"op": "add", "kernel": 2, "inputs": ["conv2d_0", "conv2d_0"]}], "workload.layers[1]: unknown key 'kernel'"),
     ([C, {"op": "clip", "min": "0"}], "workload.layers[1].min: must be a number, got '0'"),
     ([C, {"op": "clip", "min": 6, "max": 0}], "workload.layers[1].max: 0 is below min 6"),

@@ -34,7 +34,7 @@ from typing import Iterable, Sequence
 from .ir import Layer, Workload, WorkloadError, conv_out_size
 
 __all__ = ["Node", "Network", "GraphBuilder", "NON_MAC_OPS", "ELEMENTWISE_OPS", "MAC_OPS", "layer_output_shape",
-           "layer_input_shape", "op_output_shape", "SHAPED_OPS"]
+           "layer_input_shape", "op_output_shape", "op_attrs", "SHAPED_OPS"]
 
 #: ops applied element by element: the output has the shape of the first input
 ELEMENTWISE_OPS = ("add", "mul", "sub", "div", "relu", "clip", "sigmoid", "gelu", "tanh", "requant",
@@ -118,6 +118,18 @@ def op_output_shape(op: str, inputs: Sequence[tuple[str, tuple[int, ...]]], attr
     if op == "global_avgpool":
         return shape[:2]
     return _pool_shape(shape, attrs)
+
+
+def op_attrs(op: str, attrs: dict) -> dict:
+    """The attrs a node of `op` keeps: pools' ``stride`` and ``padding`` and concat's ``axis`` with
+    their defaults (`op_output_shape`) filled in, so readers of a node need no defaults."""
+    out = dict(attrs)
+    if op in ("maxpool", "avgpool") and "kernel" in out:
+        out.setdefault("stride", out["kernel"])
+        out.setdefault("padding", 0)
+    if op == "concat":
+        out.setdefault("axis", 1)
+    return out
 
 
 def _check_attr(key: str, value, minimum: int) -> int:
@@ -348,7 +360,7 @@ class GraphBuilder:
                 shape = op_output_shape(op, [(s, self.shape_of(s)) for s in srcs], attrs)
             except WorkloadError as err:
                 raise WorkloadError(f"network {self.name!r}, node {name!r}: {err}") from None
-        return self._add(Node(name, op, srcs, tuple(shape), attrs=tuple(attrs.items())))
+        return self._add(Node(name, op, srcs, tuple(shape), attrs=tuple(op_attrs(op, attrs).items())))
 
     def shape_of(self, name: str) -> tuple[int, ...]:
         """Output shape of a node appended so far or of a graph input."""

@@ -43,7 +43,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codesign.workload.graph import SHAPED_OPS, Network, Node, layer_input_shape, op_output_shape
+from codesign.workload.graph import (SHAPED_OPS, Network, Node, layer_input_shape, op_attrs,
+                                     op_output_shape)
 from codesign.workload.ir import Layer, WorkloadError, conv2d, depthwise_conv2d, gemm, matmul
 
 __all__ = ["layers_from_spec", "network_from_spec", "OPS", "NODE_OPS"]
@@ -148,7 +149,7 @@ def _build(parsed: list[_Spec], name: str, path: str) -> Network:
                 shape = op_output_shape(s.op, [(x, shapes[x]) for x in srcs], dict(s.attrs))
             except WorkloadError as err:
                 raise WorkloadError(f"{s.where}.{err}") from None
-            node = Node(s.name, s.op, srcs, shape, attrs=s.attrs)
+            node = Node(s.name, s.op, srcs, shape, attrs=tuple(op_attrs(s.op, dict(s.attrs)).items()))
         nodes.append(node)
         shapes[s.name], prev = node.shape, s.name
     return Network(name, tuple(nodes), ((_GRAPH_INPUT, shapes[_GRAPH_INPUT]),))
