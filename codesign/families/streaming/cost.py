@@ -9,13 +9,14 @@ DRAM) with its figures as arrays; the solver and joint mode index into them.
   ceil(weight bytes / dram_bw_bytes) cycles (our addition in both modes).
 - Resources: FINN's estimators (`finn`): MVAU/VVAU LUT by FINN-R, DSP, weight BRAM18 with
   mem_mode internal_decoupled (external: 0), the window buffer as the RTL sliding-window
-  unit's buffer (ram_style auto: block RAM). FINN's stream nodes estimate 0 (hwcustomop.py:161-179).
+  unit's buffer (`window_ram_style`). FINN's stream nodes estimate 0 (hwcustomop.py:161-179).
 - Energy per frame: MACs x E_mac; one weight read per MAC from the engine's weight memory
   (an SRAM of its size); activation reads, once per neuron fold (MW x MH/PE per job; FINN's
   input buffer replays the vector), from the window buffer (SRAM) or registers; window
   buffer writes (one per input element); DRAM bytes (weights streamed, graph input) x E_dram.
 - Area: PE x SIMD multiply-accumulate lanes x the tech's PE area + SRAM area of weights and
   buffers (codesign.tech).
+
 """
 from __future__ import annotations
 
@@ -67,6 +68,13 @@ class Options:
         b = arch.budget()
         cap = {k: b[k] if math.isfinite(b[k]) and b[k] > 0 else ZCU104[k] for k in ZCU104}
         return self.lut / cap["lut"] + self.dsp / cap["dsp"] + self.bram18 / cap["bram18"]
+
+
+def window_ram_style(depth: int) -> str:
+    """Window buffers up to 256 pixels deep in LUT RAM (FINN's SWU default ram_style distributed,
+    convolutioninputgenerator.py:70-74), deeper ones in block RAM (the 256 of FINN's max_qsrl_depth,
+    set_fifo_depths.py:161; our choice)."""
+    return "distributed" if depth <= 256 else "block"
 
 
 def saturated_cycles(pops: np.ndarray, job_cycles) -> np.ndarray:
@@ -154,8 +162,9 @@ def engine_options(e: Engine, arch: StreamingArch) -> Options:
         wbytes, lanes = 0, np.zeros(1, np.int64)
     swu_rtl = None
     if e.window is not None:
-        lb_b = finn.swu_rtl_bram(e.channels_in * bits, e.line_buffer)
-        lut = lut + finn.swu_rtl_lut(e.channels_in * bits, e.line_buffer)
+        style = window_ram_style(e.line_buffer)
+        lb_b = finn.swu_rtl_bram(e.channels_in * bits, e.line_buffer, style)
+        lut = lut + finn.swu_rtl_lut(e.channels_in * bits, e.line_buffer, style)
         bram = bram + lb_b
         swu_rtl = saturated_cycles(e.pops, np.ones(len(c), np.int64))
     if arch.timing == "rtl":
