@@ -7,6 +7,7 @@ pins), finn (FINN's formulas), greedy (FINN's SetFolding baseline), report.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Mapping
 
 import numpy as np
@@ -132,11 +133,20 @@ class StreamingFamily(Family):
     def map_network(self, network, arch, objective=None, pins=None, **options) -> NetworkCost:
         pins = self.check_pins(network, pins or {})
         pipe, opts = prepare(network, arch)
-        sol = solve(opts, arch, pins)
-        if sol.choice is None:
-            return _infeasible(network, arch, sol.reason, sol.fits)
-        stats = SearchStats(sol.considered, sol.considered, 0, sol.seconds, "lattice-sweep", sol.exact)
-        return cost_choice(network, arch, sol.choice, stats)
+        budget_arch, cost = arch, None
+        for _ in range(4):      # the FIFOs are sized after folding: solve again with their share taken off
+            sol = solve(opts, budget_arch, pins)
+            if sol.choice is None:
+                return cost or _infeasible(network, arch, sol.reason, sol.fits)
+            stats = SearchStats(sol.considered, sol.considered, 0, sol.seconds, "lattice-sweep", sol.exact)
+            cost = cost_choice(network, arch, sol.choice, stats)
+            if cost.feasible or not cost.reason.startswith("the FIFOs"):
+                return cost
+            f = cost.figures
+            cut = {"lut": f["fifo_lut"], "bram18": f["fifo_bram18"]}
+            budget_arch = replace(arch, **{k: max(0, getattr(arch, k) - v) for k, v in cut.items()
+                                           if getattr(arch, k) is not None})
+        return cost
 
     def joint_space(self, network, hardware_choices):
         pipe = build_pipeline(network)
