@@ -158,9 +158,9 @@ def parse_yaml(text: str | bytes, source: str) -> Any:
         mark = e.problem_mark or e.context_mark
         where = f"line {mark.line + 1}: " if mark is not None else ""
         what = " ".join(x for x in (e.context, e.problem) if x)
-        raise UserError(f"{source}: {where}{' '.join(what.split())}") from None
+        raise UserError(f"{source}: {where}not valid YAML ({' '.join(what.split())})") from None
     except yaml.YAMLError as e:
-        raise UserError(f"{source}: {' '.join(str(e).split())}") from None
+        raise UserError(f"{source}: not valid YAML ({' '.join(str(e).split())})") from None
 
 
 def _decode(data: bytes, source: str) -> str:

@@ -81,9 +81,8 @@ def _summary(rep, cfg, settings) -> str:
 def cmd_pareto(args) -> int:
     import pandas as pd
 
-    from ..families.systolic.report import table
+    from ..report import table
     from ..search.results import load_meta, load_results, pareto_front
-    from ..search.settings import METRICS
 
     df = load_results(args.results)
     meta = load_meta(args.results)
@@ -98,7 +97,7 @@ def cmd_pareto(args) -> int:
         return 0
     objectives = args.objectives.split(",") if args.objectives else list(meta.objectives)
     front = pareto_front(df, objectives)
-    cols = ["trial", *meta.free, *objectives, *[m for m in METRICS if m not in objectives]]
+    cols = ["trial", *meta.free, *objectives, *[m for m in meta.metrics if m not in objectives]]
     front = front[cols]
     if args.csv:
         front.to_csv(sys.stdout, index=False)

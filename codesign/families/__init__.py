@@ -1,1 +1,40 @@
-"""Hardware families: one folder each, the same file names, behind `base.Family`."""
+"""Hardware families: one folder each (``families/<name>/``, the same file
+names), behind the small interface `codesign.families.base.Family`.
+
+`FAMILIES` maps ``hardware.family`` to the family object; it is the one
+place outside a family's folder that reaches inside it.
+"""
+from __future__ import annotations
+
+from .base import Family
+
+__all__ = ["FAMILIES", "get_family", "register"]
+
+FAMILIES: dict[str, Family] = {}
+
+
+def register(family: Family) -> Family:
+    """Add a family to the registry (tests register minimal ones); returns it."""
+    FAMILIES[family.name] = family
+    return family
+
+
+def get_family(name) -> Family:
+    """The family of that name; `UserError` naming ``hardware.family`` otherwise."""
+    from ..errors import UserError
+    if not isinstance(name, str) or name not in FAMILIES:
+        raise UserError(f"hardware.family: unknown family {name!r}; choose from {', '.join(FAMILIES)}")
+    return FAMILIES[name]
+
+
+def _builtin() -> None:
+    from .systolic.family import FAMILY as systolic
+    register(systolic)
+    try:
+        from .streaming import FAMILY as streaming
+    except ImportError:          # the streaming family is being built
+        return
+    register(streaming)
+
+
+_builtin()

@@ -39,7 +39,8 @@ class HardwareParam:
     ``tech`` (a preset name or a table); `low`/`high` bound the valid
     values of numbers (None: unbounded; `low` is exclusive when
     `low_open`); `default` is what an omitted key takes (None: optional,
-    e.g. an unbounded resource budget); `unit` and `doc` are for humans.
+    e.g. an unbounded resource budget), `source` where that default comes
+    from; `unit` and `doc` are for humans.
     """
 
     name: str
@@ -51,6 +52,7 @@ class HardwareParam:
     high: float | None = None
     low_open: bool = False
     choices: tuple = ()
+    source: str = ""
 
     @property
     def is_int(self) -> bool:
@@ -188,6 +190,8 @@ class Family(abc.ABC):
     name: ClassVar[str]
     #: the frozen, validated architecture type
     Arch: ClassVar[type]
+    #: network figures beyond `NETWORK_METRICS` that a sweep reports for this family (in `figures`)
+    extra_metrics: ClassVar[tuple[str, ...]] = ()
 
     @abc.abstractmethod
     def params(self) -> tuple[HardwareParam, ...]:
@@ -204,10 +208,13 @@ class Family(abc.ABC):
         pins by layer name. Raises `UserError` naming ``mapping.<layer>...``."""
 
     @abc.abstractmethod
-    def map_network(self, network, arch, objective, pins: Mapping[str, Any] | None = None) -> NetworkCost:
+    def map_network(self, network, arch, objective, pins: Mapping[str, Any] | None = None,
+                    **options) -> NetworkCost:
         """Plan every layer of `network` on `arch` (the family's mapper) and
         cost the whole. A design that cannot run is a `NetworkCost` with
-        ``fits > 0`` when `tolerant`, else raises `UserError`."""
+        ``fits > 0`` and a `reason` (never an exception); a pin that cannot be
+        honoured raises `UserError`. `options` are the mapper's own (e.g. the
+        systolic ``strategy``)."""
 
     def joint_space(self, network, hardware_choices: Mapping[str, tuple]) -> JointSpace | None:
         """Joint mode's parameters for `network` (None: the family has no joint mode).
@@ -235,6 +242,16 @@ class Family(abc.ABC):
     def to_json(self, cost: NetworkCost) -> dict:
         """The ``layers`` and ``total`` of ``codesign evaluate --json``."""
 
-    def describe(self, arch) -> str:
-        """One line naming the architecture's parameters."""
-        return arch.describe()
+    def explain(self, cost: NetworkCost, *, title: str, objective, as_json: bool = False):
+        """The ``codesign map`` view: each layer's plan in full (text, or JSON ``layers``)."""
+        return self.to_json(cost)["layers"] if as_json else self.report(cost, title=title)
+
+    def pins_of(self, network, plans: Mapping[str, dict]) -> dict:
+        """Pins (the ``mapping:`` section) that fix these plans (``plan.to_dict()`` by layer)
+        completely, so a trial's config reproduces its design."""
+        return {k: dict(v) for k, v in plans.items()}
+
+    def arch_values(self, arch) -> dict:
+        """The architecture in its YAML ``hardware:`` form (``arch(arch_values(a)) == a``)."""
+        from dataclasses import fields
+        return {f.name: getattr(arch, f.name) for f in fields(arch)}

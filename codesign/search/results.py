@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from ..config import Config
-from ..families.systolic.arch import SystolicArch
 from ..errors import UserError
+from ..families import get_family
 from .pareto import hypervolume, normalize, pareto_mask
 from .settings import METRICS, SearchSettings
 
@@ -62,14 +62,46 @@ class Meta:
     storage: str
     workload: dict | None = None      # the config's workload section, as written
     mapper_objective: str | dict = "edp"
+    metrics: tuple[str, ...] = METRICS
+    families: tuple[str, ...] = ("systolic",)
 
     @classmethod
     def of(cls, cfg: Config, settings: SearchSettings, out: Path) -> "Meta":
         return cls(cfg.name, cfg.path, settings.objectives, tuple(b.name for b in settings.constraints),
-                   tuple(k for k, p in cfg.hardware.items() if p.kind != "fixed"), tuple(cfg.hardware),
-                   settings.mapping, settings.sampler,
+                   _free(cfg), _keys(cfg), settings.mapping, settings.sampler,
                    settings.storage if settings.is_rdb else str(out / JOURNAL), _raw_workload(cfg),
-                   cfg.objective)
+                   cfg.objective, settings.metrics, tuple(s.family for s in cfg.spaces))
+
+
+def _keys(cfg: Config) -> tuple[str, ...]:
+    """The hardware columns: every space's keys (``family`` first with several spaces)."""
+    keys = ["family"] if len(cfg.spaces) > 1 else []
+    for s in cfg.spaces:
+        keys += [k for k in s.params if k not in keys]
+    return tuple(keys)
+
+
+def _free(cfg: Config) -> tuple[str, ...]:
+    keys = ["family"] if len(cfg.spaces) > 1 else []
+    for s in cfg.spaces:
+        keys += [k for k in s.free if k not in keys]
+    return tuple(keys)
+
+
+def _hardware_row(t, cfg: Config) -> dict:
+    """A trial's value of every hardware column (None where its family has no such key)."""
+    if len(cfg.spaces) == 1:
+        fixed = {k: _plain(p.value) for k, p in cfg.hardware.items() if p.kind == "fixed"}
+        return {k: t.params.get(k, fixed.get(k)) for k in cfg.hardware}
+    fam = t.params.get("family")
+    space = next((s for s in cfg.spaces if s.family == fam), None)
+    row = {k: None for k in _keys(cfg)}
+    row["family"] = fam
+    if space is not None:
+        for k, p in space.params.items():
+            row[k] = _plain(p.value) if p.kind == "fixed" else t.params.get(f"{fam}.{k}")
+        row["family"] = fam
+    return row
 
 
 def _raw_workload(cfg: Config) -> dict | None:
@@ -84,15 +116,14 @@ def _plain(v):
     return json.dumps(v, sort_keys=True) if isinstance(v, (dict, list, tuple)) else v
 
 
-def trials_frame(trials, cfg: Config) -> pd.DataFrame:
+def trials_frame(trials, cfg: Config, metrics: tuple[str, ...] = METRICS) -> pd.DataFrame:
     """One row per complete trial (module docstring), ordered by trial number."""
     rows = []
-    fixed = {k: _plain(p.value) for k, p in cfg.hardware.items() if p.kind == "fixed"}
     for t in sorted((t for t in trials if t.state.name == "COMPLETE"), key=lambda t: t.number):
         a = t.user_attrs.get(ATTR, {})
         row = {"trial": t.number}
-        row.update({k: t.params.get(k, fixed.get(k)) for k in cfg.hardware})
-        row.update({m: (math.nan if a.get("metrics", {}).get(m) is None else a["metrics"][m]) for m in METRICS})
+        row.update(_hardware_row(t, cfg))
+        row.update({m: (math.nan if a.get("metrics", {}).get(m) is None else a["metrics"][m]) for m in metrics})
         cons = t.constraints
         row["feasible"] = all(v <= 0 for v in cons.values())
         row.update({f"violation.{k}": v for k, v in cons.items()})
@@ -105,7 +136,7 @@ def trials_frame(trials, cfg: Config) -> pd.DataFrame:
         rows.append(row)
     df = pd.DataFrame(rows)
     if df.empty:
-        df = pd.DataFrame(columns=["trial", *cfg.hardware, *METRICS, "feasible", "reason", "mappings",
+        df = pd.DataFrame(columns=["trial", *_keys(cfg), *metrics, "feasible", "reason", "mappings",
                                    "layer_costs", "eval_s", "worker", "datetime_complete"])
     return df
 
@@ -154,7 +185,7 @@ def write_results(df: pd.DataFrame, meta: Meta, out: Path) -> pd.DataFrame:
     df.attrs.update(objectives=list(meta.objectives), name=meta.name)
     _atomic(out / TRIALS, lambda p: df.to_parquet(p, index=False))
     front = pareto_front(df, meta.objectives) if len(df) else df
-    cols = ["trial", *meta.free, *meta.objectives, *[m for m in METRICS if m not in meta.objectives]]
+    cols = ["trial", *meta.free, *meta.objectives, *[m for m in meta.metrics if m not in meta.objectives]]
     _atomic(out / PARETO_CSV, lambda p: front[cols].to_csv(p, index=False))
     _atomic(out / META, lambda p: p.write_text(json.dumps(asdict(meta), indent=1)))
     from .plots import plot_hypervolume, plot_pareto
@@ -193,7 +224,7 @@ class Design:
     rebuilds it) and its table row."""
 
     trial: int
-    arch: SystolicArch
+    arch: object
     mappings: dict
     row: dict
 
@@ -209,9 +240,14 @@ def _py(v):
 def design_of(row: pd.Series | dict) -> Design:
     """The `Design` of one row of a trials table."""
     row = {k: _py(v) for k, v in dict(row).items()}
-    hw = {k: row[k] for k in SystolicArch.keys() if k in row and row[k] is not None}
-    return Design(int(row["trial"]), SystolicArch(**hw), json.loads(row["mappings"]) if isinstance(
+    family = get_family(row.get("family") or "systolic")
+    hw = {p.name: row[p.name] for p in family.params() if _present(row.get(p.name))}
+    return Design(int(row["trial"]), family.arch(hw), json.loads(row["mappings"]) if isinstance(
         row["mappings"], str) else row["mappings"], row)
+
+
+def _present(v) -> bool:
+    return v is not None and not (isinstance(v, float) and math.isnan(v))
 
 
 def knee(front: pd.DataFrame, objectives) -> int:
@@ -257,14 +293,11 @@ def trial_config(path: str | os.PathLike, trial: int) -> dict:
     if meta.workload is None:
         raise UserError(f"{path}: meta.json does not record the workload; rerun the sweep to rewrite it")
     d = load_design(path, trial)
-    hw = {k: d.row[k] for k in meta.hardware if d.row.get(k) is not None}
+    family = get_family(d.row.get("family") or "systolic")
+    own = {p.name for p in family.params()}
+    hw = {k: d.row[k] for k in meta.hardware if k in own and _present(d.row.get(k))}
     from ..config import parse_config
-    base = parse_config({"workload": meta.workload, "hardware": {}}, meta.config)
-    pins = {}
-    for name, m in d.mappings.items():
-        dims = base.workload.layer(name).dim_names
-        pin = {lvl: {x: int(m.get(lvl, {}).get(x, 1)) for x in dims} for lvl in ("dram", "glb", "rows", "cols", "pe")}
-        pin["order"] = m["order"]
-        pins[name] = pin
+    base = parse_config({"workload": meta.workload, "hardware": {"family": family.name}}, meta.config)
+    pins = family.pins_of(base.network, d.mappings)
     return {"name": f"{meta.name}_trial{trial}", "workload": meta.workload, "hardware": hw,
             "objective": meta.mapper_objective, "mapping": pins}

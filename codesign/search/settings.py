@@ -29,15 +29,19 @@ from typing import Any
 from ..config import Config, ConfigError
 
 __all__ = ["SearchSettings", "Bound", "parse_search", "METRICS", "LAYER_METRICS", "MAPPINGS", "SAMPLERS",
-           "UNITS"]
+           "UNITS", "metrics_of"]
 
 #: network-level figures a sweep reports (objectives and constraint targets)
 METRICS = ("latency_cycles", "energy_pj", "area_mm2", "edp", "power_mw", "utilization")
+#: network figures a sweep may add for its families (Family.extra_metrics), in this order
+EXTRA_METRICS = ("throughput_fps", "ii_cycles", "lut", "dsp", "bram18")
 #: per-layer figures a constraint may bound
 LAYER_METRICS = ("latency_cycles", "energy_pj", "utilization")
 #: axis labels for plots and tables
 UNITS = {"latency_cycles": "latency (cycles)", "energy_pj": "energy (pJ)", "area_mm2": "area (mm²)",
-         "edp": "energy-delay product (pJ·cycles)", "power_mw": "power (mW)", "utilization": "PE utilization"}
+         "edp": "energy-delay product (pJ·cycles)", "power_mw": "power (mW)", "utilization": "PE utilization",
+         "throughput_fps": "throughput (frames/s)", "ii_cycles": "initiation interval (cycles)", "lut": "LUTs",
+         "dsp": "DSPs", "bram18": "BRAM18s"}
 MAPPINGS = ("nested", "joint")
 SAMPLERS = ("nsga2", "tpe", "random", "grid")
 _KEYS = ("objectives", "constraints", "mapping", "sampler", "n_trials", "batch", "seed", "storage", "jobs")
@@ -78,10 +82,17 @@ class SearchSettings:
     seed: int | None = 0
     storage: str = "default"
     jobs: int = 1                     # parse_search's default is "auto": os.cpu_count()
+    metrics: tuple[str, ...] = METRICS   # the study's metrics (`metrics_of`)
 
     @property
     def is_rdb(self) -> bool:
         return self.storage != "default"
+
+
+def metrics_of(cfg: Config) -> tuple[str, ...]:
+    """`METRICS` plus the extra metrics of the config's families (`Family.extra_metrics`)."""
+    extra = {m for s in cfg.spaces for m in s.impl.extra_metrics}
+    return METRICS + tuple(m for m in EXTRA_METRICS if m in extra)
 
 
 def _int(key: str, v: Any, lo: int) -> int:
@@ -99,7 +110,7 @@ def _bound(key: str, metric: str, spec: Any, layer: str | None = None) -> Bound:
     return Bound(metric, kind, float(limit), layer)
 
 
-def _constraints(raw: Any, cfg: Config) -> tuple[Bound, ...]:
+def _constraints(raw: Any, cfg: Config, metrics: tuple[str, ...]) -> tuple[Bound, ...]:
     if not isinstance(raw, dict):
         raise ConfigError("search.constraints: must map metrics to {max: ...} or {min: ...} (and 'layers': [...])")
     out = []
@@ -107,9 +118,9 @@ def _constraints(raw: Any, cfg: Config) -> tuple[Bound, ...]:
         if metric == "layers":
             out.extend(_layer_bounds(spec, cfg))
             continue
-        if metric not in METRICS:
+        if metric not in metrics:
             raise ConfigError(f"search.constraints.{metric}: unknown metric; choose from "
-                              f"{', '.join(METRICS)} or layers")
+                              f"{', '.join(metrics)} or layers")
         out.append(_bound(f"search.constraints.{metric}", metric, spec))
     return tuple(out)
 
@@ -160,15 +171,17 @@ def parse_search(cfg: Config) -> SearchSettings:
     for k in raw:
         if k not in _KEYS:
             raise ConfigError(f"search.{k}: unknown key; allowed: {', '.join(_KEYS)}")
+    metrics = metrics_of(cfg)
+    allowed = tuple(m for m in metrics if m != "utilization")
     objectives = raw.get("objectives", list(_DEFAULT_OBJECTIVES))
     if isinstance(objectives, str):
         objectives = [objectives]
     if not isinstance(objectives, list) or not objectives:
-        raise ConfigError(f"search.objectives: must be a non-empty list from {', '.join(METRICS[:-1])}")
+        raise ConfigError(f"search.objectives: must be a non-empty list from {', '.join(allowed)}")
     for i, o in enumerate(objectives):
-        if o not in METRICS[:-1]:
+        if o not in allowed:
             raise ConfigError(f"search.objectives[{i}]: unknown objective {o!r}; choose from "
-                              f"{', '.join(METRICS[:-1])}")
+                              f"{', '.join(allowed)}")
     if len(set(objectives)) != len(objectives):
         raise ConfigError(f"search.objectives: an objective is listed twice in {objectives}")
     mapping = raw.get("mapping", "nested")
@@ -184,18 +197,21 @@ def parse_search(cfg: Config) -> SearchSettings:
     jobs = (os.cpu_count() or 1) if jobs == "auto" else _int("jobs", jobs, 1)
     s = SearchSettings(
         objectives=tuple(objectives),
-        constraints=_constraints(raw.get("constraints") or {}, cfg),
+        constraints=_constraints(raw.get("constraints") or {}, cfg, metrics),
         mapping=mapping, sampler=sampler,
         n_trials=_int("n_trials", raw.get("n_trials", 500), 1),
         batch=_int("batch", raw.get("batch", 32), 1),
-        seed=seed, storage=_storage(raw.get("storage", "default")), jobs=jobs)
+        seed=seed, storage=_storage(raw.get("storage", "default")), jobs=jobs, metrics=metrics)
     if s.sampler == "nsga2" and s.batch < 2:
         raise ConfigError("search.batch: nsga2 needs a batch of at least 2 (one batch is one generation)")
-    free = [p.name for p in cfg.hardware.values() if p.kind != "fixed"]
-    if not free and s.mapping == "nested":
+    free = [k for sp in cfg.spaces for k in sp.free]
+    if not free and len(cfg.spaces) == 1 and s.mapping == "nested":
         raise ConfigError("hardware: nothing to search; give at least one hardware value as a list or a "
                           "{low, high} range (or use search.mapping: joint to search tilings only)")
     if s.sampler == "grid":
+        if len(cfg.spaces) > 1:
+            raise ConfigError("search.sampler: grid enumerates one hardware space; use nsga2, tpe or random "
+                              "with a list of spaces")
         if s.mapping == "joint":
             raise ConfigError("search.sampler: grid enumerates hardware only; use nsga2, tpe or random with "
                               "mapping: joint")

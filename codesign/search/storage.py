@@ -28,7 +28,8 @@ import warnings
 from pathlib import Path
 
 import optuna
-from optuna.distributions import BaseDistribution, distribution_to_json
+from optuna.distributions import (CategoricalDistribution, FloatDistribution, IntDistribution,
+                                  distribution_to_json)
 from optuna.storages import BaseStorage, InMemoryStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, Trial, TrialState
@@ -37,6 +38,7 @@ from ..config import Config
 from ..errors import UserError
 from .results import ATTR, JOURNAL
 from .settings import SearchSettings
+from .space import SearchSpace
 
 __all__ = ["SweepStudy", "open_storage", "make_sampler", "SPACE_ATTR"]
 #: study user attribute holding the search-space fingerprint
@@ -87,11 +89,18 @@ def open_storage(settings: SearchSettings, out: Path) -> BaseStorage:
         raise UserError(f"search.storage: cannot open {settings.storage}: {str(e).splitlines()[0]}") from None
 
 
-def fingerprint(cfg: Config, settings: SearchSettings, dists: dict[str, BaseDistribution]) -> str:
+def _fixed(cfg: Config) -> dict:
+    if len(cfg.spaces) == 1:
+        return {k: repr(p.value) for k, p in cfg.hardware.items() if p.kind == "fixed"}
+    return {f"{s.family}.{k}": repr(p.value) for s in cfg.spaces for k, p in s.params.items() if p.kind == "fixed"}
+
+
+def fingerprint(cfg: Config, settings: SearchSettings, space: SearchSpace) -> str:
     """What must not change between runs of one study, as JSON."""
     return json.dumps({
-        "space": {k: distribution_to_json(d) for k, d in dists.items()},
-        "fixed": {k: repr(p.value) for k, p in cfg.hardware.items() if p.kind == "fixed"},
+        "space": {k: distribution_to_json(d) for k, d in space.flat().items()},
+        "fixed": _fixed(cfg),
+        "edges": repr(cfg.network.edges),
         "workload": [[l.name, repr(l.shape_key()), c] for l, c in cfg.workload],
         "objectives": list(settings.objectives),
         "constraints": [[b.name, b.limit] for b in settings.constraints],
@@ -124,15 +133,16 @@ class SweepStudy:
     """The durable study plus its local mirror (module docstring)."""
 
     def __init__(self, cfg: Config, settings: SearchSettings, out: Path,
-                 dists: dict[str, BaseDistribution], *, worker: bool = False):
-        self.cfg, self.settings, self.dists = cfg, settings, dists
+                 space: SearchSpace, *, worker: bool = False):
+        self.cfg, self.settings, self.space = cfg, settings, space
+        self.dists = space.flat()
         self.worker = uuid.uuid4().hex[:8]
         if not settings.is_rdb:
             out.mkdir(parents=True, exist_ok=True)
         self._claim = None if settings.is_rdb else _claim_journal(out)
         self.storage = open_storage(settings, out)
         directions = ["minimize"] * len(settings.objectives)
-        fp = fingerprint(cfg, settings, dists)
+        fp = fingerprint(cfg, settings, space)
         try:
             self.durable = optuna.create_study(storage=self.storage, study_name=cfg.name, directions=directions,
                                                load_if_exists=True)
@@ -181,7 +191,7 @@ class SweepStudy:
         out: list[Trial] = []
         tries = 0
         while len(out) < n:
-            t = self.local.ask(self.dists)
+            t = self._sample()
             tries += 1
             key = self._key(t.params)
             if key in self._designs and tries <= 3 * n:
@@ -190,6 +200,22 @@ class SweepStudy:
             self._designs.add(key)
             out.append(t)
         return out
+
+    def _sample(self) -> Trial:
+        """One new trial: the static space, or (several families) the family first,
+        then that family's parameters (define-by-run, conditional)."""
+        if not self.space.multi:
+            return self.local.ask(self.dists)
+        t = self.local.ask({"family": self.space.family_distribution})
+        chosen = next(s for s in self.space.spaces if s.family == t.params["family"])
+        for name, d in self.space.of(chosen).items():
+            if isinstance(d, CategoricalDistribution):
+                t.suggest_categorical(name, d.choices)
+            elif isinstance(d, IntDistribution):
+                t.suggest_int(name, d.low, d.high, step=d.step, log=d.log)
+            elif isinstance(d, FloatDistribution):
+                t.suggest_float(name, d.low, d.high, step=d.step, log=d.log)
+        return t
 
     @staticmethod
     def _key(params: dict) -> tuple:

@@ -21,7 +21,7 @@ from ..config import Config
 from .evaluate import JointEvaluator, NestedEvaluator, Outcome
 from .pareto import pareto_mask
 from .settings import SearchSettings
-from .space import hardware_distributions, hardware_values
+from .space import SearchSpace
 from .storage import SweepStudy
 
 __all__ = ["run_sweep", "SweepReport", "BIG"]
@@ -93,15 +93,11 @@ class _Front:
 
 
 def _evaluator(cfg: Config, settings: SearchSettings):
-    """The search space (distributions) and the batch evaluator of the mapping mode."""
-    dists = hardware_distributions(cfg)
+    """The search space and the batch evaluator of the mapping mode."""
+    space = SearchSpace(cfg, settings.mapping == "joint")
     if settings.mapping == "nested":
-        return dists, NestedEvaluator(cfg, settings.jobs), None
-    from ..families.systolic.tiling import WorkloadTiling
-    df = cfg.hardware.get("dataflow")
-    flexible = df is not None and "flexible" in ((df.value,) if df.kind == "fixed" else df.choices)
-    tiling = WorkloadTiling.of(cfg.workload, flexible)
-    return {**dists, **tiling.distributions()}, JointEvaluator(cfg, tiling), tiling
+        return space, NestedEvaluator(cfg, space, settings.metrics, settings.jobs)
+    return space, JointEvaluator(cfg, space, settings.metrics)
 
 
 def run_sweep(cfg: Config, settings: SearchSettings, out: Path, *, n_trials: int | None = None,
@@ -113,8 +109,8 @@ def run_sweep(cfg: Config, settings: SearchSettings, out: Path, *, n_trials: int
     if settings.sampler == "grid":
         from .space import grid_space
         target = min(target, math.prod(len(v) for v in grid_space(cfg).values()))
-    dists, evaluator, tiling = _evaluator(cfg, settings)
-    study = SweepStudy(cfg, settings, out, dists, worker=worker)
+    space, evaluator = _evaluator(cfg, settings)
+    study = SweepStudy(cfg, settings, out, space, worker=worker)
     t_start = time.perf_counter()
     t_eval = t_store = 0.0
     done = study.sync()
@@ -126,16 +122,16 @@ def run_sweep(cfg: Config, settings: SearchSettings, out: Path, *, n_trials: int
                desc=f"{cfg.name}{' (worker)' if worker else ''}", smoothing=0.1)
     interrupted = False
     try:
-        if tiling is not None and done == 0 and not worker and target > 0:
+        if settings.mapping == "joint" and done == 0 and not worker and target > 0:
             from .warm import warm_start
             bar.set_postfix_str("mapping the starting population", refresh=True)
-            for params in warm_start(cfg, settings, tiling, hardware_distributions(cfg), min(settings.batch, target)):
+            for params in warm_start(cfg, settings, space, min(settings.batch, target)):
                 study.local.enqueue_trial(params)
         while done < target:
             trials = study.ask(min(settings.batch, target - done))
             params = [t.params for t in trials]
             t0 = time.perf_counter()
-            outcomes = evaluator([hardware_values(p) for p in params], params)
+            outcomes = evaluator([space.choice(p) for p in params])
             t1 = time.perf_counter()
             each = (t1 - t0) / len(trials)
             told, feasible = [], []
@@ -163,7 +159,7 @@ def run_sweep(cfg: Config, settings: SearchSettings, out: Path, *, n_trials: int
                          interrupted, worker)
     if not worker:
         from .results import Meta, trials_frame, write_results
-        df = trials_frame(study.durable.get_trials(deepcopy=False), cfg)
+        df = trials_frame(study.durable.get_trials(deepcopy=False), cfg, settings.metrics)
         write_results(df, Meta.of(cfg, settings, out), out)
     study.close()
     return report

@@ -1,47 +1,46 @@
-"""Joint mode's starting population: the mapper's tilings, encoded.
+"""Joint mode's starting population: the mapper's plans, encoded.
 
 Random tilings of a whole network rarely fit (every layer's tiles must fit
 the array and the buffers), so a joint study starts from the nested
-answer: the first batch is random hardware points (seeded), each layer
-tiled as the mapper tiles it there, encoded into the joint params
-(`LayerTiling.encode`). The sampler then moves tilings and hardware
-together from there.
+answer: the first batch is random hardware points (seeded), each planned
+by its family's mapper there and encoded into the joint params
+(`Family.encode`). The sampler then moves plans and hardware together.
 """
 from __future__ import annotations
 
 import optuna
-from optuna.distributions import BaseDistribution
 
 from ..config import Config
-from ..families.systolic.mapping import Mapping
-from .evaluate import NestedEvaluator
 from .settings import SearchSettings
-from ..families.systolic.tiling import WorkloadTiling
+from .space import SearchSpace
 
 __all__ = ["warm_start"]
 
 
-def warm_start(cfg: Config, settings: SearchSettings, tiling: WorkloadTiling,
-               hw_dists: dict[str, BaseDistribution], n: int) -> list[dict]:
-    """Params of up to `n` distinct joint trials built from the mapper's tilings
+def warm_start(cfg: Config, settings: SearchSettings, space: SearchSpace, n: int) -> list[dict]:
+    """Params of up to `n` distinct joint trials built from the mappers' plans
     (hardware points where some layer fits nowhere are left out)."""
     sampler = optuna.samplers.RandomSampler(seed=settings.seed)
     pick = optuna.create_study(sampler=sampler)
-    hw = [pick.ask(hw_dists).params for _ in range(n if hw_dists else 1)]
-    hw = list({repr(sorted(h.items())): h for h in hw}.values())
-    evaluator = NestedEvaluator(cfg, settings.jobs)
-    try:
-        outcomes = evaluator(hw)
-    finally:
-        evaluator.close()
-    out = []
-    for h, o in zip(hw, outcomes):
-        if o.fits > 0:
+    out, seen = [], set()
+    for i in range(n):
+        s = space.spaces[i % len(space.spaces)]
+        js = space.joint.get(s.family)
+        if js is None:
             continue
-        params = dict(h)
-        for lt in tiling.layers:
-            name = lt.layer.name
-            m = Mapping.build(lt.layer, **o.mappings[name])
-            params.update(lt.encode(m, o.layers[name].get("dataflow") or h.get("dataflow", "os")))
+        dists = space.hardware(s)
+        hw = pick.ask(dists).params if dists else {}
+        key = (s.family, repr(sorted(hw.items())))
+        if key in seen:
+            continue
+        seen.add(key)
+        choice = space.choice({**hw, "family": s.family})
+        arch = s.arch_from(choice.hardware)
+        cost = s.impl.map_network(cfg.network, arch, cfg.objective, cfg.pins)
+        if not cost.feasible:
+            continue
+        pre = space.prefix(s)
+        params = {**hw, **({"family": s.family} if space.multi else {})}
+        params.update({pre + k: v for k, v in s.impl.encode(js, cost).items()})
         out.append(params)
     return out

@@ -83,15 +83,29 @@ class Costs:
     def edp(self) -> np.ndarray:
         return self.energy_pj * self.latency_cycles
 
-    def row(self, i: int) -> dict:
-        """Scalars of mapping `i` as a flat dict (the JSON/DataFrame shape)."""
+    def scalars(self, i: int) -> dict:
+        """The figures of mapping `i` (no energy parts, no access counts), as Python scalars."""
         out = {"macs": self.macs}
         for k in ("compute_cycles", "stall_cycles", "latency_cycles", "energy_pj", "utilization",
                   "mapping_efficiency", "dram_bytes", "glb_bytes_used", "acc_bytes_used", "folds"):
             v = getattr(self, k)[i]
             out[k] = v.item() if hasattr(v, "item") else v
-        out.update({f"energy_{p}_pj": float(v[i]) for p, v in self.energy_parts_pj.items()})
-        out.update({f"{m}_{t}_{k}": int(v[i]) for (m, t, k), v in self.accesses.items()})
+        return out
+
+    def parts_pj(self, i: int) -> dict[str, float]:
+        """Energy of mapping `i` per part (`ENERGY_PARTS`)."""
+        return {p: float(v[i]) for p, v in self.energy_parts_pj.items()}
+
+    def access_counts(self, i: int) -> dict[str, int]:
+        """Accesses of mapping `i` as ``<memory>_<tensor>_<kind>`` counts (the JSON names)."""
+        return {f"{m}_{t}_{k}": int(v[i]) for (m, t, k), v in self.accesses.items()}
+
+    def row(self, i: int) -> dict:
+        """Scalars of mapping `i` as a flat dict (the JSON/DataFrame edge: ``energy_<part>_pj``
+        and ``<memory>_<tensor>_<kind>`` keys are built here and never parsed back)."""
+        out = self.scalars(i)
+        out.update({f"energy_{p}_pj": v for p, v in self.parts_pj(i).items()})
+        out.update(self.access_counts(i))
         out["infeasible"] = INFEASIBLE[int(self.infeasible[i])]
         return out
 

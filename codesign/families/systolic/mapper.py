@@ -14,7 +14,7 @@ the mappings the strategy costed.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -54,6 +54,8 @@ class MapResult:
     bounded: int = 0
     exact: bool = True
     dataflow: str | None = None     # the dataflow the mapping runs (a flexible array's choice)
+    parts_pj: dict = field(default_factory=dict, compare=False)   # energy per part (typed, not parsed)
+    accesses: dict = field(default_factory=dict, compare=False)   # access counts by memory_tensor_kind
 
 
 def best_mapping(layer: Layer, arch: SystolicArch, objective="edp", pin: dict | None = None, *,
@@ -79,7 +81,8 @@ def best_mapping(layer: Layer, arch: SystolicArch, objective="edp", pin: dict | 
         raise NoMappingError(_why(layer, arch, space))
     mapping = space.mapping(out.batch, out.best)
     return MapResult(mapping, out.costs.row(out.best), out.considered, out.evaluated,
-                     time.perf_counter() - t0, strat.name, out.bounded, out.exact, arch.dataflow)
+                     time.perf_counter() - t0, strat.name, out.bounded, out.exact, arch.dataflow,
+                     out.costs.parts_pj(out.best), out.costs.access_counts(out.best))
 
 
 def best_dataflow(layer: Layer, arch: SystolicArch, objective="edp", pin: dict | None = None, *,
@@ -125,7 +128,9 @@ def pareto_mappings(layer: Layer, arch: SystolicArch, pin: dict | None = None, *
     if not points:
         raise NoMappingError(_why(layer, arch, space))
     dt = time.perf_counter() - t0
-    return [MapResult(space.mapping(b, i), c.row(i), space.size, n, dt, "pareto", nb) for b, c, i, n, nb in points]
+    return [MapResult(space.mapping(b, i), c.row(i), space.size, n, dt, "pareto", nb, parts_pj=c.parts_pj(i),
+                      accesses=c.access_counts(i))
+            for b, c, i, n, nb in points]
 
 
 def _strategy(strategy) -> MapperStrategy:

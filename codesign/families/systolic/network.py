@@ -1,15 +1,21 @@
-"""Whole networks: map every unique layer and add up the costs."""
+"""Whole networks on the systolic array: map every unique layer, add up the costs.
+
+The array runs one layer after another, so a network's latency and energy
+are sums over its unique layers times their instance counts, and its
+throughput is one inference per latency.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .arch import SystolicArch, area_mm2
-from ...workload import Layer, Network, Workload
-from .mapping import Mapping
 from ...objective import Objective
-from .mapper import MapResult, best_mapping
+from ...workload import Layer, Network, Workload
+from ..base import LayerCost, NetworkCost, SearchStats
+from .arch import SystolicArch, area_mm2
+from .mapper import MapResult, NoMappingError, best_mapping
+from .mapping import Mapping
 
-__all__ = ["LayerResult", "NetworkResult", "evaluate_network"]
+__all__ = ["LayerResult", "NetworkResult", "evaluate_network", "network_cost", "layer_cost"]
 
 
 @dataclass(frozen=True)
@@ -18,11 +24,19 @@ class LayerResult:
 
     layer: Layer
     count: int
-    mapping: Mapping
-    cost: dict
-    considered: int
-    evaluated: int
-    dataflow: str
+    result: MapResult
+
+    @property
+    def mapping(self) -> Mapping:
+        return self.result.mapping
+
+    @property
+    def cost(self) -> dict:
+        return self.result.cost
+
+    @property
+    def dataflow(self) -> str:
+        return self.result.dataflow
 
 
 @dataclass(frozen=True)
@@ -46,52 +60,68 @@ class NetworkResult:
         return self.total("latency_cycles")
 
     @property
-    def compute_cycles(self) -> int:
-        return self.total("compute_cycles")
-
-    @property
     def energy_pj(self) -> float:
         return self.total("energy_pj")
-
-    @property
-    def latency_s(self) -> float:
-        return self.latency_cycles / (self.arch.clock_mhz * 1e6)
-
-    @property
-    def utilization(self) -> float:
-        return self.macs / (self.latency_cycles * self.arch.pes)
-
-    def energy_parts_pj(self) -> dict[str, float]:
-        keys = [k for k in self.layers[0].cost if k.startswith("energy_") and k != "energy_pj"]
-        return {k[len("energy_"):-len("_pj")]: self.total(k) for k in keys}
-
-    def totals(self) -> dict:
-        """The ``total`` object of ``codesign evaluate --json``."""
-        return {"macs": self.macs, "latency_cycles": self.latency_cycles, "latency_s": self.latency_s,
-                "energy_pj": self.energy_pj, "area_mm2": self.area_mm2, "utilization": self.utilization}
 
 
 _CACHE: dict[tuple, MapResult] = {}
 
 
-def evaluate_network(workload: Workload, arch: SystolicArch, *, objective: str | dict = "edp",
-                     pins: dict[str, dict] | None = None) -> NetworkResult:
+def evaluate_network(workload: Workload | Network, arch: SystolicArch, *, objective: str | dict = "edp",
+                     pins: dict[str, dict] | None = None, strategy=None) -> NetworkResult:
     """Map every unique layer of `workload` on `arch` and return per-layer and
     total figures. Mappings are memoized on (layer shape, architecture,
-    objective, pin). Raises `NoMappingError` for a layer that fits nowhere."""
+    objective, pin, strategy). Raises `NoMappingError` for a layer that fits nowhere."""
     if isinstance(workload, Network):
         workload = workload.unique()
     out = []
     obj = Objective.parse(objective)
     for layer, count in workload:
         pin = (pins or {}).get(layer.name)
-        key = (layer.shape_key(), arch, obj, repr(pin))
+        key = (layer.shape_key(), arch, obj, repr(pin), repr(strategy))
         res = _CACHE.get(key)
         if res is None:
-            res = best_mapping(layer, arch, obj, pin)
+            res = best_mapping(layer, arch, obj, pin, strategy=strategy)
             if len(_CACHE) > 100_000:
                 _CACHE.clear()
             _CACHE[key] = res
-        out.append(LayerResult(layer, count, res.mapping, res.cost, res.considered, res.evaluated,
-                               res.dataflow or arch.dataflow))
+        out.append(LayerResult(layer, count, res))
     return NetworkResult(arch, tuple(out), area_mm2(arch))
+
+
+def layer_cost(r: LayerResult) -> LayerCost:
+    """The family-neutral record of one mapped layer."""
+    res = r.result
+    figures = {k: res.cost[k] for k in _FIGURES}
+    figures.update(dataflow=res.dataflow, accesses=dict(res.accesses), infeasible=res.cost["infeasible"])
+    return LayerCost(r.layer.name, r.layer.op, r.count, int(res.cost["macs"]), int(res.cost["latency_cycles"]),
+                     float(res.cost["energy_pj"]), dict(res.parts_pj), res.mapping, r.layer, figures,
+                     SearchStats(res.considered, res.evaluated, res.bounded, res.seconds, res.strategy, res.exact))
+
+
+_FIGURES = ("compute_cycles", "stall_cycles", "utilization", "mapping_efficiency", "dram_bytes",
+            "glb_bytes_used", "acc_bytes_used", "folds")
+
+
+def network_cost(res: NetworkResult) -> NetworkCost:
+    """The `NetworkCost` of a mapped network: sums over layers (the array runs them in turn)."""
+    arch = res.arch
+    lat = res.latency_cycles
+    return NetworkCost("systolic", arch, tuple(layer_cost(r) for r in res.layers), lat, res.energy_pj,
+                       res.area_mm2, res.macs, arch.clock_mhz * 1e6 / lat if lat > 0 else 0.0,
+                       res.macs / (lat * arch.pes) if lat > 0 else float("nan"),
+                       {"compute_cycles": res.total("compute_cycles")})
+
+
+def infeasible_cost(workload: Workload, arch: SystolicArch, objective, pins: dict, reason: str) -> NetworkCost:
+    """A design where some layer fits nowhere: ``fits`` = the number of such layers."""
+    missing = 0
+    for layer, _ in workload:          # memoized per layer
+        try:
+            evaluate_network(Workload.from_layers("one", [layer]), arch, objective=objective,
+                             pins={k: v for k, v in pins.items() if k == layer.name})
+        except NoMappingError:
+            missing += 1
+    nan = float("nan")
+    return NetworkCost("systolic", arch, (), nan, nan, area_mm2(arch), workload.macs, nan, nan,
+                       fits=float(max(missing, 1)), reason=reason)

@@ -1,45 +1,50 @@
-"""Plain-text tables for the terminal."""
+"""What ``evaluate`` and ``map`` print for a systolic design (text and JSON)."""
 from __future__ import annotations
 
-from .network import NetworkResult
+from ...report import table
+from ..base import LayerCost, NetworkCost
+from .arch import tech_of
 
-__all__ = ["network_table", "table"]
+__all__ = ["network_table", "network_json", "map_text", "map_json", "energy_unit"]
 
 
-def table(headers: list[str], rows: list[list], align: str | None = None) -> str:
-    """A fixed-width table; `align` has one 'l' or 'r' per column."""
-    cells = [[str(c) for c in r] for r in rows]
-    w = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
-    align = align or "l" + "r" * (len(headers) - 1)
-    fmt = lambda r: "  ".join(c.ljust(w[i]) if align[i] == "l" else c.rjust(w[i]) for i, c in enumerate(r))  # noqa: E731
-    return "\n".join([fmt(headers), "  ".join("-" * x for x in w)] + [fmt(r) for r in cells])
+def energy_unit(arch, big: bool = True) -> str:
+    """``uJ``/``pJ``, or multiples of one MAC for a table normalized to the MAC (eyeriss65)."""
+    if tech_of(arch).energy_unit == "pJ":
+        return "uJ" if big else "pJ"
+    return "M x MAC" if big else "x MAC"
 
 
 def _uj(pj: float) -> str:
     return f"{pj / 1e6:,.2f}"
 
 
-def network_table(cfg, res: NetworkResult, nests: bool = False) -> str:
+def _totals(cost: NetworkCost) -> dict:
+    arch = cost.arch
+    lat = cost.latency_cycles
+    return {"macs": cost.macs, "latency_cycles": lat, "latency_s": lat / (arch.clock_mhz * 1e6),
+            "energy_pj": cost.energy_pj, "area_mm2": cost.area_mm2, "utilization": cost.utilization}
+
+
+def network_table(cost: NetworkCost, *, title: str, nests: bool = False) -> str:
     """The ``codesign evaluate`` report: per-layer table, totals, energy breakdown."""
-    arch = res.arch
-    from .arch import tech_of
-    unit = "uJ" if tech_of(arch).energy_unit == "pJ" else "M x MAC"   # eyeriss65 is normalized to one MAC
-    parts = list(res.energy_parts_pj())
+    arch = cost.arch
+    unit = energy_unit(arch)
+    parts = list(cost.layers[0].energy_parts_pj) if cost.layers else []
     flex = arch.flexible
     head = (["layer", "op", "x", "MACs", "cycles", "stall", "util", f"energy {unit}"] + parts
             + (["dataflow"] if flex else []) + ["mapping"])
     rows = []
-    for r in res.layers:
-        c = r.cost
-        rows.append([r.layer.name, r.layer.op, r.count, f"{c['macs']:,}", f"{c['latency_cycles']:,}",
-                     f"{c['stall_cycles']:,}", f"{c['utilization']:.1%}", _uj(c["energy_pj"])]
-                    + [_uj(c[f"energy_{p}_pj"]) for p in parts] + ([r.dataflow] if flex else [])
-                    + [r.mapping.oneline()])
-    out = [f"{cfg.name}: {cfg.workload.name} ({len(res.layers)} unique layers, "
-           f"{sum(r.count for r in res.layers)} in all) on {arch.describe()}", "",
+    for lc in cost.layers:
+        f = lc.figures
+        rows.append([lc.name, lc.op, lc.count, f"{lc.macs:,}", f"{lc.latency_cycles:,}", f"{f['stall_cycles']:,}",
+                     f"{f['utilization']:.1%}", _uj(lc.energy_pj)] + [_uj(lc.energy_parts_pj[p]) for p in parts]
+                    + ([f["dataflow"]] if flex else []) + [lc.plan.oneline()])
+    out = [f"{title} ({len(cost.layers)} unique layers, {sum(lc.count for lc in cost.layers)} in all) on "
+           f"{arch.describe()}", "",
            table(head, rows, "llr" + "r" * (len(head) - 4 - flex) + "l" * (1 + flex)), ""]
-    t = res.totals()
-    e = res.energy_parts_pj()
+    t = _totals(cost)
+    e = cost.energy_parts_pj()
     out.append(f"total: {t['macs']:,} MACs, {t['latency_cycles']:,} cycles = {t['latency_s'] * 1e3:.3f} ms "
                f"at {arch.clock_mhz:g} MHz, utilization {t['utilization']:.1%}")
     out.append(f"energy: {_uj(t['energy_pj'])} {unit} (" + ", ".join(
@@ -47,6 +52,77 @@ def network_table(cfg, res: NetworkResult, nests: bool = False) -> str:
     out.append(f"area: {t['area_mm2']:.3f} mm2 (first-order estimate, see README)")
     out.append("figures are first-order estimates from the tech preset; counts per layer instance, totals x count")
     if nests:
-        for r in res.layers:
-            out += ["", f"{r.layer.name} ({r.layer.describe()}):", str(r.mapping)]
+        for lc in cost.layers:
+            out += ["", f"{lc.name} ({lc.layer.describe()}):", str(lc.plan)]
     return "\n".join(out)
+
+
+def network_json(cost: NetworkCost) -> dict:
+    """The ``layers`` and ``total`` of ``codesign evaluate --json``."""
+    layers = []
+    for lc in cost.layers:
+        f = lc.figures
+        layers.append({"name": lc.name, "op": lc.op, "count": lc.count, "dataflow": f["dataflow"], "macs": lc.macs,
+                       "compute_cycles": f["compute_cycles"], "stall_cycles": f["stall_cycles"],
+                       "latency_cycles": lc.latency_cycles, "energy_pj": lc.energy_pj,
+                       "energy_parts_pj": dict(lc.energy_parts_pj), "utilization": f["utilization"],
+                       "mapping_efficiency": f["mapping_efficiency"], "mapping": lc.plan.to_dict(),
+                       "mapping_str": lc.plan.oneline()})
+    return {"layers": layers, "total": _totals(cost)}
+
+
+def _row(lc: LayerCost) -> dict:
+    """The flat cost row of a layer (the JSON edge of `Costs.row`)."""
+    f = lc.figures
+    out = {"macs": lc.macs}
+    for k in ("compute_cycles", "stall_cycles"):
+        out[k] = f[k]
+    out.update(latency_cycles=lc.latency_cycles, energy_pj=lc.energy_pj)
+    for k in ("utilization", "mapping_efficiency", "dram_bytes", "glb_bytes_used", "acc_bytes_used", "folds"):
+        out[k] = f[k]
+    out.update({f"energy_{p}_pj": v for p, v in lc.energy_parts_pj.items()})
+    out.update(f["accesses"])
+    out["infeasible"] = f["infeasible"]
+    return out
+
+
+def _layer_text(lc: LayerCost, unit: str) -> str:
+    f, s = lc.figures, lc.search
+    parts = ", ".join(f"{k} {v:.3g}" for k, v in lc.energy_parts_pj.items())
+    return "\n".join([
+        f"layer {lc.name}: {lc.layer.describe()}" + (f" (x{lc.count})" if lc.count > 1 else ""),
+        str(lc.plan),
+        f"latency {lc.latency_cycles:,} cycles (compute {f['compute_cycles']:,}, stall {f['stall_cycles']:,}); "
+        f"energy {lc.energy_pj:.4g} {unit} ({parts})",
+        f"utilization {f['utilization']:.3f}, mapping efficiency {f['mapping_efficiency']:.3f}, "
+        f"DRAM {f['dram_bytes']:,.0f} B, glb tile {f['glb_bytes_used']:,.0f} B, acc tile {f['acc_bytes_used']:,.0f} B",
+        f"search ({s.strategy}{'' if s.exact else ', not proven optimal'}): {s.considered:,} mappings "
+        f"considered, {s.evaluated:,} costed by the cost model, {s.bounded:,} bounded, {s.seconds:.3f} s",
+    ])
+
+
+def map_text(cost: NetworkCost, *, title: str) -> str:
+    """The ``codesign map`` text: each layer's loop nest, cost and search statistics."""
+    unit = energy_unit(cost.arch, big=False)
+    out = [title]
+    for lc in cost.layers:
+        out += ["", _layer_text(lc, unit)]
+    if len(cost.layers) > 1:
+        lat = sum(lc.latency_cycles * lc.count for lc in cost.layers)
+        en = sum(lc.energy_pj * lc.count for lc in cost.layers)
+        secs = sum(lc.search.seconds for lc in cost.layers)
+        out.append(f"\ntotal: latency {lat:,} cycles, energy {en:.4g} {unit}; mapped {len(cost.layers)} layers "
+                   f"in {secs:.2f} s")
+    return "\n".join(out)
+
+
+def map_json(cost: NetworkCost, objective) -> list[dict]:
+    """The ``layers`` of ``codesign map --json``."""
+    out = []
+    for lc in cost.layers:
+        s = lc.search
+        out.append({"name": lc.name, "op": lc.op, "count": lc.count, "objective": str(objective),
+                    "mapping": lc.plan.to_dict(), "mapping_str": lc.plan.oneline(), "nest": str(lc.plan),
+                    "cost": _row(lc), "considered": s.considered, "evaluated": s.evaluated, "bounded": s.bounded,
+                    "seconds": s.seconds, "strategy": s.strategy, "exact": s.exact})
+    return out

@@ -1,5 +1,6 @@
 """The tiling half of the search space (``mapping: joint``): per-layer tile
-sizes and loop orders as static Optuna distributions, decoded in batches.
+sizes and loop orders as static `JointParam`s (search/ makes them Optuna
+distributions), decoded in batches.
 
 Per layer and per dim of bound > 1 (names use '/', which layer names lack):
 
@@ -16,7 +17,7 @@ Per layer and per dim of bound > 1 (names use '/', which layer names lack):
 - ``dataflow/<layer>`` (only when the hardware may be ``flexible``): the
   dataflow a flexible array runs the layer in (ignored by fixed arrays).
 
-Indices are `IntDistribution`s (tile sizes are ordered, so samplers can use
+Indices are integer parameters (tile sizes are ordered, so samplers can use
 neighbourhoods); orders are categorical. The lists never depend on the
 hardware, so every trial has the same search space. What decoding cannot
 guarantee (the rows/cols products fit the array, tiles fit the buffers) is
@@ -30,8 +31,8 @@ from dataclasses import dataclass
 from itertools import permutations
 
 import numpy as np
-from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
 
+from ..base import JointParam
 from .dataflow import DATAFLOWS, ROLES_ON
 from .mapping import TEMPORAL, Mapping
 from ...workload import Layer, Workload
@@ -108,17 +109,18 @@ class LayerTiling:
             ranks.append(r)
         return cls(layer, tuple(dims), np.array(ranks), flexible)
 
-    def distributions(self) -> dict[str, BaseDistribution]:
+    def params(self) -> list[JointParam]:
+        """This layer's joint-mode parameters (module docstring)."""
         n = self.layer.name
-        out: dict[str, BaseDistribution] = {}
+        out: list[JointParam] = []
         for d in self.dims:
             if len(d.arrays) > 1:
-                out[f"array/{n}/{d.name}"] = IntDistribution(0, len(d.arrays) - 1)
-            out[f"tile/{n}/{d.name}"] = IntDistribution(0, len(d.tiles) - 1)
-        out[f"order/{n}/dram"] = CategoricalDistribution(ORDERS)
-        out[f"order/{n}/glb"] = CategoricalDistribution(ORDERS)
+                out.append(JointParam(f"array/{n}/{d.name}", "int", 0, len(d.arrays) - 1))
+            out.append(JointParam(f"tile/{n}/{d.name}", "int", 0, len(d.tiles) - 1))
+        out.append(JointParam(f"order/{n}/dram", "choice", choices=ORDERS))
+        out.append(JointParam(f"order/{n}/glb", "choice", choices=ORDERS))
         if self.flexible:
-            out[f"dataflow/{n}"] = CategoricalDistribution(DATAFLOWS)
+            out.append(JointParam(f"dataflow/{n}", "choice", choices=DATAFLOWS))
         return out
 
     def encode(self, mapping: Mapping, dataflow: str) -> dict:
@@ -173,8 +175,6 @@ class WorkloadTiling:
         """`flexible`: the hardware space holds ``dataflow: flexible`` arrays."""
         return cls(tuple(LayerTiling.of(l, flexible) for l, _ in workload))
 
-    def distributions(self) -> dict[str, BaseDistribution]:
-        out: dict[str, BaseDistribution] = {}
-        for lt in self.layers:
-            out.update(lt.distributions())
-        return out
+    def params(self) -> tuple[JointParam, ...]:
+        """Every layer's joint-mode parameters, in layer order."""
+        return tuple(p for lt in self.layers for p in lt.params())
