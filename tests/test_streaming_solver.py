@@ -1,0 +1,160 @@
+"""The folding solver: optimal against brute force over every folding; invariants; pins and budgets;
+the family interface (JSON shape, infeasible designs, no RTL yet)."""
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from codesign.errors import UserError
+from codesign.families.streaming import FAMILY, StreamingArch, cost_choice, prepare
+from codesign.families.streaming.solver import solve
+from codesign.workload import conv2d, depthwise_conv2d, gemm
+from codesign.workload.graph import GraphBuilder
+from codesign.workload.zoo import _finn
+
+
+def small_net():
+    g = GraphBuilder("small", [("x", (1, 4, 6, 6))])
+    g.mac(conv2d(1, 4, 6, 6, 8, 3, 3, padding=1, name="conv1"))
+    g.op("r", "relu")
+    g.mac(depthwise_conv2d(1, 8, 6, 6, 3, 3, stride=2, padding=1, name="dw"))
+    g.mac(gemm(1, 6, 8 * 9, name="fc"))
+    return g.build()
+
+
+def _cyc(o, i, arch):
+    """An engine's share of the II: its cycles (and, in finn timing, its sliding-window unit's)."""
+    c = int(o.cycles[i])
+    return max(c, int(o.swu_cycles[i])) if arch.timing == "finn" and o.swu_cycles is not None else c
+
+
+def _brute(opts, arch):
+    """Lexicographic (II, resource cost) over every combination; DRAM options only if nothing fits on chip."""
+    b = arch.budget()
+    names = list(opts)
+    for allow in (False, True):
+        sets = [[i for i in range(len(opts[n])) if allow or not opts[n].dram[i]] for n in names]
+        best = None
+        for combo in itertools.product(*sets):
+            tot = {r: sum(int(getattr(opts[n], r)[i]) for n, i in zip(names, combo)) for r in ("lut", "dsp", "bram18")}
+            if any(tot[r] > b[r] for r in tot):
+                continue
+            dram = sum(float(opts[n].dram_bytes[i]) for n, i in zip(names, combo))
+            ii = max(max(_cyc(opts[n], i, arch) for n, i in zip(names, combo)), math.ceil(dram / arch.dram_bw_bytes))
+            cost = sum(float(opts[n].resource_cost(arch)[i]) for n, i in zip(names, combo))
+            if best is None or (ii, cost) < best[:2]:
+                best = (ii, cost, combo)
+        if best is not None:
+            return best
+    return None
+
+
+@pytest.mark.parametrize("budget", [{}, {"lut": 6000}, {"lut": 4000, "dsp": 20}, {"dsp": 8, "bram18": 1},
+                                    {"lut": 1500}, {"lut": 100}])
+@pytest.mark.parametrize("timing", ["rtl", "finn"])
+def test_solver_equals_brute_force(budget, timing):
+    net = small_net()
+    arch = StreamingArch(timing=timing, **budget)
+    pipe, opts = prepare(net, arch)
+    want = _brute(opts, arch)
+    sol = solve(opts, arch)
+    if want is None:
+        assert sol.choice is None and sol.fits > 0 and sol.reason
+        return
+    names = list(opts)
+    got_cost = sum(float(opts[n].resource_cost(arch)[sol.choice[n]]) for n in names)
+    dram = sum(float(opts[n].dram_bytes[sol.choice[n]]) for n in names)
+    got_ii = max(max(_cyc(opts[n], sol.choice[n], arch) for n in names), math.ceil(dram / arch.dram_bw_bytes))
+    assert (got_ii, round(got_cost, 12)) == (want[0], round(want[1], 12))
+    assert sol.exact
+
+
+def test_target_fps_gives_the_fewest_resources_reaching_it():
+    net = small_net()
+    free = FAMILY.map_network(net, StreamingArch())
+    slow = FAMILY.map_network(net, StreamingArch(target_fps=free.throughput_fps / 4))
+    assert slow.feasible and slow.throughput_fps >= free.throughput_fps / 4
+    assert slow.figures["lut"] + slow.figures["dsp"] <= free.figures["lut"] + free.figures["dsp"]
+
+
+def test_invariants_ii_latency_and_monotone_resources():
+    net = _finn.cnv()
+    arch = StreamingArch(lut=230400, dsp=1728, bram18=624)
+    c = FAMILY.map_network(net, arch)
+    assert c.feasible
+    ii = c.figures["ii_cycles"]
+    assert all(ii >= lc.figures["cycles"] for lc in c.layers)
+    assert c.throughput_fps == pytest.approx(arch.clock_mhz * 1e6 / ii)
+    batch = FAMILY.map_network(_finn.cnv(batch=5), arch)
+    assert batch.latency_cycles == batch.figures["fill_cycles"] + 4 * batch.figures["ii_cycles"]
+    pipe, opts = prepare(net, arch)
+    for o in opts.values():
+        if o.engine.kind not in ("mvau", "vvau"):
+            continue
+        on = ~o.dram
+        lanes, lut, dsp = o.lanes[on], o.lut[on], o.dsp[on]
+        for r in (lut, dsp):                      # FINN-R LUT and DSP grow with PE x SIMD at fixed PE or SIMD
+            for fixed in (o.pe[on], o.simd[on]):
+                for v in np.unique(fixed):
+                    m = fixed == v
+                    order = np.argsort(lanes[m])
+                    assert np.all(np.diff(r[m][order]) >= 0)
+        # cycles never grow with more lanes of the same PE
+        for v in np.unique(o.pe[on]):
+            m = o.pe[on] == v
+            order = np.argsort(lanes[m])
+            assert np.all(np.diff(o.cycles[on][m][order]) <= 0)
+
+
+def test_pins_are_honoured_and_bad_pins_name_the_key():
+    net = _finn.cnv()
+    arch = StreamingArch()
+    c = FAMILY.map_network(net, arch, pins={"conv1": {"pe": 4, "simd": 9}})
+    row = next(lc for lc in c.layers if lc.name == "conv1")
+    assert (row.figures["pe"], row.figures["simd"]) == (4, 9)
+    with pytest.raises(UserError, match=r"^mapping\.conv1\.pe: 5 does not divide 64 output channels$"):
+        FAMILY.map_network(net, arch, pins={"conv1": {"pe": 5}})
+    with pytest.raises(UserError, match=r"^mapping\.nope:"):
+        FAMILY.check_pins(net, {"nope": {"pe": 1}})
+
+
+def test_a_budget_nothing_fits_is_an_infeasible_cost_naming_the_resource():
+    c = FAMILY.map_network(_finn.cnv(), StreamingArch(lut=500))
+    assert c.fits > 0 and "lut" in c.reason and not c.feasible
+    assert "infeasible" in FAMILY.to_json(c)
+    assert "infeasible" in FAMILY.report(c, title="cnv")
+
+
+def test_json_shape_report_and_family_keys():
+    c = FAMILY.map_network(_finn.cnv(), StreamingArch(lut=230400, dsp=1728, bram18=624))
+    js = FAMILY.to_json(c)
+    assert set(js["total"]) == {"ii_cycles", "latency_cycles", "throughput_fps", "energy_pj", "area_mm2", "lut",
+                                "dsp", "bram18"}
+    conv = next(l for l in js["layers"] if l["name"] == "conv0")
+    assert set(conv) == {"name", "op", "pe", "simd", "cycles", "fifo_depth", "lut", "dsp", "bram18", "swu_cycles"}
+    fc = next(l for l in js["layers"] if l["name"] == "fc0")
+    assert "swu_cycles" not in fc
+    assert "*" in FAMILY.report(c, title="cnv")
+    assert {p.name for p in FAMILY.params()} >= {"family", "op_bits", "acc_bits", "clock_mhz", "lut", "dsp", "bram18",
+                                                 "dram_bw_bytes", "tech", "timing", "target_fps"}
+    a = FAMILY.arch({"lut": 1000, "timing": "finn"})
+    assert FAMILY.arch(FAMILY.arch_values(a)) == a
+    with pytest.raises(UserError, match=r"^hardware\.timing:"):
+        FAMILY.arch({"timing": "fast"})
+    with pytest.raises(UserError, match=r"^hardware\.lut:"):
+        FAMILY.arch({"lut": -3})
+    with pytest.raises(UserError, match=r"^hardware\.family: streaming: no RTL generator yet"):
+        FAMILY.generate(a, c)
+
+
+def test_joint_mode_round_trips_the_solver_folding():
+    net = small_net()
+    arch = StreamingArch()
+    space = FAMILY.joint_space(net, {})
+    best = FAMILY.map_network(net, arch)
+    params = FAMILY.encode(space, best)
+    assert {p.name for p in space.params} == set(params)
+    again, = FAMILY.cost(net, [arch], [params], space)
+    assert again.figures["ii_cycles"] == best.figures["ii_cycles"]
+    assert again.figures["lut"] == best.figures["lut"]
