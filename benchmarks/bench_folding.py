@@ -16,7 +16,7 @@ from codesign.workload.zoo import zoo
 
 ZCU104 = {"lut": 230400, "dsp": 1728, "bram18": 624}
 U250 = {"lut": 1728000, "dsp": 12288, "bram18": 5376}
-CASES = [("cnv", {}, ZCU104), ("cnv int4", {"op_bits": 4}, ZCU104), ("mobilenet_v1", {}, U250), ("resnet18", {}, U250)]
+CASES = [("cnv", {}, ZCU104), ("cnv (U250)", {}, U250), ("mobilenet_v1", {}, U250), ("resnet18", {}, U250)]
 
 
 def main():
