@@ -8,8 +8,9 @@ the reference point 1.1 in every coordinate (`normalize`).
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
-__all__ = ["pareto_mask", "hypervolume", "normalize", "REF"]
+__all__ = ["pareto_mask", "hypervolume", "normalize", "hypervolume_history", "REF"]
 
 REF = 1.1
 
@@ -66,3 +67,18 @@ def normalize(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     lo, hi = np.log(np.asarray(lo, float)), np.log(np.asarray(hi, float))
     span = np.where(hi > lo, hi - lo, 1.0)
     return (np.log(np.asarray(values, float)) - lo) / span
+
+
+def hypervolume_history(df: pd.DataFrame, objectives: list[str], points: int = 200) -> pd.DataFrame:
+    """Normalized hypervolume of the feasible front after each of up to
+    `points` trial counts (bounds: best and worst feasible values of `df`)."""
+    vals = df[objectives].to_numpy(float)
+    ok = df["feasible"].to_numpy(bool) & np.isfinite(vals).all(axis=1) & (vals > 0).all(axis=1)
+    if not ok.any():
+        return pd.DataFrame({"trials": [], "hypervolume": []})
+    lo, hi = vals[ok].min(axis=0), vals[ok].max(axis=0)
+    z = normalize(np.where(ok[:, None], vals, 1.0), lo, hi)
+    n = len(df)
+    marks = np.unique(np.linspace(1, n, min(points, n)).astype(int))
+    hv = [hypervolume(z[:m][ok[:m]]) for m in marks]
+    return pd.DataFrame({"trials": marks, "hypervolume": hv})

@@ -3,7 +3,7 @@
 - pareto.png: every 2-D projection of the objectives (log axes, units in
   the labels); feasible trials in grey, the Pareto front in colour.
 - hypervolume.png: normalized hypervolume of the feasible front against the
-  number of trials (`results.hypervolume_history`).
+  number of trials (`pareto.hypervolume_history`).
 """
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from itertools import combinations
 from pathlib import Path
 
 import pandas as pd
+
+from .pareto import hypervolume_history
 
 __all__ = ["plot_pareto", "plot_hypervolume"]
 
@@ -72,7 +74,6 @@ def plot_pareto(df: pd.DataFrame, front: pd.DataFrame, meta, path: Path) -> None
 
 
 def plot_hypervolume(df: pd.DataFrame, meta, path: Path) -> None:
-    from .results import hypervolume_history
     plt = _plt()
     h = hypervolume_history(df, list(meta.objectives)) if len(df) else pd.DataFrame({"trials": [], "hypervolume": []})
     fig, ax = plt.subplots(figsize=(5.5, 3.8))

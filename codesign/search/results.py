@@ -32,7 +32,7 @@ import pandas as pd
 from ..config import Config
 from ..errors import UserError
 from ..families import get_family
-from .pareto import hypervolume, normalize, pareto_mask
+from .pareto import hypervolume_history, pareto_mask
 from .settings import METRICS, SearchSettings
 
 __all__ = ["trials_frame", "write_results", "load_results", "pareto_front", "hypervolume_history", "Meta",
@@ -156,21 +156,6 @@ def pareto_front(df: pd.DataFrame, objectives: list[str] | tuple[str, ...] | Non
     ok = ok.drop_duplicates(subset=objectives)
     front = ok[pareto_mask(ok[objectives].to_numpy(float))] if len(ok) else ok
     return front.sort_values(objectives)
-
-
-def hypervolume_history(df: pd.DataFrame, objectives: list[str], points: int = 200) -> pd.DataFrame:
-    """Normalized hypervolume of the feasible front after each of up to
-    `points` trial counts (bounds: best and worst feasible values of `df`)."""
-    vals = df[objectives].to_numpy(float)
-    ok = df["feasible"].to_numpy(bool) & np.isfinite(vals).all(axis=1) & (vals > 0).all(axis=1)
-    if not ok.any():
-        return pd.DataFrame({"trials": [], "hypervolume": []})
-    lo, hi = vals[ok].min(axis=0), vals[ok].max(axis=0)
-    z = normalize(np.where(ok[:, None], vals, 1.0), lo, hi)
-    n = len(df)
-    marks = np.unique(np.linspace(1, n, min(points, n)).astype(int))
-    hv = [hypervolume(z[:m][ok[:m]]) for m in marks]
-    return pd.DataFrame({"trials": marks, "hypervolume": hv})
 
 
 def _atomic(path: Path, write) -> None:

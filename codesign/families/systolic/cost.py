@@ -30,9 +30,7 @@ tests/test_timeloop.py and README "Validation"):
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
@@ -41,6 +39,8 @@ from .dataflow import ARRAY_LEVELS, ROLES_ON
 from ...workload import TENSORS, Layer
 from .mapping import LEVELS, Mapping, MappingBatch
 from .timing import fold_timing
+from .traffic import LayerInfo, cdiv, footprint, level_sum, traffic
+from .traffic import info as layer_info
 
 __all__ = ["Costs", "evaluate", "evaluate_mapping", "INFEASIBLE", "ENERGY_PARTS"]
 
@@ -75,6 +75,25 @@ class Costs:
     acc_bytes_used: np.ndarray
     folds: np.ndarray = field(repr=False)
 
+    _ARRAYS = ("compute_cycles", "stall_cycles", "latency_cycles", "energy_pj", "utilization",
+               "mapping_efficiency", "dram_bytes", "infeasible", "glb_bytes_used", "acc_bytes_used", "folds")
+
+    def take(self, idx: np.ndarray) -> "Costs":
+        """The rows `idx` of this batch."""
+        return Costs(macs=self.macs, **{k: getattr(self, k)[idx] for k in self._ARRAYS},
+                     energy_parts_pj={k: v[idx] for k, v in self.energy_parts_pj.items()},
+                     accesses={k: v[idx] for k, v in self.accesses.items()})
+
+    @staticmethod
+    def concat(parts: list["Costs"]) -> "Costs":
+        """Batches of one layer, one after the other."""
+        if len(parts) == 1:
+            return parts[0]
+        cat = np.concatenate
+        return Costs(macs=parts[0].macs, **{k: cat([getattr(p, k) for p in parts]) for k in Costs._ARRAYS},
+                     energy_parts_pj={k: cat([p.energy_parts_pj[k] for p in parts]) for k in parts[0].energy_parts_pj},
+                     accesses={k: cat([p.accesses[k] for p in parts]) for k in parts[0].accesses})
+
     @property
     def feasible(self) -> np.ndarray:
         return self.infeasible == 0
@@ -108,107 +127,6 @@ class Costs:
         out.update(self.access_counts(i))
         out["infeasible"] = INFEASIBLE[int(self.infeasible[i])]
         return out
-
-
-@dataclass(frozen=True)
-class _LayerInfo:
-    bounds: np.ndarray                            # (D,)
-    rel: dict[str, np.ndarray]                    # tensor -> (D,) bool
-    axes2: dict[str, tuple]                       # tensor -> two-dim axes ((d1, c1), (d2, c2))
-    const: dict[str, int]                         # tensor -> product of its one-dim axes' bounds
-    size: dict[str, int]
-    bits: dict[str, int]
-    roles: tuple[str, ...]
-
-
-@lru_cache(maxsize=4096)
-def _info(layer: Layer) -> _LayerInfo:
-    idx = {d: i for i, d in enumerate(layer.dim_names)}
-    bounds = np.array([b for _, b in layer.dims], dtype=np.int64)
-    rel, axes2, const = {}, {}, {}
-    for t in layer.tensors:
-        rel[t.name] = np.array([d in t.dims for d in layer.dim_names])
-        # an axis over one live dim (e.g. G*Cg + C with one group) sums to that dim's bound
-        live = [tuple((idx[d], c) for d, c in a.terms if bounds[idx[d]] > 1) for a in t.axes]
-        axes2[t.name] = tuple(a for a in live if len(a) == 2)
-        const[t.name] = math.prod(int(bounds[a[0][0]]) for a in live if len(a) == 1)
-    return _LayerInfo(bounds, rel, axes2, const, {t: layer.footprint(t) for t in TENSORS},
-                      {t.name: t.bits for t in layer.tensors}, tuple(layer.role(d) for d in layer.dim_names))
-
-
-def _cdiv(a, b):
-    return -(-a // b)
-
-
-def _ext2(c1, c2, x, y):
-    """Distinct values of c1*i + c2*j for i < x, j < y (x, y >= 1; arrays)."""
-    g = math.gcd(c1, c2)
-    return x * y - np.maximum(x - c2 // g, 0) * np.maximum(y - c1 // g, 0)
-
-
-def _axis_sum(axis, bounds, tile):
-    """Sum over all tiles (full and the ragged last) of a two-dim axis's extent; (N,)."""
-    (d1, c1), (d2, c2) = axis
-    combos = []
-    for d in (d1, d2):
-        x = np.minimum(tile[d], bounds[d])
-        r = bounds[d] % x
-        combos.append(((x, bounds[d] // x), (np.maximum(r, 1), r > 0)))
-    total = 0
-    for a, na in combos[0]:
-        for b, nb in combos[1]:
-            total = total + na * nb * _ext2(c1, c2, a, b)
-    return total
-
-
-def _footprint(info, tensor, tile):
-    """Elements of one full tile of `tensor`; tile (D, N) already capped."""
-    out = np.ones(tile.shape[1], dtype=np.int64)
-    paired = {d for (d1, _), (d2, _) in info.axes2[tensor] for d in (d1, d2)}
-    for j in np.flatnonzero(info.rel[tensor] & (info.bounds > 1)):
-        if j not in paired:
-            out = out * tile[j]
-    for (d1, c1), (d2, c2) in info.axes2[tensor]:
-        out = out * _ext2(c1, c2, tile[d1], tile[d2])
-    return out
-
-
-def _traffic(info, tensor, Ft, posm, pos, tile, cut, exempt):
-    """Elements of `tensor` moved across the boundary below temporal level `cut`.
-
-    Arrays are dim-major: Ft (3, D, N) temporal factors, posm/pos (3, D, N)
-    flattened loop positions (posm: -1 where the factor is 1), tile (D, N)
-    the child's tile. With `exempt`, loops after the innermost loop over a
-    dim the tensor uses (above the boundary) reuse the tile.
-    """
-    bounds = info.bounds
-    live = bounds > 1
-    rel = info.rel[tensor] & live
-    irr = np.flatnonzero(~info.rel[tensor] & live)
-    total = np.full(tile.shape[1], info.const[tensor], dtype=np.int64)
-    if len(irr):
-        reach = tile[irr]
-        if exempt:
-            ri = np.flatnonzero(rel)
-            p_star = posm[: cut + 1][:, ri].max(axis=(0, 1)) if len(ri) else np.full(tile.shape[1], -1)
-            for l in range(cut + 1):
-                reach = reach * np.where(pos[l, irr] > p_star, Ft[l, irr], 1)
-        reach = np.minimum(reach, bounds[irr, None])
-        total = total * np.prod(_cdiv(bounds[irr, None], reach), axis=0)
-    for axis in info.axes2[tensor]:
-        total = total * _axis_sum(axis, bounds, tile)
-    return total
-
-
-def _level_sum(F, lvl, bounds, x, n):
-    """Per dim, the sum over array folds of the fold's extent at level `lvl`
-    (rows, cols or pe); (D, N). Within a fold, rows/cols are outside pe, so
-    the ragged last fold of a dim split over both keeps the full pe length
-    on its longest PE and fewer rows."""
-    f = F[lvl]
-    last = bounds[:, None] - (n - 1) * x
-    last_lvl = np.minimum(f, last) if lvl == F_PE else _cdiv(last, F[F_PE])
-    return np.where(f > 1, (n - 1) * f + np.minimum(last_lvl, f), n)
 
 
 _SHARED = ("dataflow", "timing", "tech", "op_bits", "acc_bits", "double_buffered", "family")
@@ -274,43 +192,49 @@ def evaluate(layer: Layer, arch: SystolicArch | list[SystolicArch], batch: Mappi
         sub = _ArchView(av.base, *(v[sl] if isinstance(v, np.ndarray) else v
                                    for v in (getattr(av, k) for k in _VARYING)))
         parts.append(_evaluate(layer, sub, batch.factors[sl], batch.rank[sl], check_dataflow))
-    return _concat(parts)
-
-
-def _concat(parts: list[Costs]) -> Costs:
-    cat = np.concatenate
-    return Costs(
-        macs=parts[0].macs,
-        **{k: cat([getattr(p, k) for p in parts]) for k in (
-            "compute_cycles", "stall_cycles", "latency_cycles", "energy_pj", "utilization",
-            "mapping_efficiency", "dram_bytes", "infeasible", "glb_bytes_used", "acc_bytes_used", "folds")},
-        energy_parts_pj={k: cat([p.energy_parts_pj[k] for p in parts]) for k in parts[0].energy_parts_pj},
-        accesses={k: cat([p.accesses[k] for p in parts]) for k in parts[0].accesses})
+    return Costs.concat(parts)
 
 
 def _evaluate(layer: Layer, av: _ArchView, F_in: np.ndarray, rank: np.ndarray, check_dataflow: bool) -> Costs:
-    info = _info(layer)
+    info = layer_info(layer)
     arch = av.base
-    tech = tech_of(arch)
     N, _, D = F_in.shape
     F = np.ascontiguousarray(F_in.transpose(1, 2, 0))          # (5, D, N): batch contiguous
     Ft = F[[F_DRAM, F_GLB, F_PE]]                              # (3, D, N)
     pos = np.ascontiguousarray(rank.transpose(1, 2, 0)) + (np.arange(3) * D)[:, None, None]
     posm = np.where(Ft > 1, pos, -1)
-    bounds = info.bounds
-    B = bounds[:, None]
     macs = layer.macs
-    st = arch.stationary
-
     # tiles below each boundary (suffix products of the level factors)
     t_sp = F[F_ROWS] * F[F_COLS]
     t_arr = t_sp * F[F_PE]
     t_glb = t_arr * F[F_GLB]
+    acc = _accesses(info, arch, N, macs, (traffic(info, t, Ft, posm, pos, t_glb, T_DRAM, True) for t in TENSORS),
+                    {t: (traffic(info, t, Ft, posm, pos, t_arr, T_GLB, True) if t == arch.stationary
+                         else traffic(info, t, Ft, posm, pos, t_sp, T_PE, False)) for t in TENSORS})
+    e, dram_read_bytes, dram_bytes = _energy(info, av, acc, macs, N)
+    compute, folds, sum_urc, n_arr, glb_tile = _compute(info, av, F, t_arr, t_glb)
+    if arch.timing == "scalesim" and arch.dataflow == "os":
+        # SCALE-Sim's os ofmap write count adds R + C per fold (a double count in
+        # its code, see shared/reference/README.md); reported, not charged energy
+        key = ("acc" if arch.acc_kib > 0 else "glb", "outputs", "updates")
+        acc[key] = acc[key] + folds * (av.rows + av.cols)
+    fp = {t: footprint(info, t, glb_tile) for t in TENSORS}
+    glb_used = sum(fp[t] * info.bits[t] for t in TENSORS if t in _kept(arch, "glb")) / 8
+    acc_used = fp["outputs"] * info.bits["outputs"] / 8 if arch.acc_kib > 0 else np.zeros(N)
+    latency = _latency(info, av, compute, fp, dram_read_bytes, dram_bytes)
+    reason = _feasibility(info, av, F, n_arr, glb_used, acc_used, check_dataflow)
+    return Costs(
+        macs=macs, compute_cycles=compute.astype(np.int64), stall_cycles=latency - compute,
+        latency_cycles=latency, energy_pj=sum(e.values()), energy_parts_pj=e,
+        utilization=macs / (latency * av.pes), mapping_efficiency=sum_urc / (folds * av.pes),
+        dram_bytes=dram_bytes, accesses=acc, infeasible=reason, glb_bytes_used=glb_used,
+        acc_bytes_used=acc_used, folds=folds)
 
-    # ---- traffic ---------------------------------------------------------
-    T0 = {t: _traffic(info, t, Ft, posm, pos, t_glb, T_DRAM, True) for t in TENSORS}
-    T1 = {t: (_traffic(info, t, Ft, posm, pos, t_arr, T_GLB, True) if t == st
-              else _traffic(info, t, Ft, posm, pos, t_sp, T_PE, False)) for t in TENSORS}
+
+def _accesses(info: LayerInfo, arch: SystolicArch, N: int, macs: int, dram_traffic, glb_traffic: dict) -> dict:
+    """Access counts per (memory, tensor, kind) from the traffic across the two boundaries."""
+    T0, T1 = dict(zip(TENSORS, dram_traffic)), glb_traffic
+    st = arch.stationary
     zsize = info.size["outputs"]
     out_mem = "acc" if arch.acc_kib > 0 else "glb"
     acc: dict[tuple[str, str, str], np.ndarray] = {}
@@ -329,8 +253,13 @@ def _evaluate(layer: Layer, av: _ArchView, F_in: np.ndarray, rank: np.ndarray, c
         acc[("pe_reg", st, "reads")] = np.full(N, macs - zsize, dtype=np.int64)
     else:
         acc[("pe_reg", st, "reads")] = np.full(N, macs, dtype=np.int64)
+    return acc
 
-    # ---- energy ----------------------------------------------------------
+
+def _energy(info: LayerInfo, av: "_ArchView", acc: dict, macs: int, N: int):
+    """Energy per part, DRAM read bytes and all DRAM bytes."""
+    arch = av.base
+    tech = tech_of(arch)
     bits = info.bits
     word = {"inputs": arch.op_bits, "weights": arch.op_bits, "outputs": arch.acc_bits}
     e = {p: np.zeros(N) for p in ENERGY_PARTS}
@@ -345,35 +274,34 @@ def _evaluate(layer: Layer, av: _ArchView, F_in: np.ndarray, rank: np.ndarray, c
         else:
             e["pe_reg"] += v * tech.reg_pj(word[t])
     for t in TENSORS:   # each streamed operand hops one PE per MAC
-        if t != st:
+        if t != arch.stationary:
             e["array"] += macs * tech.forward_pj(word[t])
-    energy = sum(e.values())
     dram_read_bytes = sum(v * bits[t] for (m, t, k), v in acc.items() if m == "dram" and k == "reads") / 8
-    dram_bytes = dram_read_bytes + acc[("dram", "outputs", "updates")] * bits["outputs"] / 8
+    return e, dram_read_bytes, dram_read_bytes + acc[("dram", "outputs", "updates")] * bits["outputs"] / 8
 
-    # ---- compute timing (affine fold cost summed in closed form) ------------
+
+def _compute(info: LayerInfo, av: "_ArchView", F: np.ndarray, t_arr: np.ndarray, t_glb: np.ndarray):
+    """Compute cycles (the affine fold cost summed in closed form), folds, the
+    sum over folds of used PEs, array tiles per dim and the glb tile."""
+    bounds = info.bounds
+    B = bounds[:, None]
     x_arr = np.minimum(t_arr, B)
-    n_arr = _cdiv(B, x_arr)
+    n_arr = cdiv(B, x_arr)
     live = np.flatnonzero(bounds > 1)                          # bound-1 dims: one fold, extent 1
     Fl, xl, nl, Bl = F[:, live], x_arr[live], n_arr[live], bounds[live]
     folds = np.prod(nl, axis=0)
-    lr, lc, lp = (_level_sum(Fl, lvl, Bl, xl, nl) for lvl in (F_ROWS, F_COLS, F_PE))
-    sum_ur, sum_uc, sum_t = lr.prod(axis=0), lc.prod(axis=0), lp.prod(axis=0)
+    lr, lc, lp = (level_sum(Fl, lvl, Bl, xl, nl) for lvl in (F_ROWS, F_COLS, F_PE))
     sum_urc = np.where(Fl[F_ROWS] > 1, lr, lc).prod(axis=0)    # a dim on rows and cols: not systolic
     glb_tile = np.minimum(t_glb, B)
-    glb_tiles = np.prod(_cdiv(Bl[:, None], glb_tile[live]), axis=0)
-    ft = fold_timing(arch.timing, arch.dataflow)
-    compute = ft.total(av.rows, av.cols, folds, sum_ur, sum_uc, sum_t, glb_tiles)
-    if arch.timing == "scalesim" and arch.dataflow == "os":
-        # SCALE-Sim's os ofmap write count adds R + C per fold (a double count in
-        # its code, see shared/reference/README.md); reported, not charged energy
-        acc[(out_mem, "outputs", "updates")] = acc[(out_mem, "outputs", "updates")] + folds * (av.rows + av.cols)
+    glb_tiles = np.prod(cdiv(Bl[:, None], glb_tile[live]), axis=0)
+    ft = fold_timing(av.base.timing, av.base.dataflow)
+    compute = ft.total(av.rows, av.cols, folds, lr.prod(axis=0), lc.prod(axis=0), lp.prod(axis=0), glb_tiles)
+    return compute, folds, sum_urc, n_arr, glb_tile
 
-    # ---- latency with DRAM bandwidth --------------------------------------
-    fp = {t: _footprint(info, t, glb_tile) for t in TENSORS}
-    glb_used = sum(fp[t] * bits[t] for t in TENSORS if t in _kept(arch, "glb")) / 8
-    acc_used = fp["outputs"] * bits["outputs"] / 8 if arch.acc_kib > 0 else np.zeros(N)
-    bw = av.dram_bw_bytes
+
+def _latency(info: LayerInfo, av: "_ArchView", compute, fp: dict, dram_read_bytes, dram_bytes) -> np.ndarray:
+    """Latency with DRAM bandwidth (double buffering: the first load and the last drain exposed)."""
+    arch, bits, bw = av.base, info.bits, av.dram_bw_bytes
     if arch.timing == "scalesim":           # SCALE-Sim's CALC mode: no stalls
         latency = compute.astype(np.float64)
     elif arch.timing == "ideal":            # Timeloop: reads and writes limited separately
@@ -386,11 +314,16 @@ def _evaluate(layer: Layer, av: _ArchView, F_in: np.ndarray, rank: np.ndarray, c
             latency = first + np.maximum(compute, np.maximum(transfer - first - last, 0)) + last
         else:
             latency = compute + transfer
-    latency = np.ceil(latency).astype(np.int64)
+    return np.ceil(latency).astype(np.int64)
 
-    # ---- feasibility ------------------------------------------------------
+
+def _feasibility(info: LayerInfo, av: "_ArchView", F, n_arr, glb_used, acc_used, check_dataflow: bool):
+    """Index into `INFEASIBLE` per mapping (0: feasible; the first failed check otherwise)."""
+    arch = av.base
+    N = F.shape[2]
+    B = info.bounds[:, None]
     reason = np.zeros(N, dtype=np.int8)
-    pe_fp = _footprint(info, st, np.minimum(F[F_PE], B))
+    pe_fp = footprint(info, arch.stationary, np.minimum(F[F_PE], B))
     glb_cap = av.glb_bytes / (2 if arch.double_buffered else 1)
     acc_cap = av.acc_bytes / (2 if arch.double_buffered else 1)
     # the glb factor must divide the number of array tiles (see mapping.py):
@@ -406,13 +339,7 @@ def _evaluate(layer: Layer, av: _ArchView, F_in: np.ndarray, rank: np.ndarray, c
     ]
     for name, bad in reversed(checks):
         reason[bad] = INFEASIBLE.index(name)
-
-    return Costs(
-        macs=macs, compute_cycles=compute.astype(np.int64), stall_cycles=latency - compute,
-        latency_cycles=latency, energy_pj=energy, energy_parts_pj=e,
-        utilization=macs / (latency * av.pes), mapping_efficiency=sum_urc / (folds * av.pes),
-        dram_bytes=dram_bytes, accesses=acc, infeasible=reason, glb_bytes_used=glb_used,
-        acc_bytes_used=acc_used, folds=folds)
+    return reason
 
 
 def _kept(arch: SystolicArch, mem: str) -> frozenset[str]:
@@ -422,7 +349,7 @@ def _kept(arch: SystolicArch, mem: str) -> frozenset[str]:
     return frozenset()
 
 
-def _dataflow_violations(info: _LayerInfo, arch: SystolicArch, F: np.ndarray) -> np.ndarray:
+def _dataflow_violations(info: LayerInfo, arch: SystolicArch, F: np.ndarray) -> np.ndarray:
     """Unrolled or streamed dims that the dataflow does not allow; F is (5, D, N)."""
     allowed = dict(zip(ARRAY_LEVELS, ROLES_ON[arch.dataflow]))
     roles = np.array(info.roles)

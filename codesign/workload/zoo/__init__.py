@@ -23,6 +23,7 @@ from codesign.workload import Network, WorkloadError
 from codesign.workload.zoo._cnn import mobilenet_v2, resnet18, resnet50
 from codesign.workload.spec import OPS, layers_from_spec, network_from_spec
 from codesign.workload.zoo._transformer import bert_base, vit_b16
+from codesign.workload.zoo import _finn
 
 __all__ = ["ZOO", "zoo", "layers_from_spec", "network_from_spec", "OPS",
            "resnet18", "resnet50", "mobilenet_v2", "bert_base", "vit_b16"]
@@ -33,6 +34,7 @@ ZOO: dict[str, Callable[..., Network]] = {
     "mobilenet_v2": mobilenet_v2,
     "bert_base": bert_base,
     "vit_b16": vit_b16,
+    "cnv": _finn.cnv, "tfc": _finn.tfc, "mobilenet_v1": _finn.mobilenet_v1,
 }
 
 

@@ -66,22 +66,11 @@ def tie_key(objective: Objective, costs: Costs, batch: MappingBatch) -> np.ndarr
 
 
 def _take(c: Costs, idx: np.ndarray) -> Costs:
-    return Costs(macs=c.macs, **{k: getattr(c, k)[idx] for k in (
-        "compute_cycles", "stall_cycles", "latency_cycles", "energy_pj", "utilization", "mapping_efficiency",
-        "dram_bytes", "infeasible", "glb_bytes_used", "acc_bytes_used", "folds")},
-        energy_parts_pj={k: v[idx] for k, v in c.energy_parts_pj.items()},
-        accesses={k: v[idx] for k, v in c.accesses.items()})
+    return c.take(idx)
 
 
 def _cat(parts: list[Costs]) -> Costs:
-    if len(parts) == 1:
-        return parts[0]
-    cat = np.concatenate
-    return Costs(macs=parts[0].macs, **{k: cat([getattr(p, k) for p in parts]) for k in (
-        "compute_cycles", "stall_cycles", "latency_cycles", "energy_pj", "utilization", "mapping_efficiency",
-        "dram_bytes", "infeasible", "glb_bytes_used", "acc_bytes_used", "folds")},
-        energy_parts_pj={k: cat([p.energy_parts_pj[k] for p in parts]) for k in parts[0].energy_parts_pj},
-        accesses={k: cat([p.accesses[k] for p in parts]) for k in parts[0].accesses})
+    return Costs.concat(parts)
 
 
 class Finalists:

@@ -18,8 +18,9 @@ import numpy as np
 from ..bounds import COLS, FP, ROWS, Case, Scorer
 from ....objective import Objective
 from ..space import MappingSpace
+from ._base import Finalists
 
-__all__ = ["Leaves", "BudgetExceeded", "descend", "choices_of", "root_bound"]
+__all__ = ["Leaves", "BudgetExceeded", "descend", "choices_of", "root_bound", "cost_leaves"]
 
 #: rows x terms per chunk of broadcasting (keeps the working set small)
 _CHUNK = 1 << 19
@@ -174,3 +175,24 @@ def choices_of(space: MappingSpace, leaves: Leaves, rows: np.ndarray) -> np.ndar
     for k, blk in enumerate(leaves.case.blocks):
         out[:, list(blk.dims)] = blk.choice[leaves.idx[rows, k]]
     return out
+
+
+#: leaves costed per call of `cost.evaluate`
+_BATCH = 256
+
+
+def cost_leaves(space: MappingSpace, leaves: Leaves, fin: Finalists, *, limit: int | None = None) -> None:
+    """Cost leaves best bound first until the rest is beaten (or `limit` are costed)."""
+    alive = np.ones(len(leaves.obj), bool)
+    done = 0
+    while True:
+        alive &= ~fin.beaten(leaves.obj, leaves.energy)
+        rows = np.flatnonzero(alive)[:_BATCH if limit is None else min(_BATCH, limit - done)]
+        if not len(rows):
+            return
+        alive[rows] = False
+        order = np.full(len(rows), leaves.case.dram_order)
+        fin.add(choices_of(space, leaves, rows), order)
+        done += len(rows)
+        if limit is not None and done >= limit:
+            return

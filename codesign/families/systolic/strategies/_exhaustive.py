@@ -28,36 +28,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
 
 from ..bounds import Scorer, cases
 from ....objective import Objective
 from ..space import MappingSpace
 from ._base import Finalists, MapperStrategy, Outcome
-from ._descend import BudgetExceeded, Leaves, choices_of, descend, root_bound
+from ._descend import BudgetExceeded, cost_leaves, descend, root_bound
 from ._heuristic import Beam
 
-__all__ = ["Exhaustive", "cost_leaves"]
-
-_BATCH = 256
-
-
-def cost_leaves(space: MappingSpace, leaves: Leaves, fin: Finalists, *, limit: int | None = None) -> None:
-    """Cost leaves best bound first until the rest is beaten (or `limit` are costed)."""
-    alive = np.ones(len(leaves.obj), bool)
-    done = 0
-    while True:
-        alive &= ~fin.beaten(leaves.obj, leaves.energy)
-        rows = np.flatnonzero(alive)[:_BATCH if limit is None else min(_BATCH, limit - done)]
-        if not len(rows):
-            return
-        alive[rows] = False
-        order = np.full(len(rows), leaves.case.dram_order)
-        fin.add(choices_of(space, leaves, rows), order)
-        done += len(rows)
-        if limit is not None and done >= limit:
-            return
-
+__all__ = ["Exhaustive"]
 
 class Exhaustive(MapperStrategy):
     """The optimum of the space (module docstring). `seed_beam`: width of

@@ -16,7 +16,7 @@ from ..bounds import Scorer, cases
 from ....objective import Objective
 from ..space import MappingSpace
 from ._base import Finalists, MapperStrategy, Outcome
-from ._descend import descend
+from ._descend import cost_leaves, descend
 
 __all__ = ["Beam"]
 
@@ -39,7 +39,6 @@ class Beam(MapperStrategy):
 
     def run(self, space, objective, todo, scorer, fin: Finalists, stats: dict) -> None:
         """Beam over each case; cost the best leaves into `fin`."""
-        from ._exhaustive import cost_leaves
         for case in todo:
             leaves = descend(case, scorer, objective, beam=self.width, stats=stats)
             cost_leaves(space, leaves, fin, limit=self.finalists)
