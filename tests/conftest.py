@@ -12,3 +12,5 @@ REFERENCE = _SHARED if (_SHARED / "scalesim_grid.csv").is_file() else HERE / "da
 def reference_dir() -> Path:
     """shared/reference beside the checkout, else the copies in tests/data."""
     return REFERENCE
+
+from pg import postgres_url  # noqa: E402,F401  (fixture: a throw-away PostgreSQL server)
