@@ -32,8 +32,10 @@ PG_BIN := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
 pg:
 ifeq ($(PG_BIN),)
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  echo "make pg: installing Debian's postgresql"; \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+	  echo "make pg: installing Debian's postgresql (without its system-wide cluster)"; \
+	  mkdir -p /etc/postgresql-common/createcluster.d; \
+	  echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.d/codesign-no-main.conf; \
+	  (timeout 600 apt-get update -qq && DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq postgresql >/dev/null) \
 	    || echo "make pg: could not install postgresql (no network?); the PostgreSQL tests will be skipped"; \
 	else \
 	  echo "make pg: no /usr/lib/postgresql/*/bin/initdb and not root with apt-get; the PostgreSQL tests will be skipped"; \
