@@ -161,3 +161,20 @@ def test_file_errors_one_line(tmp_path):
         load_yaml(tmp_path)
     with pytest.raises(UserError, match="over the 8 MiB limit"):
         load_yaml("/dev/zero")                 # not a regular file: reading stops at the limit
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_YAMLISH = st.lists(st.sampled_from(list("ab01:-_ .,[]{}&*!|>'\"#?~\n\t\x00\xe9") +
+                                     ["  ", "- ", ": ", "yes", "016", "1:2", "<<", "!!str ", "---\n"]),
+                    max_size=40).map("".join)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.one_of(_YAMLISH, st.binary(max_size=60)))
+def test_any_input_gives_data_or_one_line_user_error(parser, text):
+    try:
+        parse_yaml(text, "f.yaml")
+    except UserError as e:
+        assert "\n" not in str(e) and str(e).startswith("f.yaml: ")
