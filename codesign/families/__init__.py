@@ -28,12 +28,9 @@ def get_family(name) -> Family:
 
 
 def _builtin() -> None:
+    from .streaming import FAMILY as streaming
     from .systolic.family import FAMILY as systolic
     register(systolic)
-    try:
-        from .streaming import FAMILY as streaming
-    except ImportError:          # the streaming family is being built
-        return
     register(streaming)
 
 

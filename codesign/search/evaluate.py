@@ -52,7 +52,7 @@ def outcome_of(cost: NetworkCost, metrics: tuple[str, ...]) -> Outcome:
     m = cost.metrics(cost.arch.clock_mhz)
     values = {k: float(m.get(k, _NAN)) for k in metrics}
     if cost.feasible or cost.layers:        # joint mode keeps what an overflowing tiling measured
-        return Outcome(values, _layer_records(cost), {lc.name: lc.plan.to_dict() for lc in cost.layers},
+        return Outcome(values, _layer_records(cost), {lc.name: lc.plan.to_dict() for lc in cost.layers if lc.plan is not None},
                        cost.fits, cost.reason)
     values = {k: (values[k] if k == "area_mm2" else _NAN) for k in metrics}
     return Outcome(values, fits=cost.fits, reason=cost.reason)

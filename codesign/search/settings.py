@@ -34,14 +34,14 @@ __all__ = ["SearchSettings", "Bound", "parse_search", "METRICS", "LAYER_METRICS"
 #: network-level figures a sweep reports (objectives and constraint targets)
 METRICS = ("latency_cycles", "energy_pj", "area_mm2", "edp", "power_mw", "utilization")
 #: network figures a sweep may add for its families (Family.extra_metrics), in this order
-EXTRA_METRICS = ("throughput_fps", "ii_cycles", "lut", "dsp", "bram18")
+EXTRA_METRICS = ("throughput_fps", "ii_cycles", "lut_used", "dsp_used", "bram18_used")
 #: per-layer figures a constraint may bound
 LAYER_METRICS = ("latency_cycles", "energy_pj", "utilization")
 #: axis labels for plots and tables
 UNITS = {"latency_cycles": "latency (cycles)", "energy_pj": "energy (pJ)", "area_mm2": "area (mm²)",
          "edp": "energy-delay product (pJ·cycles)", "power_mw": "power (mW)", "utilization": "PE utilization",
-         "throughput_fps": "throughput (frames/s)", "ii_cycles": "initiation interval (cycles)", "lut": "LUTs",
-         "dsp": "DSPs", "bram18": "BRAM18s"}
+         "throughput_fps": "throughput (frames/s)", "ii_cycles": "initiation interval (cycles)", "lut_used": "LUTs used",
+         "dsp_used": "DSPs used", "bram18_used": "BRAM18s used"}
 MAPPINGS = ("nested", "joint")
 SAMPLERS = ("nsga2", "tpe", "random", "grid")
 _KEYS = ("objectives", "constraints", "mapping", "sampler", "n_trials", "batch", "seed", "storage", "jobs")

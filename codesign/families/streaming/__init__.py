@@ -42,7 +42,8 @@ def prepare(network, arch: StreamingArch) -> tuple[Pipeline, dict[str, Options]]
 
 def _infeasible(network, arch, reason, fits) -> NetworkCost:
     return NetworkCost("streaming", arch, (), float("inf"), float("inf"), float("nan"), network.macs, 0.0, 0.0,
-                       {"ii_cycles": float("inf"), "lut": float("nan"), "dsp": float("nan"), "bram18": float("nan")},
+                       {"ii_cycles": float("inf"), "lut_used": float("nan"), "dsp_used": float("nan"),
+                        "bram18_used": float("nan")},
                        fits=fits, reason=reason)
 
 
@@ -79,7 +80,7 @@ def cost_choice(network, arch: StreamingArch, choice: dict, stats: SearchStats |
     area = lanes * t.pe_area_mm2(arch.op_bits, arch.acc_bits) + t.sram_area_mm2(sram) + t.fixed_area_mm2
     ii = pc.ii_cycles
     macs_frame = sum(e.macs for e in pipe.engines)
-    figures = {"ii_cycles": ii, "lut": lut, "dsp": dsp, "bram18": bram, "fill_cycles": pc.fill_cycles,
+    figures = {"ii_cycles": ii, "lut_used": lut, "dsp_used": dsp, "bram18_used": bram, "fill_cycles": pc.fill_cycles,
                "frames": frames, "bottleneck": pc.bottleneck, "fifo_lut": pc.fifo_lut, "fifo_bram18": pc.fifo_bram18,
                "periodic": pc.periodic, "solver_s": stats.seconds if stats else 0.0,
                "exact": stats.exact if stats else True}
@@ -101,7 +102,7 @@ class StreamingFamily(Family):
 
     name = "streaming"
     Arch = StreamingArch
-    extra_metrics = ("ii_cycles", "lut", "dsp", "bram18")
+    extra_metrics = ("throughput_fps", "ii_cycles", "lut_used", "dsp_used", "bram18_used")
 
     def params(self):
         return PARAMS

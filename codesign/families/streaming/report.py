@@ -40,7 +40,7 @@ def pipeline_table(cost: NetworkCost, title: str) -> str:
            f"latency {cost.latency_cycles:,.0f} cycles for {f['frames']} frame(s) = "
            f"{cost.latency_cycles / clock * 1e3:.3f} ms (first frame {f['fill_cycles']:,} cycles; "
            f"timing {arch.timing})",
-           f"resources: {f['lut']:,} LUT, {f['dsp']:,} DSP, {f['bram18']:,} BRAM18 "
+           f"resources: {f['lut_used']:,} LUT, {f['dsp_used']:,} DSP, {f['bram18_used']:,} BRAM18 "
            f"(FIFOs {f['fifo_lut']:,} LUT, {f['fifo_bram18']:,} BRAM18)",
            f"energy {cost.energy_pj / 1e6:,.2f} uJ per inference (" + ", ".join(
                f"{k} {v / cost.energy_pj:.0%}" for k, v in cost.energy_parts_pj().items() if cost.energy_pj) + ")",
@@ -64,8 +64,8 @@ def pipeline_json(cost: NetworkCost) -> dict:
     num = lambda v: None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v  # noqa: E731
     total = {"ii_cycles": num(f.get("ii_cycles")), "latency_cycles": num(cost.latency_cycles),
              "throughput_fps": num(cost.throughput_fps), "energy_pj": num(cost.energy_pj),
-             "area_mm2": num(cost.area_mm2), "lut": num(f.get("lut")), "dsp": num(f.get("dsp")),
-             "bram18": num(f.get("bram18"))}
+             "area_mm2": num(cost.area_mm2), "lut": num(f.get("lut_used")), "dsp": num(f.get("dsp_used")),
+             "bram18": num(f.get("bram18_used"))}
     out = {"layers": layers, "total": total}
     if not cost.feasible:
         out["infeasible"] = cost.reason

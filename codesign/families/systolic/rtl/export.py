@@ -164,7 +164,7 @@ def export_verilog(arch: SystolicArch, out_dir: str | Path, mapping: Mapping | N
     else:
         params = RtlParams.for_arch(arch)
     text = verilog.convert(Top(params), name=MODULE, emit_src=False)
-    design = {"module": MODULE, "architecture": _plain(asdict(arch)), "rtl": params.to_dict(),
+    design = {"module": MODULE, "architecture": _plain(arch.to_params()), "rtl": params.to_dict(),
               "timing_rtl": asdict(fold_timing("rtl", arch.dataflow)),
               "lint_waivers": LINT_WAIVERS}
     if mapping is not None:
