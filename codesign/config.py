@@ -161,7 +161,8 @@ def parse_config(raw: Any, path: str = "<config>") -> Config:
         raise ConfigError("workload: missing (give a zoo model, a list of layers or an ONNX file)")
     network = _workload(raw["workload"], name, path)
     network.unique()                      # a network without MAC layers is refused here
-    spaces = _spaces(raw.get("hardware") or {})
+    hw = raw.get("hardware", {})
+    spaces = _spaces({} if hw is None else hw)
     objective = raw.get("objective", "edp")
     try:
         Objective.parse(objective)

@@ -226,9 +226,14 @@ def design_of(row: pd.Series | dict) -> Design:
     """The `Design` of one row of a trials table."""
     row = {k: _py(v) for k, v in dict(row).items()}
     family = get_family(row.get("family") or "systolic")
-    hw = {p.name: row[p.name] for p in family.params() if _present(row.get(p.name))}
+    hw = {p.name: _typed(p, row[p.name]) for p in family.params() if _present(row.get(p.name))}
     return Design(int(row["trial"]), family.arch(hw), json.loads(row["mappings"]) if isinstance(
         row["mappings"], str) else row["mappings"], row)
+
+
+def _typed(p, v):
+    """A table value as its parameter's type (a column with NaN holds integers as floats)."""
+    return int(v) if p.is_int and isinstance(v, float) and v.is_integer() else v
 
 
 def _present(v) -> bool:
@@ -279,8 +284,8 @@ def trial_config(path: str | os.PathLike, trial: int) -> dict:
         raise UserError(f"{path}: meta.json does not record the workload; rerun the sweep to rewrite it")
     d = load_design(path, trial)
     family = get_family(d.row.get("family") or "systolic")
-    own = {p.name for p in family.params()}
-    hw = {k: d.row[k] for k in meta.hardware if k in own and _present(d.row.get(k))}
+    vals = family.arch_values(d.arch)
+    hw = {k: vals[k] for k in meta.hardware if k in vals and _present(d.row.get(k))}
     from ..config import parse_config
     base = parse_config({"workload": meta.workload, "hardware": {"family": family.name}}, meta.config)
     pins = family.pins_of(base.network, d.mappings)

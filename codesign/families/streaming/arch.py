@@ -26,21 +26,21 @@ ZCU104 = {"lut": 230400, "dsp": 1728, "bram18": 624}
 _TECH_DOC = "energy and area table: horowitz45 | eyeriss65 | a user table (codesign.tech)"
 PARAMS = (
     HardwareParam("family", "str", "streaming", "", "the family: streaming", choices=("streaming",)),
-    HardwareParam("op_bits", "int", 8, "bits", "weights and activations (8: FINN's 8-bit CNV/ResNet "
-                  "configurations, brevitas bnn_pynq cfg/cnv_8w8a.ini)", low=1, high=32),
-    HardwareParam("acc_bits", "int", 32, "bits", "accumulator width (32: FINN's accDataType default INT32, "
-                  "matrixvectoractivation.py:66)", low=2, high=64),
-    HardwareParam("clock_mhz", "float", 200.0, "MHz", "clock (assumption: 200 MHz, the issue's example; "
-                  "FINN's ZCU104 builds target 5 ns)", low=0, low_open=True),
+    HardwareParam("op_bits", "int", 8, "bits", "weights and activations", low=1, high=32,
+                  source="FINN's 8-bit CNV/ResNet configurations, brevitas bnn_pynq cfg/cnv_8w8a.ini"),
+    HardwareParam("acc_bits", "int", 32, "bits", "accumulator width", low=2, high=64,
+                  source="FINN's accDataType default INT32, matrixvectoractivation.py:66"),
+    HardwareParam("clock_mhz", "float", 200.0, "MHz", "clock", low=0, low_open=True, high=1e5,
+                  source="assumption: 200 MHz; FINN's ZCU104 builds target 5 ns"),
     HardwareParam("lut", "int", None, "LUT", "LUT budget (omitted: unbounded; ZCU104 has 230400, DS891)", low=1),
     HardwareParam("dsp", "int", None, "DSP", "DSP budget (omitted: unbounded; ZCU104 has 1728, DS891)", low=0),
     HardwareParam("bram18", "int", None, "RAMB18", "block RAM budget in 18 Kb blocks (omitted: unbounded; "
                   "ZCU104 has 624, DS891)", low=0),
     HardwareParam("dram_bw_bytes", "float", 16.0, "B/cycle", "DRAM bandwidth for weights that do not fit on "
-                  "chip (16: the systolic family's default)", low=0, low_open=True),
-    HardwareParam("tech", "tech", "horowitz45", "", _TECH_DOC),
+                  "chip", low=0, low_open=True, high=1 << 20, source="assumption: the systolic family's 128-bit bus"),
+    HardwareParam("tech", "tech", "horowitz45", "", _TECH_DOC, source="codesign.tech"),
     HardwareParam("timing", "str", "rtl", "", "rtl (our RTL, cycle exact) | finn (FINN's estimates)",
-                  choices=TIMINGS),
+                  choices=TIMINGS, source="codesign.families.streaming.timing"),
     HardwareParam("target_fps", "float", None, "frames/s", "fold for the fewest resources reaching this "
                   "throughput (omitted: the lowest II the budget allows)", low=0, low_open=True),
 )
