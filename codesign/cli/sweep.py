@@ -40,10 +40,14 @@ def cmd_sweep(args) -> int:
     if args.n_trials is not None and args.n_trials < 0:
         raise UserError(f"--n-trials: must be >= 0, got {args.n_trials}")
     out = Path(args.out or Path("results") / cfg.name)
-    rep = run_sweep(cfg, settings, out, n_trials=args.n_trials, worker=args.worker,
-                    progress=not args.quiet and sys.stderr.isatty())
+    from ..procs import EXIT_SIGINT, EXIT_SIGTERM, sigterm_as_interrupt
+    with sigterm_as_interrupt():        # SIGTERM (timeout, Slurm, docker stop) as Ctrl-C: results written
+        rep = run_sweep(cfg, settings, out, n_trials=args.n_trials, worker=args.worker,
+                        progress=not args.quiet and sys.stderr.isatty())
     print(_summary(rep, cfg, settings))
-    return 130 if rep.interrupted else 0
+    if rep.interrupted:
+        return EXIT_SIGTERM if rep.terminated else EXIT_SIGINT
+    return 0
 
 
 def _summary(rep, cfg, settings) -> str:

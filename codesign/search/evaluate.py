@@ -9,6 +9,7 @@ array or a buffer) is an outcome with ``fits > 0``, never an exception.
 """
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -19,6 +20,7 @@ from multiprocessing import get_context
 from ..config import Config, ConfigError
 from ..families import get_family
 from ..families.base import NetworkCost
+from ..procs import die_with_parent
 from .space import Choice, SearchSpace
 
 __all__ = ["Outcome", "NestedEvaluator", "JointEvaluator", "outcome_of", "LAYER_FIGURES"]
@@ -74,13 +76,9 @@ def _invalid(reason: str, metrics: tuple[str, ...]) -> Outcome:
 _WORKER: dict = {}
 
 
-def _init_worker(cfg: Config, metrics: tuple[str, ...]) -> None:
+def _init_worker(cfg: Config, metrics: tuple[str, ...], parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)      # Ctrl-C is the parent's to handle
-    try:
-        from ..procs import die_with_parent
-        die_with_parent()
-    except ImportError:
-        pass
+    die_with_parent(parent)                           # a killed sweep leaves no mapper behind
     _WORKER.update(cfg=cfg, metrics=metrics)
 
 
@@ -144,7 +142,7 @@ class NestedEvaluator:
                 # children start with this process's mapper caches; the sweep runs no threads to fork with
                 ctx = get_context("fork" if sys.platform.startswith("linux") else "spawn")
                 self._pool = ProcessPoolExecutor(self.jobs, mp_context=ctx, initializer=_init_worker,
-                                                 initargs=(self.cfg, self.metrics))
+                                                 initargs=(self.cfg, self.metrics, os.getpid()))
             results = list(self._pool.map(_work, todo, chunksize=max(1, len(todo) // (4 * self.jobs))))
         else:
             results = [self._one(a) for a in todo]

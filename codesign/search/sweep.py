@@ -42,6 +42,7 @@ class SweepReport:
     store_seconds: float
     interrupted: bool
     worker: bool
+    terminated: bool = False          # the interrupt was SIGTERM
 
 
 @contextmanager
@@ -120,7 +121,7 @@ def run_sweep(cfg: Config, settings: SearchSettings, out: Path, *, n_trials: int
     tqdm.monitor_interval = 0          # no monitor thread (evaluation may start processes)
     bar = tqdm(total=max(target, done), initial=done, unit="trial", dynamic_ncols=True, disable=not progress,
                desc=f"{cfg.name}{' (worker)' if worker else ''}", smoothing=0.1)
-    interrupted = False
+    interrupted = terminated = False
     try:
         if settings.mapping == "joint" and done == 0 and not worker and target > 0:
             from .warm import warm_start
@@ -149,14 +150,15 @@ def run_sweep(cfg: Config, settings: SearchSettings, out: Path, *, n_trials: int
             front.add(feasible)
             bar.set_postfix_str(front.postfix(settings.objectives), refresh=False)
             bar.update(done - bar.n)
-    except KeyboardInterrupt:
-        interrupted = True
+    except KeyboardInterrupt as e:
+        from ..procs import Terminated
+        interrupted, terminated = True, isinstance(e, Terminated)
     finally:
         bar.close()
         if isinstance(evaluator, NestedEvaluator):
             evaluator.close()
     report = SweepReport(out, done, study.committed, time.perf_counter() - t_start, t_eval, t_store,
-                         interrupted, worker)
+                         interrupted, worker, terminated)
     if not worker:
         from .results import Meta, trials_frame, write_results
         df = trials_frame(study.durable.get_trials(deepcopy=False), cfg, settings.metrics)
