@@ -24,12 +24,13 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from .errors import UserError
 
-__all__ = ["Figure", "Tech", "TechError", "load_tech", "PRESETS"]
+__all__ = ["Figure", "Tech", "TechError", "load_tech", "cached_tech", "PRESETS"]
 
 
 class TechError(UserError, ValueError):
@@ -291,3 +292,9 @@ def load_tech(spec: str | dict | Tech) -> Tech:
                     "per_access", _figs(EYERISS65, AREA45))
     raise TechError(f"hardware.tech: unknown preset {spec!r}; choose {' or '.join(PRESETS)} "
                     "or give a table")
+
+
+@lru_cache(maxsize=256)
+def cached_tech(spec: str | tuple) -> Tech:
+    """`load_tech` of a hashable spec (a preset name, or a user table as sorted pairs), cached."""
+    return load_tech(dict(spec) if isinstance(spec, tuple) else spec)

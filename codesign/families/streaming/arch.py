@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from functools import lru_cache
 
 from ...errors import UserError
-from ...tech import Tech, TechError, load_tech
+from ...tech import Tech, TechError, cached_tech
 from ..base import HardwareParam
 
 __all__ = ["StreamingArch", "TIMINGS", "PARAMS", "tech_of", "ZCU104"]
@@ -115,11 +114,6 @@ class StreamingArch:
                 f"timing {self.timing}{t}")
 
 
-@lru_cache(maxsize=64)
-def _load(spec) -> Tech:
-    return load_tech(dict(spec) if isinstance(spec, tuple) else spec)
-
-
 def tech_of(arch: StreamingArch) -> Tech:
     """The architecture's technology table (cached)."""
-    return _load(arch.tech)
+    return cached_tech(arch.tech)

@@ -10,12 +10,11 @@ forwarding) and are read from the on-chip buffers once per array edge.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from functools import lru_cache
 
 from ...errors import UserError
-from .dataflow import DATAFLOWS, ROLES_ON, STATIONARY
+from .dataflow import DATAFLOWS, STATIONARY
 from .memory import Memory
-from ...tech import Tech, TechError, load_tech
+from ...tech import Tech, TechError, cached_tech
 
 __all__ = ["ARCH_DATAFLOWS", "FLEX_PE_AREA_FACTOR", "SystolicArch", "ArchError", "area_mm2", "tech_of", "DATAFLOWS",
            "TIMINGS", "STATIONARY"]
@@ -173,14 +172,9 @@ class SystolicArch:
                 f"{self.clock_mhz:g} MHz, {self.tech}, timing {self.timing}")
 
 
-@lru_cache(maxsize=256)
-def _load(spec) -> Tech:
-    return load_tech(dict(spec) if isinstance(spec, tuple) else spec)
-
-
 def tech_of(arch: SystolicArch) -> Tech:
     """The architecture's technology table (cached)."""
-    return _load(arch.tech)
+    return cached_tech(arch.tech)
 
 
 def area_mm2(arch: SystolicArch) -> float:
