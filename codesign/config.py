@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
-from .families import get_family
+from .families import DEFAULT_FAMILY, get_family
 from .families.base import Family, HardwareParam
 from .objective import Objective
 from .workload import Network, Workload
@@ -213,7 +213,7 @@ def _spaces(hw: Any) -> tuple[HardwareSpace, ...]:
 def _space(hw: Any, where: str) -> HardwareSpace:
     if not isinstance(hw, dict):
         raise ConfigError(f"{where}: must be a mapping of parameter -> value, list or {{low, high}}")
-    fam = hw.get("family", "systolic")
+    fam = hw.get("family", DEFAULT_FAMILY)
     try:
         family = get_family(fam)
     except UserError as e:

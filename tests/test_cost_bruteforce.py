@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from codesign.families.systolic.arch import SystolicArch
-from codesign.families.systolic.arch import ROLES_ON
+from codesign.families.systolic.dataflow import ROLES_ON
 from codesign.families.systolic.cost import evaluate
 from codesign.families.systolic.mapping import LEVELS, Mapping, MappingBatch
 from codesign.families.systolic.timing import fold_timing

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from codesign.families.systolic.arch import SystolicArch
-from codesign.families.systolic.arch import ROLES_ON
+from codesign.families.systolic.dataflow import ROLES_ON
 from codesign.families.systolic.bounds import Scorer, cases
 from codesign.families.systolic.cost import evaluate
 from codesign.families.systolic.mapping import LEVELS, MappingBatch

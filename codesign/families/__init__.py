@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from .base import Family
 
-__all__ = ["FAMILIES", "get_family", "register"]
+__all__ = ["FAMILIES", "DEFAULT_FAMILY", "get_family", "register"]
 
 FAMILIES: dict[str, Family] = {}
+#: the family of a hardware space that names none
+DEFAULT_FAMILY = "systolic"
 
 
 def register(family: Family) -> Family:

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from ..config import Config
 from ..errors import UserError
-from ..families import get_family
+from ..families import DEFAULT_FAMILY, get_family
 from .pareto import hypervolume_history, pareto_mask
 from .settings import METRICS, SearchSettings
 
@@ -63,7 +63,7 @@ class Meta:
     workload: dict | None = None      # the config's workload section, as written
     mapper_objective: str | dict = "edp"
     metrics: tuple[str, ...] = METRICS
-    families: tuple[str, ...] = ("systolic",)
+    families: tuple[str, ...] = (DEFAULT_FAMILY,)
 
     @classmethod
     def of(cls, cfg: Config, settings: SearchSettings, out: Path) -> "Meta":
@@ -225,7 +225,7 @@ def _py(v):
 def design_of(row: pd.Series | dict) -> Design:
     """The `Design` of one row of a trials table."""
     row = {k: _py(v) for k, v in dict(row).items()}
-    family = get_family(row.get("family") or "systolic")
+    family = get_family(row.get("family") or DEFAULT_FAMILY)
     hw = {p.name: _typed(p, row[p.name]) for p in family.params() if _present(row.get(p.name))}
     return Design(int(row["trial"]), family.arch(hw), json.loads(row["mappings"]) if isinstance(
         row["mappings"], str) else row["mappings"], row)
@@ -283,7 +283,7 @@ def trial_config(path: str | os.PathLike, trial: int) -> dict:
     if meta.workload is None:
         raise UserError(f"{path}: meta.json does not record the workload; rerun the sweep to rewrite it")
     d = load_design(path, trial)
-    family = get_family(d.row.get("family") or "systolic")
+    family = get_family(d.row.get("family") or DEFAULT_FAMILY)
     vals = family.arch_values(d.arch)
     hw = {k: vals[k] for k in meta.hardware if k in vals and _present(d.row.get(k))}
     from ..config import parse_config

@@ -25,7 +25,6 @@ __all__ = [
 ]
 
 TENSORS = ("inputs", "weights", "outputs")
-ROLES = ("m", "n", "k", "g")
 
 
 class WorkloadError(UserError, ValueError):

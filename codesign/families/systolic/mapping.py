@@ -26,11 +26,10 @@ import numpy as np
 from ...errors import UserError
 from ...workload import Layer
 
-__all__ = ["Mapping", "MappingBatch", "MappingError", "LEVELS", "TEMPORAL", "SPATIAL"]
+__all__ = ["Mapping", "MappingBatch", "MappingError", "LEVELS", "TEMPORAL"]
 
 LEVELS = ("dram", "glb", "rows", "cols", "pe")
 TEMPORAL = ("dram", "glb", "pe")
-SPATIAL = ("rows", "cols")
 _LVL = {l: i for i, l in enumerate(LEVELS)}
 
 
