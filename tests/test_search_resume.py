@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 import codesign
+from codesign.procs import children_alive, pid_alive
 
 ROOT = Path(__file__).resolve().parent.parent
 N_TRIALS = 150
@@ -35,11 +36,14 @@ def test_sigkill_then_resume(tmp_path):
     raw = {"name": "resume",
            "workload": {"layers": [{"name": "fc", "op": "gemm", "M": 96, "N": 80, "K": 72},
                                    {"name": "c", "op": "conv2d", "N": 1, "C": 24, "H": 14, "W": 14, "K": 32,
+                                    "R": 3, "S": 3, "padding": 1},
+                                   # slow enough to map (> NestedEvaluator.POOL_AFTER_S) that the pool starts
+                                   {"name": "big", "op": "conv2d", "N": 1, "C": 64, "H": 56, "W": 56, "K": 64,
                                     "R": 3, "S": 3, "padding": 1}]},
            "hardware": {"rows": {"low": 2, "high": 64}, "cols": {"low": 2, "high": 64},
                         "dataflow": ["os", "ws", "is"], "glb_kib": {"low": 2, "high": 512, "log": True},
                         "dram_bw_bytes": {"low": 2, "high": 64, "log": True}},
-           "search": {"n_trials": N_TRIALS, "batch": 4, "seed": 3, "sampler": "random"}}
+           "search": {"n_trials": N_TRIALS, "batch": 4, "seed": 3, "sampler": "random", "jobs": 2}}
     cfg = tmp_path / "resume.yaml"
     cfg.write_text(yaml.safe_dump(raw))
     cmd = [sys.executable, "-m", "codesign.cli", "sweep", str(cfg), "-q"]
@@ -48,11 +52,18 @@ def test_sigkill_then_resume(tmp_path):
 
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
-    while _lines(journal) < 30 and proc.poll() is None and time.monotonic() < deadline:
+    while ((_lines(journal) < 30 or not children_alive(proc.pid)) and proc.poll() is None
+           and time.monotonic() < deadline):              # killed with its mapper pool running
         time.sleep(0.02)
     assert proc.poll() is None, "the sweep finished before it could be killed; make it longer"
+    workers = children_alive(proc.pid, descendants=True)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    deadline = time.monotonic() + 10          # the mapper pool dies with its parent
+    while any(pid_alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert workers, "the sweep had no mapper processes to check; make its designs slower to map"
+    assert not [p for p in workers if pid_alive(p)], "mapper processes outlived the killed sweep"
     before = _stored(journal)
     assert 30 <= len(before) < N_TRIALS
     assert {s for s, _, _ in before.values()} == {"COMPLETE"}      # no half-written trial
