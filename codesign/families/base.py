@@ -23,6 +23,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
 
+from ..errors import UserError
+
 __all__ = ["Family", "HardwareParam", "SearchStats", "LayerCost", "NetworkCost", "JointParam", "JointSpace",
            "Design", "NETWORK_METRICS"]
 
@@ -224,11 +226,11 @@ class Family(abc.ABC):
     def cost(self, network, archs: list, params: list[dict], space: JointSpace) -> list[NetworkCost]:
         """Joint mode: cost each architecture with the plan its trial's
         `params` decode to, vectorized over the batch."""
-        raise NotImplementedError(f"family {self.name!r} has no joint mode")
+        raise UserError(f"search.mapping: family {self.name} has no joint mode; use nested")
 
     def encode(self, space: JointSpace, cost: NetworkCost) -> dict:
         """Joint params that decode to (at most) the plans of `cost` (joint mode's warm start)."""
-        raise NotImplementedError(f"family {self.name!r} has no joint mode")
+        raise UserError(f"search.mapping: family {self.name} has no joint mode; use nested")
 
     @abc.abstractmethod
     def generate(self, arch, cost: NetworkCost) -> Design:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
-from ...errors import UserError
+from ...errors import LIMITS, UserError
 from ...tech import Tech, TechError, cached_tech
 from ..base import HardwareParam
 
@@ -29,7 +29,7 @@ PARAMS = (
                   source="FINN's 8-bit CNV/ResNet configurations, brevitas bnn_pynq cfg/cnv_8w8a.ini"),
     HardwareParam("acc_bits", "int", 32, "bits", "accumulator width", low=2, high=64,
                   source="FINN's accDataType default INT32, matrixvectoractivation.py:66"),
-    HardwareParam("clock_mhz", "float", 200.0, "MHz", "clock", low=0, low_open=True, high=1e5,
+    HardwareParam("clock_mhz", "float", 200.0, "MHz", "clock", low=0, low_open=True, high=LIMITS["clock_hz"].high / 1e6,
                   source="assumption: 200 MHz; FINN's ZCU104 builds target 5 ns"),
     HardwareParam("lut", "int", None, "LUT", "LUT budget (omitted: unbounded; ZCU104 has 230400, DS891)", low=1),
     HardwareParam("dsp", "int", None, "DSP", "DSP budget (omitted: unbounded; ZCU104 has 1728, DS891)", low=0),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ...errors import UserError
+from ...errors import LIMITS, UserError
 from ...objective import Objective
 from ...workload import Network
 from ..base import Family, HardwareParam, JointSpace, NetworkCost
@@ -16,25 +16,28 @@ from .space import check_pin
 __all__ = ["SystolicFamily", "FAMILY"]
 
 _GEMMINI = "Gemmini's default configuration (Genc et al., DAC 2021)"
+#: the documented input bounds (codesign.errors.LIMITS, each with its reason)
+_SIDE, _BITS = LIMITS["array_side"].high, LIMITS["bits"].high
+_KIB, _MHZ = LIMITS["buffer_bytes"].high / 1024, LIMITS["clock_hz"].high / 1e6
 
 #: the ``hardware:`` keys, with the source of each default
 PARAMS = (
     HardwareParam("family", "str", "systolic", choices=("systolic",)),
-    HardwareParam("rows", "int", 16, "PEs", "array height", low=1, high=4096, source=_GEMMINI),
-    HardwareParam("cols", "int", 16, "PEs", "array width", low=1, high=4096, source=_GEMMINI),
+    HardwareParam("rows", "int", 16, "PEs", "array height", low=1, high=_SIDE, source=_GEMMINI),
+    HardwareParam("cols", "int", 16, "PEs", "array width", low=1, high=_SIDE, source=_GEMMINI),
     HardwareParam("dataflow", "str", "os", "", "os | ws | is, or flexible (the mapper picks per layer)",
                   choices=ARCH_DATAFLOWS, source="SCALE-Sim's dataflows (Samajdar et al., ISPASS 2020)"),
-    HardwareParam("op_bits", "int", 8, "bits", "weights and activations", low=1, high=64, source=_GEMMINI),
-    HardwareParam("acc_bits", "int", 32, "bits", "accumulator word", low=2, high=128, source=_GEMMINI),
+    HardwareParam("op_bits", "int", 8, "bits", "weights and activations", low=1, high=_BITS, source=_GEMMINI),
+    HardwareParam("acc_bits", "int", 32, "bits", "accumulator word", low=2, high=_BITS, source=_GEMMINI),
     HardwareParam("pe_reg_words", "int", 1, "words", "stationary operand words per PE", low=1, high=1 << 20,
                   source="one stationary register per PE, as SCALE-Sim"),
-    HardwareParam("glb_kib", "float", 256.0, "KiB", "scratchpad (inputs and weights)", low=0, high=1 << 30,
+    HardwareParam("glb_kib", "float", 256.0, "KiB", "scratchpad (inputs and weights)", low=0, high=_KIB,
                   low_open=True, source=_GEMMINI),
     HardwareParam("acc_kib", "float", 64.0, "KiB", "accumulator (outputs); 0: outputs share the glb", low=0,
-                  high=1 << 30, source=_GEMMINI),
+                  high=_KIB, source=_GEMMINI),
     HardwareParam("dram_bw_bytes", "float", 16.0, "bytes/cycle", "DRAM bandwidth", low=0, high=1 << 20,
                   low_open=True, source="assumption: a 128-bit memory bus"),
-    HardwareParam("clock_mhz", "float", 1000.0, "MHz", "clock", low=0, high=1e5, low_open=True,
+    HardwareParam("clock_mhz", "float", 1000.0, "MHz", "clock", low=0, high=_MHZ, low_open=True,
                   source="assumption: 1 GHz"),
     HardwareParam("double_buffered", "bool", True, "", "glb and acc hold two tiles (half usable each)",
                   source=_GEMMINI),
