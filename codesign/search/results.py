@@ -100,7 +100,6 @@ def _hardware_row(t, cfg: Config) -> dict:
     if space is not None:
         for k, p in space.params.items():
             row[k] = _plain(p.value) if p.kind == "fixed" else t.params.get(f"{fam}.{k}")
-        row["family"] = fam
     return row
 
 

@@ -42,11 +42,15 @@ from .timing import fold_timing
 from .traffic import LayerInfo, cdiv, footprint, level_sum, traffic
 from .traffic import info as layer_info
 
-__all__ = ["Costs", "evaluate", "evaluate_mapping", "INFEASIBLE", "ENERGY_PARTS"]
+__all__ = ["Costs", "evaluate", "evaluate_mapping", "flat_row", "INFEASIBLE", "ENERGY_PARTS", "SCALARS"]
 
 F_DRAM, F_GLB, F_ROWS, F_COLS, F_PE = range(len(LEVELS))
 T_DRAM, T_GLB, T_PE = range(3)          # temporal levels in MappingBatch.rank
 ENERGY_PARTS = ("mac", "pe_reg", "array", "glb", "acc", "dram")
+
+#: per-mapping figures besides energy parts and access counts, in the flat row's order
+SCALARS = ("compute_cycles", "stall_cycles", "latency_cycles", "energy_pj", "utilization",
+           "mapping_efficiency", "dram_bytes", "glb_bytes_used", "acc_bytes_used", "folds")
 
 #: reasons a mapping is infeasible, in the order they are checked
 INFEASIBLE = ("ok", "tiling", "rows", "cols", "dataflow", "pe_reg", "glb", "acc")
@@ -103,13 +107,8 @@ class Costs:
         return self.energy_pj * self.latency_cycles
 
     def scalars(self, i: int) -> dict:
-        """The figures of mapping `i` (no energy parts, no access counts), as Python scalars."""
-        out = {"macs": self.macs}
-        for k in ("compute_cycles", "stall_cycles", "latency_cycles", "energy_pj", "utilization",
-                  "mapping_efficiency", "dram_bytes", "glb_bytes_used", "acc_bytes_used", "folds"):
-            v = getattr(self, k)[i]
-            out[k] = v.item() if hasattr(v, "item") else v
-        return out
+        """The `SCALARS` of mapping `i` as Python scalars."""
+        return {k: getattr(self, k)[i].item() for k in SCALARS}
 
     def parts_pj(self, i: int) -> dict[str, float]:
         """Energy of mapping `i` per part (`ENERGY_PARTS`)."""
@@ -120,17 +119,24 @@ class Costs:
         return {f"{m}_{t}_{k}": int(v[i]) for (m, t, k), v in self.accesses.items()}
 
     def row(self, i: int) -> dict:
-        """Scalars of mapping `i` as a flat dict (the JSON/DataFrame edge: ``energy_<part>_pj``
-        and ``<memory>_<tensor>_<kind>`` keys are built here and never parsed back)."""
-        out = self.scalars(i)
-        out.update({f"energy_{p}_pj": v for p, v in self.parts_pj(i).items()})
-        out.update(self.access_counts(i))
-        out["infeasible"] = INFEASIBLE[int(self.infeasible[i])]
-        return out
+        """Mapping `i` as the flat JSON/DataFrame row (`flat_row`)."""
+        return flat_row(self.macs, self.scalars(i), self.parts_pj(i), self.access_counts(i),
+                        INFEASIBLE[int(self.infeasible[i])])
 
 
 _SHARED = ("dataflow", "timing", "tech", "op_bits", "acc_bits", "double_buffered", "family")
 _VARYING = ("rows", "cols", "pe_reg_words", "glb_bytes", "acc_bytes", "dram_bw_bytes")
+
+
+def flat_row(macs: int, scalars, parts_pj, accesses, infeasible: str) -> dict:
+    """The flat JSON/DataFrame form of one mapping's cost: ``macs``, the `SCALARS`,
+    ``energy_<part>_pj`` and ``<memory>_<tensor>_<kind>`` counts, ``infeasible``
+    (names built here, at the edge, and never parsed back)."""
+    out = {"macs": macs, **{k: scalars[k] for k in SCALARS}}
+    out.update({f"energy_{p}_pj": v for p, v in parts_pj.items()})
+    out.update(accesses)
+    out["infeasible"] = infeasible
+    return out
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from ...workload import Layer, Network, Workload
 from ..base import LayerCost, NetworkCost, SearchStats
 from .arch import SystolicArch, area_mm2
 from .mapper import MapResult, NoMappingError, best_mapping
+from .cost import SCALARS
 from .mapping import Mapping
 
 __all__ = ["LayerResult", "NetworkResult", "evaluate_network", "network_cost", "layer_cost"]
@@ -99,8 +100,7 @@ def layer_cost(r: LayerResult) -> LayerCost:
                      SearchStats(res.considered, res.evaluated, res.bounded, res.seconds, res.strategy, res.exact))
 
 
-_FIGURES = ("compute_cycles", "stall_cycles", "utilization", "mapping_efficiency", "dram_bytes",
-            "glb_bytes_used", "acc_bytes_used", "folds")
+_FIGURES = tuple(k for k in SCALARS if k not in ("latency_cycles", "energy_pj"))
 
 
 def network_cost(res: NetworkResult) -> NetworkCost:

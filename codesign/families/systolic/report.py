@@ -4,6 +4,7 @@ from __future__ import annotations
 from ...report import table
 from ..base import LayerCost, NetworkCost
 from .arch import tech_of
+from .cost import flat_row
 
 __all__ = ["network_table", "network_json", "map_text", "map_json", "energy_unit"]
 
@@ -72,18 +73,10 @@ def network_json(cost: NetworkCost) -> dict:
 
 
 def _row(lc: LayerCost) -> dict:
-    """The flat cost row of a layer (the JSON edge of `Costs.row`)."""
+    """The flat cost row of a layer (`cost.flat_row`, as ``Costs.row`` gives it)."""
     f = lc.figures
-    out = {"macs": lc.macs}
-    for k in ("compute_cycles", "stall_cycles"):
-        out[k] = f[k]
-    out.update(latency_cycles=lc.latency_cycles, energy_pj=lc.energy_pj)
-    for k in ("utilization", "mapping_efficiency", "dram_bytes", "glb_bytes_used", "acc_bytes_used", "folds"):
-        out[k] = f[k]
-    out.update({f"energy_{p}_pj": v for p, v in lc.energy_parts_pj.items()})
-    out.update(f["accesses"])
-    out["infeasible"] = f["infeasible"]
-    return out
+    return flat_row(lc.macs, {**f, "latency_cycles": lc.latency_cycles, "energy_pj": lc.energy_pj},
+                    lc.energy_parts_pj, f["accesses"], f["infeasible"])
 
 
 def _layer_text(lc: LayerCost, unit: str) -> str:
