@@ -38,6 +38,7 @@ import numpy as np
 from .arch import SystolicArch, tech_of
 from ...workload import TENSORS, Layer
 from .dataflow import UNUSED_BY
+from .traffic import axis_sum, ext2
 from .space import MappingSpace
 from .timing import fold_timing
 
@@ -48,26 +49,6 @@ K_TERMS = ("folds", "sum_ur", "sum_uc", "sum_t", "glb_tiles", "rows", "cols",
            "T1_inputs", "T1_weights", "T1_outputs")
 (FOLDS, SUR, SUC, SUT, GTILES, ROWS, COLS, FP, T0, T1) = (0, 1, 2, 3, 4, 5, 6, 7, 10, 13)
 _X = {t: i for i, t in enumerate(TENSORS)}
-
-
-def _ext2(c1, c2, x, y):
-    """Distinct values of c1*i + c2*j, i < x, j < y (as the cost model)."""
-    g = math.gcd(c1, c2)
-    return x * y - np.maximum(x - c2 // g, 0) * np.maximum(y - c1 // g, 0)
-
-
-def _axsum(c1, c2, b1, b2, x1, x2):
-    """Sum over all (full and ragged) tiles of a two-dim axis's extent."""
-    parts = []
-    for b, x in ((b1, x1), (b2, x2)):
-        x = np.minimum(x, b)
-        r = b % x
-        parts.append(((x, b // x), (np.maximum(r, 1), (r > 0).astype(np.int64))))
-    total = 0
-    for a, na in parts[0]:
-        for b, nb in parts[1]:
-            total = total + na * nb * _ext2(c1, c2, a, b)
-    return total
 
 
 @dataclass(frozen=True)
@@ -114,6 +95,21 @@ def _blocks_of(layer: Layer) -> list[list[int]]:
     return sorted(groups.values())
 
 
+@dataclass(frozen=True)
+class _Ctx:
+    """What every block of a layer's cases shares (built once per `cases` call)."""
+
+    space: MappingSpace
+    rel: dict                     # tensor -> (D,) bool: the dims it uses
+    stationary: str
+    pinned_dram: bool
+    pinned_glb: bool
+    axes: dict                    # tensor -> its axes as lists of (live dim, coefficient)
+    guard: list                   # sums that cover the folds when the per-fold term is negative
+    neg_fold: bool
+    memo: dict                    # equal tables across cases: filter once
+
+
 def cases(space: MappingSpace) -> list[Case]:
     """The cases to search (module docstring), blocks with dominated and
     infeasible-alone choices removed."""
@@ -122,7 +118,6 @@ def cases(space: MappingSpace) -> list[Case]:
     names = layer.dim_names
     rel = {t.name: np.array([d in t.dims for d in names]) for t in layer.tensors}
     live = np.array([b > 1 for _, b in layer.dims])
-    st_role = UNUSED_BY[st]
     pinned_dram = space._pinned_order("dram") is not None
     pinned_glb = space._pinned_order("glb") is not None
 
@@ -144,8 +139,8 @@ def cases(space: MappingSpace) -> list[Case]:
     # coefficient covers the per-fold one (folds <= sums: a fold uses >= 1 row,
     # col and step, so that sum's growth pays for the folds' saving)
     guard = [c for c, v in coef.items() if v + c_fold >= 0] if c_fold < 0 else []
+    ctx = _Ctx(space, rel, st, pinned_dram, pinned_glb, axes, guard, c_fold < 0, {})
     out = []
-    memo: dict = {}                                # equal tables across cases: filter once
     dram_roles = [_innermost_role(space, o) for o in space.dram_orders]
     has_unused = bool(((~rel[st]) & live).any())
     for o, r0 in enumerate(dram_roles):
@@ -153,8 +148,7 @@ def cases(space: MappingSpace) -> list[Case]:
         for phi in phis:
             blocks = []
             for dims in _blocks_of(layer):
-                blk = _block(space, dims, rel, st, st_role, r0, phi, pinned_dram, pinned_glb, axes, memo, guard,
-                             c_fold < 0)
+                blk = _block(ctx, dims, r0, phi)
                 if blk is None:
                     break
                 blocks.append(blk)
@@ -173,22 +167,45 @@ def _innermost_role(space: MappingSpace, order: tuple[str, ...]) -> str:
     return space.layer.role(inner[-1]) if inner else "g"
 
 
-def _block(space, dims, rel, st, st_role, r0, phi, pinned_dram, pinned_glb, axes, memo, guard,
-           neg_fold) -> Block | None:
-    layer, arch = space.layer, space.arch
-    ds = [space.dims[i] for i in dims]
+def _block(ctx: _Ctx, dims: list[int], r0: str, phi: bool) -> Block | None:
+    """The non-dominated choices of one block of dims in one case (None: nothing fits)."""
+    ds = [ctx.space.dims[i] for i in dims]
     grids = np.meshgrid(*[np.arange(len(d)) for d in ds], indexing="ij")
     choice = np.stack([g.ravel() for g in grids], axis=1)
+    V = np.ones((len(choice), len(K_TERMS)))
+    tiles, gflag, dflag = _dim_terms(ctx, V, dims, ds, choice, r0, phi)
+    _axis_terms(ctx, V, tiles)
+    keep = np.ones(len(choice), bool)
+    if phi:
+        keep &= ~gflag
+        if r0 != UNUSED_BY[ctx.stationary]:
+            keep &= ~dflag
+    keep &= (V[:, ROWS] <= ctx.space.arch.rows) & (V[:, COLS] <= ctx.space.arch.cols)
+    if not keep.any():
+        return None
+    key = (tuple(dims), keep.tobytes(), V.tobytes())
+    if key not in ctx.memo:
+        Vk = V[keep]
+        if ctx.neg_fold and not ctx.guard:         # no sum covers the folds: compare nothing
+            ctx.memo[key] = (Vk, choice[keep])
+        else:
+            extra = np.stack([Vk[:, c] - Vk[:, FOLDS] + 1 for c in ctx.guard], axis=1) if ctx.neg_fold else None
+            ctx.memo[key] = _pareto(Vk, choice[keep], extra)
+    V, choice = ctx.memo[key]
+    return Block(tuple(dims), choice, V)
+
+
+def _dim_terms(ctx: _Ctx, V: np.ndarray, dims, ds, choice, r0: str, phi: bool):
+    """Multiply each dim's factors into the term table `V` (in place); returns the
+    per-dim (array tile, glb tile, spatial tile) and the stationary operand's glb/dram flags."""
+    st = ctx.stationary
     n = len(choice)
-    V = np.ones((n, len(K_TERMS)))
-    gflag = np.zeros(n, bool)
-    dflag = np.zeros(n, bool)
+    gflag, dflag = np.zeros(n, bool), np.zeros(n, bool)
     tiles = {}
     for k, (i, d) in enumerate(zip(dims, ds)):
         c = choice[:, k]
         a, g = d.a[c], d.g[c]
-        x = np.minimum(a, d.bound)
-        F = -(-d.bound // x)
+        F = -(-d.bound // np.minimum(a, d.bound))
         D = F // g
         t = np.minimum(a * g, d.bound)
         s = a if d.level in ("rows", "cols") else np.ones_like(a)
@@ -204,21 +221,27 @@ def _block(space, dims, rel, st, st_role, r0, phi, pinned_dram, pinned_glb, axes
             V[:, COLS] *= a
         for tn in TENSORS:
             x_ = _X[tn]
-            if rel[tn][i]:
+            if ctx.rel[tn][i]:
                 continue
             # a dim the tensor does not use: refetch per dram tile unless the order exempts it
-            if not (pinned_dram or r0 == d.role):
+            if not (ctx.pinned_dram or r0 == d.role):
                 V[:, T0 + x_] *= D
             if tn != st:
                 V[:, T1 + x_] *= -(-d.bound // np.minimum(s, d.bound))
-            elif not (phi or pinned_dram or pinned_glb):
+            elif not (phi or ctx.pinned_dram or ctx.pinned_glb):
                 V[:, T1 + x_] *= D
-        if rel[st][i]:
+        if ctx.rel[st][i]:
             gflag |= g > 1
             dflag |= D > 1
+    return tiles, gflag, dflag
+
+
+def _axis_terms(ctx: _Ctx, V: np.ndarray, tiles: dict) -> None:
+    """Multiply the footprint and traffic of every tensor axis over the block's dims into `V`."""
+    layer = ctx.space.layer
     for tn in TENSORS:
         x_ = _X[tn]
-        for ax in axes[tn]:
+        for ax in ctx.axes[tn]:
             if not ax or ax[0][0] not in tiles:
                 continue
             if len(ax) == 1:
@@ -227,30 +250,10 @@ def _block(space, dims, rel, st, st_role, r0, phi, pinned_dram, pinned_glb, axes
             (i1, c1), (i2, c2) = ax
             b1, b2 = layer.dims[i1][1], layer.dims[i2][1]
             (a1, t1, s1), (a2, t2, s2) = tiles[i1], tiles[i2]
-            V[:, FP + x_] *= _ext2(c1, c2, t1, t2)
-            V[:, T0 + x_] *= _axsum(c1, c2, b1, b2, t1, t2)
-            inner = (a1, a2) if tn == st else (s1, s2)
-            V[:, T1 + x_] *= _axsum(c1, c2, b1, b2, *inner)
-    keep = np.ones(n, bool)
-    if phi:
-        keep &= ~gflag
-        if r0 != st_role:
-            keep &= ~dflag
-    keep &= (V[:, ROWS] <= arch.rows) & (V[:, COLS] <= arch.cols)
-    if not keep.any():
-        return None
-    key = (tuple(dims), keep.tobytes(), V.tobytes())
-    if key not in memo:
-        Vk = V[keep]
-        extra = None
-        if neg_fold:
-            extra = np.stack([Vk[:, c] - Vk[:, FOLDS] + 1 for c in guard], axis=1) if guard else None
-            if not guard:                          # no sum covers the folds: compare nothing
-                memo[key] = (Vk, choice[keep])
-        if key not in memo:
-            memo[key] = _pareto(Vk, choice[keep], extra)
-    V, choice = memo[key]
-    return Block(tuple(dims), choice, V)
+            V[:, FP + x_] *= ext2(c1, c2, t1, t2)
+            V[:, T0 + x_] *= axis_sum(c1, c2, b1, b2, t1, t2)
+            inner = (a1, a2) if tn == ctx.stationary else (s1, s2)
+            V[:, T1 + x_] *= axis_sum(c1, c2, b1, b2, *inner)
 
 
 def _pareto(V: np.ndarray, choice: np.ndarray, extra: np.ndarray | None = None,

@@ -16,7 +16,7 @@ import numpy as np
 
 from ...workload import TENSORS, Layer
 
-__all__ = ["LayerInfo", "info", "cdiv", "traffic", "footprint", "level_sum"]
+__all__ = ["LayerInfo", "info", "cdiv", "traffic", "footprint", "level_sum", "ext2", "axis_sum"]
 
 F_DRAM, F_GLB, F_ROWS, F_COLS, F_PE = range(5)
 
@@ -51,24 +51,24 @@ def cdiv(a, b):
     return -(-a // b)
 
 
-def _ext2(c1, c2, x, y):
+def ext2(c1, c2, x, y):
     """Distinct values of c1*i + c2*j for i < x, j < y (x, y >= 1; arrays)."""
     g = math.gcd(c1, c2)
     return x * y - np.maximum(x - c2 // g, 0) * np.maximum(y - c1 // g, 0)
 
 
-def _axis_sum(axis, bounds, tile):
-    """Sum over all tiles (full and the ragged last) of a two-dim axis's extent; (N,)."""
-    (d1, c1), (d2, c2) = axis
+def axis_sum(c1, c2, b1, b2, x1, x2):
+    """Sum over all tiles (full and the ragged last) of the extent of the axis
+    ``c1*i + c2*j`` (bounds b1, b2) for tiles x1 x x2 (arrays welcome)."""
     combos = []
-    for d in (d1, d2):
-        x = np.minimum(tile[d], bounds[d])
-        r = bounds[d] % x
-        combos.append(((x, bounds[d] // x), (np.maximum(r, 1), r > 0)))
+    for b, x in ((b1, x1), (b2, x2)):
+        x = np.minimum(x, b)
+        r = b % x
+        combos.append(((x, b // x), (np.maximum(r, 1), r > 0)))
     total = 0
     for a, na in combos[0]:
         for b, nb in combos[1]:
-            total = total + na * nb * _ext2(c1, c2, a, b)
+            total = total + na * nb * ext2(c1, c2, a, b)
     return total
 
 
@@ -80,7 +80,7 @@ def footprint(info, tensor, tile):
         if j not in paired:
             out = out * tile[j]
     for (d1, c1), (d2, c2) in info.axes2[tensor]:
-        out = out * _ext2(c1, c2, tile[d1], tile[d2])
+        out = out * ext2(c1, c2, tile[d1], tile[d2])
     return out
 
 
@@ -107,7 +107,8 @@ def traffic(info, tensor, Ft, posm, pos, tile, cut, exempt):
         reach = np.minimum(reach, bounds[irr, None])
         total = total * np.prod(cdiv(bounds[irr, None], reach), axis=0)
     for axis in info.axes2[tensor]:
-        total = total * _axis_sum(axis, bounds, tile)
+        (d1, c1), (d2, c2) = axis
+        total = total * axis_sum(c1, c2, bounds[d1], bounds[d2], tile[d1], tile[d2])
     return total
 
 
