@@ -25,11 +25,14 @@ streamed length, used rows and used cols, ragged at the tile edge):
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .params import RtlParams
+from .plan import COL, ROW, TIME
 
 __all__ = ["Controller", "ROLE_CODES"]
 
@@ -62,89 +65,99 @@ class Controller(wiring.Component):
         super().__init__(sig)
 
     def elaborate(self, platform):
-        p, m = self.p, Module()
-        db = p.dim_bits
-        tb = db + 2
-        ROW, COL, TIME = 0, 1, 2
-        K = TIME if p.os else ROW
+        m, s = Module(), SimpleNamespace()
+        self._latched(s)
+        self._loops(m, s)
+        self._fold(m, s)
+        self._sequence(m, s)
+        self._reads(m, s)
+        self._outputs(m, s)
+        return m
 
-        # -- configuration, latched at start -------------------------------
-        ext = [Signal(db, name=f"ext{r}") for r in range(3)]
-        fold = [Signal(db, name=f"fold{r}") for r in range(3)]
-        nfold = [Signal(db, name=f"nfold{r}") for r in range(3)]
-        order = [Signal(2, name=f"order{l}") for l in range(3)]
-        accumulate = Signal()
+    def _latched(self, s) -> None:
+        """The tile configuration, latched at start."""
+        db = self.p.dim_bits
+        s.ext = [Signal(db, name=f"ext{r}") for r in range(3)]
+        s.fold = [Signal(db, name=f"fold{r}") for r in range(3)]
+        s.nfold = [Signal(db, name=f"nfold{r}") for r in range(3)]
+        s.order = [Signal(2, name=f"order{l}") for l in range(3)]
+        s.accumulate = Signal()
 
-        # -- glb-level loop counters (by loop position, outermost first) ---
-        L = [Signal(db, name=f"loop{l}") for l in range(3)]
-        lim = [Signal(db, name=f"lim{l}") for l in range(3)]
+    def _loops(self, m, s) -> None:
+        """The glb-level loop counters (by loop position, outermost first) and the role indices."""
+        db = self.p.dim_bits
+        s.L = [Signal(db, name=f"loop{l}") for l in range(3)]
+        s.lim = [Signal(db, name=f"lim{l}") for l in range(3)]
         for l in range(3):
-            m.d.comb += lim[l].eq(Mux(order[l] == 0, nfold[0], Mux(order[l] == 1, nfold[1], nfold[2])))
-        idx = [Signal(db, name=f"idx{r}") for r in range(3)]
+            m.d.comb += s.lim[l].eq(Mux(s.order[l] == 0, s.nfold[0], Mux(s.order[l] == 1, s.nfold[1], s.nfold[2])))
+        s.idx = [Signal(db, name=f"idx{r}") for r in range(3)]
         for r in range(3):
-            m.d.comb += idx[r].eq(Mux(order[0] == r, L[0], Mux(order[1] == r, L[1], L[2])))
-        is_last = Signal()
-        m.d.comb += is_last.eq((L[0] == lim[0] - 1) & (L[1] == lim[1] - 1) & (L[2] == lim[2] - 1))
+            m.d.comb += s.idx[r].eq(Mux(s.order[0] == r, s.L[0], Mux(s.order[1] == r, s.L[1], s.L[2])))
+        s.is_last = Signal()
+        m.d.comb += s.is_last.eq((s.L[0] == s.lim[0] - 1) & (s.L[1] == s.lim[1] - 1) & (s.L[2] == s.lim[2] - 1))
 
-        # -- parameters of the fold the counters point at ------------------
-        off = [Signal(2 * db, name=f"off{r}") for r in range(3)]
-        used = [Signal(db, name=f"used{r}") for r in range(3)]
+    def _fold(self, m, s) -> None:
+        """Parameters of the fold the counters point at, and the registers of the running fold."""
+        p, db = self.p, self.p.dim_bits
+        s.off = [Signal(2 * db, name=f"off{r}") for r in range(3)]
+        s.used = [Signal(db, name=f"used{r}") for r in range(3)]
         for r in range(3):
-            rem = ext[r] - off[r]
-            m.d.comb += [off[r].eq(idx[r] * fold[r]), used[r].eq(Mux(rem < fold[r], rem, fold[r]))]
-        west_base = idx[ROW] * ext[TIME] + off[TIME]
+            rem = s.ext[r] - s.off[r]
+            m.d.comb += [s.off[r].eq(s.idx[r] * s.fold[r]), s.used[r].eq(Mux(rem < s.fold[r], rem, s.fold[r]))]
+        s.west_base = s.idx[ROW] * s.ext[TIME] + s.off[TIME]
         if p.os:
-            north_base = idx[COL] * ext[TIME] + off[TIME]
-            acc_base = idx[COL] * ext[ROW] + off[ROW]
+            s.north_base = s.idx[COL] * s.ext[TIME] + s.off[TIME]
+            s.acc_base = s.idx[COL] * s.ext[ROW] + s.off[ROW]
         else:
-            north_base = idx[COL] * ext[ROW] + off[ROW]
-            acc_base = idx[COL] * ext[TIME] + off[TIME]
+            s.north_base = s.idx[COL] * s.ext[ROW] + s.off[ROW]
+            s.acc_base = s.idx[COL] * s.ext[TIME] + s.off[TIME]
+        s.cur_r, s.cur_c, s.cur_t = (Signal(db, name=n) for n in ("cur_rows", "cur_cols", "cur_t"))
+        s.cur_west = Signal(p.west_addr_bits)
+        s.cur_north = Signal(p.north_addr_bits)
+        s.cur_acc = Signal(p.acc_addr_bits)
+        s.cur_ovw, s.cur_end = Signal(), Signal(db + 2)
+        s.has_more = Signal()
 
-        cur_r, cur_c, cur_t = (Signal(db, name=n) for n in ("cur_rows", "cur_cols", "cur_t"))
-        cur_west = Signal(p.west_addr_bits)
-        cur_north = Signal(p.north_addr_bits)
-        cur_acc = Signal(p.acc_addr_bits)
-        cur_ovw, cur_end = Signal(), Signal(tb)
-        has_more = Signal()
+    def _load_fold(self, s) -> list:
+        """Register the pointed-at fold and advance the loop counters."""
+        K = TIME if self.p.os else ROW
+        L, lim, used = s.L, s.lim, s.used
+        stmts = [s.cur_r.eq(used[ROW]), s.cur_c.eq(used[COL]), s.cur_t.eq(used[TIME]),
+                 s.cur_west.eq(s.west_base), s.cur_north.eq(s.north_base), s.cur_acc.eq(s.acc_base),
+                 s.cur_ovw.eq(~s.accumulate & (s.idx[K] == 0)),
+                 s.cur_end.eq(used[TIME] + used[ROW] + used[COL] - 2),
+                 s.has_more.eq(~s.is_last)]
+        inner = L[2] == lim[2] - 1
+        mid = L[1] == lim[1] - 1
+        stmts += [L[2].eq(Mux(inner, 0, L[2] + 1)),
+                  L[1].eq(Mux(inner, Mux(mid, 0, L[1] + 1), L[1])),
+                  L[0].eq(Mux(inner & mid, L[0] + 1, L[0]))]
+        return stmts
 
-        def load_fold():
-            """Register the pointed-at fold and advance the loop counters."""
-            stmts = [cur_r.eq(used[ROW]), cur_c.eq(used[COL]), cur_t.eq(used[TIME]),
-                     cur_west.eq(west_base), cur_north.eq(north_base), cur_acc.eq(acc_base),
-                     cur_ovw.eq(~accumulate & (idx[K] == 0)),
-                     cur_end.eq(used[TIME] + used[ROW] + used[COL] - 2),
-                     has_more.eq(~is_last)]
-            inner = L[2] == lim[2] - 1
-            mid = L[1] == lim[1] - 1
-            stmts += [L[2].eq(Mux(inner, 0, L[2] + 1)),
-                      L[1].eq(Mux(inner, Mux(mid, 0, L[1] + 1), L[1])),
-                      L[0].eq(Mux(inner & mid, L[0] + 1, L[0]))]
-            return stmts
-
-        # -- sequencing ----------------------------------------------------
-        tau = Signal(tb)
-        issuing = Signal()
+    def _sequence(self, m, s) -> None:
+        """IDLE -> SETUP -> RUN (fold after fold) -> DRAIN, and the cycle counter."""
+        s.tau = Signal(self.p.dim_bits + 2)
+        s.issuing = Signal()
         with m.If(self.busy):
             m.d.sync += self.cycles.eq(self.cycles + 1)
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start):
-                    m.d.sync += [ext[r].eq(self.ext[r]) for r in range(3)]
-                    m.d.sync += [fold[r].eq(self.fold[r]) for r in range(3)]
-                    m.d.sync += [nfold[r].eq(self.nfold[r]) for r in range(3)]
-                    m.d.sync += [order[l].eq(self.order[l]) for l in range(3)]
-                    m.d.sync += [accumulate.eq(self.accumulate), self.busy.eq(1), self.done.eq(0),
-                                 self.cycles.eq(0)] + [L[l].eq(0) for l in range(3)]
+                    for mine, port in ((s.ext, self.ext), (s.fold, self.fold), (s.nfold, self.nfold),
+                                       (s.order, self.order)):
+                        m.d.sync += [mine[i].eq(port[i]) for i in range(3)]
+                    m.d.sync += [s.accumulate.eq(self.accumulate), self.busy.eq(1), self.done.eq(0),
+                                 self.cycles.eq(0)] + [s.L[l].eq(0) for l in range(3)]
                     m.next = "SETUP"
             with m.State("SETUP"):
-                m.d.sync += load_fold() + [tau.eq(0)]
+                m.d.sync += self._load_fold(s) + [s.tau.eq(0)]
                 m.next = "RUN"
             with m.State("RUN"):
-                m.d.comb += issuing.eq(1)
-                m.d.sync += tau.eq(tau + 1)
-                with m.If(tau == cur_end):
-                    with m.If(has_more):
-                        m.d.sync += load_fold() + [tau.eq(0)]
+                m.d.comb += s.issuing.eq(1)
+                m.d.sync += s.tau.eq(s.tau + 1)
+                with m.If(s.tau == s.cur_end):
+                    with m.If(s.has_more):
+                        m.d.sync += self._load_fold(s) + [s.tau.eq(0)]
                     with m.Else():
                         m.next = "DRAIN"
             with m.State("DRAIN"):
@@ -152,33 +165,36 @@ class Controller(wiring.Component):
                     m.d.sync += [self.busy.eq(0), self.done.eq(1)]
                     m.next = "IDLE"
 
-        # -- scratchpad reads and flags ------------------------------------
+    def _reads(self, m, s) -> None:
+        """Scratchpad reads and the lane flags (aligned with the read data)."""
+        p, tau = self.p, s.tau
         stream = Signal()
-        m.d.comb += [stream.eq(issuing & (tau < cur_t)),
-                     self.west_en.eq(stream), self.west_addr.eq(cur_west + tau)]
+        m.d.comb += [stream.eq(s.issuing & (tau < s.cur_t)),
+                     self.west_en.eq(stream), self.west_addr.eq(s.cur_west + tau)]
         rows_mask = Signal(p.rows)
-        m.d.comb += rows_mask.eq(Cat(*(cur_r > i for i in range(p.rows))))
+        m.d.comb += rows_mask.eq(Cat(*(s.cur_r > i for i in range(p.rows))))
         m.d.sync += self.lane_valid.eq(Mux(stream, rows_mask, 0))
         if p.os:
-            m.d.comb += [self.north_en.eq(stream), self.north_addr.eq(cur_north + tau)]
+            m.d.comb += [self.north_en.eq(stream), self.north_addr.eq(s.cur_north + tau)]
             m.d.sync += [self.first.eq(Mux(stream & (tau == 0), rows_mask, 0)),
-                         self.last.eq(Mux(stream & (tau == cur_t - 1), rows_mask, 0))]
+                         self.last.eq(Mux(stream & (tau == s.cur_t - 1), rows_mask, 0))]
         else:
             preload = Signal()
-            m.d.comb += [preload.eq(issuing & (tau < cur_r)),
-                         self.north_en.eq(preload), self.north_addr.eq(cur_north + tau)]
+            m.d.comb += [preload.eq(s.issuing & (tau < s.cur_r)),
+                         self.north_en.eq(preload), self.north_addr.eq(s.cur_north + tau)]
             m.d.sync += [self.pl_we.eq(preload), self.pl_row.eq(tau)]
 
-        # -- output generator: the fold's result rows into the chain -------
+    def _outputs(self, m, s) -> None:
+        """The output generator: the fold's result rows into the accumulator chain."""
+        p, db = self.p, self.p.dim_bits
         og_k, og_n = Signal(db), Signal(db)
         og_base = Signal(p.acc_addr_bits)
         with m.If(self.out_valid):
             m.d.sync += og_k.eq(og_k + 1)
             with m.If(og_k == og_n - 1):
                 m.d.sync += self.out_valid.eq(0)
-        with m.If(issuing & (tau == (cur_t if p.os else cur_r))):
-            m.d.sync += [self.out_valid.eq(1), og_k.eq(0), og_n.eq(cur_r if p.os else cur_t),
-                         og_base.eq(cur_acc), self.out_overwrite.eq(cur_ovw),
-                         self.out_cols.eq(cur_c), self.out_tap.eq(cur_r - 1)]
+        with m.If(s.issuing & (s.tau == (s.cur_t if p.os else s.cur_r))):
+            m.d.sync += [self.out_valid.eq(1), og_k.eq(0), og_n.eq(s.cur_r if p.os else s.cur_t),
+                         og_base.eq(s.cur_acc), self.out_overwrite.eq(s.cur_ovw),
+                         self.out_cols.eq(s.cur_c), self.out_tap.eq(s.cur_r - 1)]
         m.d.comb += self.out_addr.eq(og_base + og_k)
-        return m
