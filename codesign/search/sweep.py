@@ -101,15 +101,37 @@ def _evaluator(cfg: Config, settings: SearchSettings):
     return space, JointEvaluator(cfg, space, settings.metrics)
 
 
+def _target(cfg: Config, settings: SearchSettings, n_trials: int | None) -> int:
+    target = settings.n_trials if n_trials is None else n_trials
+    if settings.sampler == "grid":
+        from .space import grid_space
+        target = min(target, math.prod(len(v) for v in grid_space(cfg).values()))
+    return target
+
+
+def _batch(study: SweepStudy, space: SearchSpace, evaluator, settings: SearchSettings, n: int):
+    """Ask `n` trials, evaluate them in one go and tell them to the mirror; returns
+    (told trials, feasible objective vectors, evaluation seconds)."""
+    trials = study.ask(n)
+    t0 = time.perf_counter()
+    outcomes = evaluator([space.choice(t.params) for t in trials])
+    dt = time.perf_counter() - t0
+    told, feasible = [], []
+    for t, o in zip(trials, outcomes):
+        values = [o.metrics[m] if math.isfinite(o.metrics[m]) else BIG for m in settings.objectives]
+        cons = _constraints(o, settings)
+        told.append(study.tell(t, values, cons, _attrs(o, dt / len(trials))))
+        if all(v <= 0 for v in cons.values()):
+            feasible.append(values)
+    return told, feasible, dt
+
+
 def run_sweep(cfg: Config, settings: SearchSettings, out: Path, *, n_trials: int | None = None,
               worker: bool = False, progress: bool = True) -> SweepReport:
     """Run (or continue) the sweep of `cfg` until the study has `n_trials` complete trials."""
     from tqdm import tqdm
 
-    target = settings.n_trials if n_trials is None else n_trials
-    if settings.sampler == "grid":
-        from .space import grid_space
-        target = min(target, math.prod(len(v) for v in grid_space(cfg).values()))
+    target = _target(cfg, settings, n_trials)
     space, evaluator = _evaluator(cfg, settings)
     study = SweepStudy(cfg, settings, out, space, worker=worker)
     t_start = time.perf_counter()
@@ -129,23 +151,12 @@ def run_sweep(cfg: Config, settings: SearchSettings, out: Path, *, n_trials: int
             for params in warm_start(cfg, settings, space, min(settings.batch, target)):
                 study.local.enqueue_trial(params)
         while done < target:
-            trials = study.ask(min(settings.batch, target - done))
-            params = [t.params for t in trials]
-            t0 = time.perf_counter()
-            outcomes = evaluator([space.choice(p) for p in params])
+            told, feasible, dt = _batch(study, space, evaluator, settings, min(settings.batch, target - done))
             t1 = time.perf_counter()
-            each = (t1 - t0) / len(trials)
-            told, feasible = [], []
-            for t, o in zip(trials, outcomes):
-                values = [o.metrics[m] if math.isfinite(o.metrics[m]) else BIG for m in settings.objectives]
-                cons = _constraints(o, settings)
-                told.append(study.tell(t, values, cons, _attrs(o, each)))
-                if all(v <= 0 for v in cons.values()):
-                    feasible.append(values)
             with _deferred_interrupt():
                 study.commit(told)
                 done = study.sync()
-            t_eval += t1 - t0
+            t_eval += dt
             t_store += time.perf_counter() - t1
             front.add(feasible)
             bar.set_postfix_str(front.postfix(settings.objectives), refresh=False)
