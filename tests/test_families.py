@@ -103,6 +103,11 @@ def test_one_study_two_families(tmp_path, toy):
         assert r["latency_cycles"] == lat
     front = pareto_front(df)
     assert len(front) >= 1 and set(front["family"]) <= {"systolic", "toy"}
+    import json
+    for _, r in sys_rows[sys_rows["feasible"]].iterrows():     # the mapper's certificate per layer
+        for rec in json.loads(r["layer_costs"]).values():
+            assert rec["exact"] is True and rec["considered"] >= rec["evaluated"] > 0 and rec["seconds"] >= 0
+    assert all("exact" not in rec for r in toy_rows["layer_costs"] for rec in json.loads(r).values())
 
 
 def test_designs_of_a_mixed_study_rebuild(tmp_path, toy):

@@ -65,6 +65,9 @@ def _layer_records(cost: NetworkCost) -> dict[str, dict]:
     for lc in cost.layers:
         rec = {"latency_cycles": int(lc.latency_cycles), "energy_pj": float(lc.energy_pj), "count": lc.count}
         rec.update({k: lc.figures[k] for k in LAYER_FIGURES if k in lc.figures})
+        if lc.search is not None:        # the mapper's certificate: what it searched and whether it proved it
+            s = lc.search
+            rec.update(considered=s.considered, evaluated=s.evaluated, seconds=s.seconds, exact=s.exact)
         out[lc.name] = rec
     return out
 

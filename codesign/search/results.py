@@ -12,7 +12,9 @@
   ``reason`` (why not feasible, in words);
 - ``mappings`` (JSON: layer -> ``Mapping.to_dict()``, rebuild with
   ``Mapping.build(layer, **d)``) and ``layer_costs`` (JSON: layer ->
-  latency_cycles, energy_pj, utilization, count);
+  latency_cycles, energy_pj, count, the family's figures such as utilization
+  and dataflow, and the mapper's certificate: considered, evaluated, seconds,
+  exact);
 - ``eval_s`` (evaluation seconds, the batch's time shared by its trials),
   ``worker`` and ``datetime_complete``.
 

@@ -51,11 +51,22 @@ def network_table(cost: NetworkCost, *, title: str, nests: bool = False) -> str:
     out.append(f"energy: {_uj(t['energy_pj'])} {unit} (" + ", ".join(
         f"{k} {v / t['energy_pj']:.0%}" for k, v in e.items()) + ")")
     out.append(f"area: {t['area_mm2']:.3f} mm2 (first-order estimate, see README)")
+    out.append(_certificate(cost))
     out.append("figures are first-order estimates from the tech preset; counts per layer instance, totals x count")
     if nests:
         for lc in cost.layers:
             out += ["", f"{lc.name} ({lc.layer.describe()}):", str(lc.plan)]
     return "\n".join(out)
+
+
+def _certificate(cost: NetworkCost) -> str:
+    """What the mapper searched for these layers and whether each answer is the proven optimum."""
+    st = [lc.search for lc in cost.layers if lc.search is not None]
+    exact = sum(s.exact for s in st)
+    return (f"mapper: {sum(s.considered for s in st):,} mappings in the spaces, {sum(s.evaluated for s in st):,} "
+            f"costed, {sum(s.bounded for s in st):,} bounded, {sum(s.seconds for s in st):.2f} s; "
+            + ("every layer's mapping is the proven optimum of its space" if exact == len(st)
+               else f"{len(st) - exact} of {len(st)} layers not proven optimal (beam)"))
 
 
 def network_json(cost: NetworkCost) -> dict:
