@@ -152,10 +152,23 @@ class NestedEvaluator:
         self.memo.update(zip(todo, results))
         return [a if isinstance(a, Outcome) else self.memo[a] for a in archs]
 
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
+    def close(self, *, cancel: bool = False) -> None:
+        """Stop the mapper pool. With `cancel` (Ctrl-C, SIGTERM) in-flight work is
+        dropped: queued designs are cancelled and the workers killed at once
+        instead of finishing their chunk (which takes seconds on a large
+        network); the batch was not stored, so nothing completed is lost."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if not cancel:
+            pool.shutdown(cancel_futures=True)
+            return
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        for p in procs:
+            p.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            p.join(timeout=1.0)
 
 
 class JointEvaluator:

@@ -167,7 +167,7 @@ def run_sweep(cfg: Config, settings: SearchSettings, out: Path, *, n_trials: int
     finally:
         bar.close()
         if isinstance(evaluator, NestedEvaluator):
-            evaluator.close()
+            evaluator.close(cancel=interrupted)
     report = SweepReport(out, done, study.committed, time.perf_counter() - t_start, t_eval, t_store,
                          interrupted, worker, terminated)
     if not worker:
