@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Mapping
 from ..errors import UserError
 
 __all__ = ["Family", "HardwareParam", "SearchStats", "LayerCost", "NetworkCost", "JointParam", "JointSpace",
-           "Design", "NETWORK_METRICS"]
+           "Design", "VerifyRow", "VerifyReport", "NETWORK_METRICS"]
 
 #: network-level figures every family reports (search objectives and constraint targets)
 NETWORK_METRICS = ("latency_cycles", "energy_pj", "area_mm2", "edp", "power_mw", "utilization",
@@ -168,6 +168,42 @@ class JointSpace:
 
     params: tuple[JointParam, ...]
     state: Any = None
+
+
+@dataclass(frozen=True)
+class VerifyRow:
+    """One simulated layer (or pipeline figure) of `Design.verify`: PASS/FAIL, RTL and model cycles, and notes."""
+
+    name: str
+    passed: bool
+    rtl_cycles: int
+    model_cycles: int
+    bit_exact: bool
+    mapping: str
+    notes: tuple[str, ...] = ()
+
+    def line(self) -> str:
+        notes = f"  ({'; '.join(self.notes)})" if self.notes else ""
+        return (f"{'PASS' if self.passed else 'FAIL'}  {self.name:<24} RTL {self.rtl_cycles:>7} cycles  model "
+                f"{self.model_cycles:>7}  {'bit exact' if self.bit_exact else 'OUTPUTS DIFFER'}  {self.mapping}"
+                + notes)
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """Every simulated layer, with a header line and the simulated seconds."""
+
+    header: str
+    rows: tuple[VerifyRow, ...]
+    seconds: float
+
+    @property
+    def failed(self) -> int:
+        return sum(not r.passed for r in self.rows)
+
+    def lines(self) -> list[str]:
+        return [self.header, *(r.line() for r in self.rows),
+                f"{len(self.rows) - self.failed} passed, {self.failed} failed, {self.seconds:.1f} s simulated"]
 
 
 class Design(abc.ABC):

@@ -11,52 +11,15 @@ its note).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
-from ...base import Design, NetworkCost
+from ...base import Design, NetworkCost, VerifyReport, VerifyRow
 from .plan import RtlError
 
 __all__ = ["SystolicDesign", "VerifyRow", "VerifyReport", "DEFAULT_MAX_CYCLES"]
 
 DEFAULT_MAX_CYCLES = 4000
-
-
-@dataclass(frozen=True)
-class VerifyRow:
-    """One simulated layer: PASS/FAIL, RTL and model cycles, and notes."""
-
-    name: str
-    passed: bool
-    rtl_cycles: int
-    model_cycles: int
-    bit_exact: bool
-    mapping: str
-    notes: tuple[str, ...] = ()
-
-    def line(self) -> str:
-        notes = f"  ({'; '.join(self.notes)})" if self.notes else ""
-        return (f"{'PASS' if self.passed else 'FAIL'}  {self.name:<24} RTL {self.rtl_cycles:>7} cycles  model "
-                f"{self.model_cycles:>7}  {'bit exact' if self.bit_exact else 'OUTPUTS DIFFER'}  {self.mapping}"
-                + notes)
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    """Every simulated layer, with a header line and the simulated seconds."""
-
-    header: str
-    rows: tuple[VerifyRow, ...]
-    seconds: float
-
-    @property
-    def failed(self) -> int:
-        return sum(not r.passed for r in self.rows)
-
-    def lines(self) -> list[str]:
-        return [self.header, *(r.line() for r in self.rows),
-                f"{len(self.rows) - self.failed} passed, {self.failed} failed, {self.seconds:.1f} s simulated"]
 
 
 class SystolicDesign(Design):
