@@ -29,7 +29,14 @@ shape comes from their inputs (`codesign.workload.graph.op_output_shape`):
 - ``maxpool``, ``avgpool`` over ``(N, C, H, W)``: ``kernel``, ``stride``
   (default: the kernel), ``padding`` (default 0); ``global_avgpool``;
 - ``softmax``, ``layernorm``; ``concat`` along ``axis`` (default 1, the
-  channels).
+  channels);
+- ``other``: an op the IR does not model (``onnx_op``, ``reason``: strings,
+  what `codesign import -o` writes for it), with ``shape`` required (``[]``
+  when the model leaves it unknown).
+
+A node without MACs may give its output ``shape: [dims]`` (what ``codesign
+import -o`` writes where the rule's shape differs from the model's); then
+that shape is used and the shape rule is not applied.
 
 A residual block::
 
@@ -60,10 +67,10 @@ OPS = {
 #: ops without MACs a spec may list -> their optional keys
 NODE_OPS = {op: () for op in SHAPED_OPS} | {
     "maxpool": ("kernel", "stride", "padding"), "avgpool": ("kernel", "stride", "padding"),
-    "concat": ("axis",), "clip": ("min", "max")}
+    "concat": ("axis",), "clip": ("min", "max"), "other": ("onnx_op", "reason")}
 _BITS = ("in_bits", "w_bits", "out_bits")
 _COMMON = ("name", "op", "count", "inputs") + _BITS
-_NODE_COMMON = ("name", "op", "inputs")
+_NODE_COMMON = ("name", "op", "inputs", "shape")
 _GRAPH_INPUT = "input"
 
 
@@ -78,6 +85,7 @@ class _Spec:
     layer: Layer | None = None
     count: int | None = None
     attrs: tuple[tuple[str, object], ...] = ()
+    shape: tuple[int, ...] | None = None
 
 
 def network_from_spec(specs: list[dict], name: str, *, path: str = "workload.layers") -> Network:
@@ -143,10 +151,11 @@ def _build(parsed: list[_Spec], name: str, path: str) -> Network:
             if len(srcs) > most:
                 raise WorkloadError(f"{s.where}.inputs: {s.op} reads {'1 or 2 inputs' if most == 2 else '1 input'}, "
                                     f"got {len(srcs)}")
-            node = Node(s.name, s.op, srcs, layer=s.layer, count=s.count or 1)
+            node = Node(s.name, s.layer.op, srcs, layer=s.layer, count=s.count or 1)
         else:
             try:
-                shape = op_output_shape(s.op, [(x, shapes[x]) for x in srcs], dict(s.attrs))
+                shape = s.shape if s.shape is not None else \
+                    op_output_shape(s.op, [(x, shapes[x]) for x in srcs], dict(s.attrs))
             except WorkloadError as err:
                 raise WorkloadError(f"{s.where}.{err}") from None
             node = Node(s.name, s.op, srcs, shape, attrs=tuple(op_attrs(s.op, dict(s.attrs)).items()))
@@ -186,7 +195,8 @@ def _spec(where: str, spec, index: int) -> _Spec:
         raise WorkloadError(f"{where}.name: {name!r} is the graph input's name; choose another")
     inputs = _inputs(where, spec["inputs"]) if "inputs" in spec else None
     if op not in OPS:
-        return _Spec(where, name, op, inputs, attrs=tuple(sorted(_attrs(where, op, spec).items())))
+        shape = _shape(where, spec.get("shape"), op)
+        return _Spec(where, name, op, inputs, attrs=tuple(sorted(_attrs(where, op, spec).items())), shape=shape)
     layer, count = _layer(where, spec, op, name)
     return _Spec(where, name, op, inputs, layer, count)
 
@@ -200,6 +210,16 @@ def _inputs(where: str, value) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _shape(where: str, value, op: str) -> tuple[int, ...] | None:
+    """A non-MAC node's ``shape`` (None when absent; required for ``other``)."""
+    if value is None and op == "other":
+        raise WorkloadError(f"{where}: missing key 'shape'; op other (not modelled) needs its output shape")
+    if value is not None and (not isinstance(value, list) or (not value and op != "other") or any(
+            isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in value)):
+        raise WorkloadError(f"{where}.shape: must be a non-empty list of positive integers, got {value!r}")
+    return tuple(value) if value is not None else None
+
+
 def _attrs(where: str, op: str, spec: dict) -> dict:
     """The op's own keys of a non-MAC spec (pool sizes are checked with the shapes)."""
     attrs = {k: spec[k] for k in NODE_OPS[op] if k in spec}
@@ -207,6 +227,9 @@ def _attrs(where: str, op: str, spec: dict) -> dict:
         v = attrs.get(key)
         if key in attrs and (isinstance(v, bool) or not isinstance(v, (int, float))):
             raise WorkloadError(f"{where}.{key}: must be a number, got {v!r}")
+    for key in ("onnx_op", "reason"):
+        if key in attrs and (not isinstance(attrs[key], str) or not attrs[key]):
+            raise WorkloadError(f"{where}.{key}: must be a non-empty string, got {attrs[key]!r}")
     if "min" in attrs and "max" in attrs and attrs["min"] > attrs["max"]:
         raise WorkloadError(f"{where}.max: {attrs['max']} is below min {attrs['min']}")
     return attrs
