@@ -4,7 +4,8 @@
 prints per MAC layer its name, op, output shape and MACs; per op type the
 nodes without MACs and the nodes not modelled (count, elements); and the
 totals. ``--json`` prints the same as JSON (`codesign.workload.onnx_import.to_json`);
-``-o`` writes the MAC layers as a config ``workload: {layers: [...]}`` that
+``-o`` writes the whole graph as a config ``workload: {layers: [...]}`` (the
+graph form of `codesign.workload.spec`, `codesign.workload.onnx_yaml`) that
 ``codesign evaluate`` reads once a ``hardware:`` section is added.
 ``--batch`` and ``--input`` resolve symbolic dimensions. Bad input: one
 line, exit status 2.
@@ -22,7 +23,7 @@ def register(subparsers) -> None:
     """Add ``import`` to an argparse subparsers object."""
     p = subparsers.add_parser("import", help="import an ONNX model: layers, MACs, what is not modelled")
     p.add_argument("model", help="path of an .onnx file")
-    p.add_argument("-o", "--out", help="write the MAC layers as a YAML workload (layers: list) to this file")
+    p.add_argument("-o", "--out", help="write the graph as a YAML workload (layers: list, graph form) to this file")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--batch", type=int, help="batch size: the first dimension of every model input")
     p.add_argument("--input", action="append", default=[], metavar="NAME=D1,D2,..",
@@ -56,12 +57,15 @@ def cmd_import(args) -> int:
         raise UserError(str(e)) from None
     print(to_json(res) if args.json else summary(res))
     if args.out:
-        text, skipped = layers_yaml(res)
+        try:
+            text, skipped = layers_yaml(res)
+        except WorkloadError as e:
+            raise UserError(str(e)) from None
         try:
             Path(args.out).write_text(text)
         except OSError as e:
             raise UserError(f"-o {args.out}: cannot write ({e.strerror})") from None
         if not args.json:
-            print(f"wrote {args.out}: {len(res.layers) - skipped} layers"
-                  + (f" ({skipped} without a layers: spec left out)" if skipped else ""))
+            print(f"wrote {args.out}: {len(res.network.nodes)} nodes, {len(res.layers) - skipped} MAC layers"
+                  + (f" ({skipped} MAC layers without a layers: key written as op other)" if skipped else ""))
     return 0

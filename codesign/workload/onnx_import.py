@@ -36,6 +36,7 @@ from pathlib import Path
 from .graph import Network, Node
 from .ir import WorkloadError
 from .onnx_load import CONFIG_KEYS, Keys, OnnxGraph, load_graph
+from .onnx_yaml import layers_yaml
 from .onnx_ops import (EDGE_OPS, KEPT_ATTRS, MAC_OPS, NON_MAC, NotModelled, attributes, conv_layer,
                        conv_transpose_layer, gemm_layer, matmul_layer)
 
@@ -313,28 +314,3 @@ def summary(res: ImportResult) -> str:
     lines.append(f"total: {t['macs']:,} MACs in {t['layers']} layers; {t['network_nodes']} network nodes; "
                  f"{res.parameter_nodes} parameter/shape nodes")
     return "\n".join(lines)
-
-
-def layers_yaml(res: ImportResult) -> tuple[str, int]:
-    """A config's ``workload: {layers: [...]}`` of the MAC layers, in order
-    (the plain chain form of `codesign.workload.spec`), and how many MAC
-    layers it could not write (ops the spec has no key for)."""
-    import yaml
-    specs, skipped = [], 0
-    for n in res.layers:
-        p = dict(n.layer.params)
-        if n.layer.op in ("conv2d", "depthwise_conv2d"):
-            spec = {"name": n.name, "op": "conv2d", **{k: p[k] for k in ("N", "C", "H", "W", "K", "R", "S")},
-                    "stride": p["stride"], "padding": p["padding"], "dilation": p["dilation"],
-                    "groups": p["groups"]}
-        elif n.layer.op in ("gemm", "matmul"):
-            spec = {"name": n.name, "op": n.layer.op, **p}
-        else:
-            skipped += 1
-            continue
-        specs.append(spec)
-    head = (f"# codesign import {res.path}: {len(specs)} MAC layers, {sum(n.macs for n in res.layers):,} MACs"
-            + (f"; {skipped} layers of ops without a spec key left out" if skipped else "") + "\n")
-    body = yaml.safe_dump({"name": res.network.name, "workload": {"layers": specs}}, sort_keys=False,
-                          default_flow_style=None, width=200)
-    return head + body, skipped
