@@ -7,20 +7,27 @@
 The first argument is a torchvision model name (``torchvision.models.<name>``,
 built without downloading weights: only shapes matter to codesign) or
 ``module:attribute`` naming an ``nn.Module`` subclass or factory (called with
-no arguments). PyTorch is optional for codesign and imported only here; the
-script says how to install it when it is absent. ``--dynamic-batch`` marks
-the batch dimension symbolic (then give ``codesign import --batch N`` or
-``workload: {batch: N}``).
+no arguments). Without torchvision, ``resnet18`` is this script's own copy of
+torchvision's ResNet-18 (`resnet18`). PyTorch is optional for codesign and
+imported only here; the script says how to install it when it is absent.
+``--dynamic-batch`` marks the batch dimension symbolic (then give ``codesign
+import --batch N`` or ``workload: {batch: N}``). The export uses PyTorch's
+TorchScript exporter (``dynamo=False``: the torch.export one needs the
+``onnxscript`` package).
 """
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
+import warnings
 
 INSTALL = ("PyTorch is not installed (it is optional for codesign). Install it into the venv with\n"
            "  .venv/bin/pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu\n"
            "then run this script again.")
+NO_TORCHVISION = ("{spec}: torchvision is not installed (only resnet18 is built in); install it with\n"
+                  "  .venv/bin/pip install torchvision --index-url https://download.pytorch.org/whl/cpu\n"
+                  "or name an nn.Module as module:attribute.")
 
 
 def _torch():
@@ -43,12 +50,46 @@ def build_module(spec: str):
     try:
         import torchvision
     except ImportError:
-        sys.exit(INSTALL)
+        if spec == "resnet18":
+            print("torchvision is not installed: exporting this script's ResNet-18 (torchvision's architecture)")
+            return resnet18()
+        sys.exit(NO_TORCHVISION.format(spec=spec))
     try:
         return torchvision.models.get_model(spec, weights=None)
     except (ValueError, KeyError):
         names = ", ".join(sorted(torchvision.models.list_models())[:12])
         sys.exit(f"error: {spec}: not a torchvision model (e.g. {names}, ...) nor module:attribute")
+
+
+def resnet18():
+    """ResNet-18 as torchvision builds it (torchvision/models/resnet.py: ``BasicBlock``, ``ResNet.__init__``
+    and ``_make_layer`` with layers [2, 2, 2, 2]): a 7x7/2 stem, a 3x3/2 max pool, four stages of two
+    basic blocks (64, 128, 256, 512 channels; the first block of stages 2-4 strides 2 with a 1x1/2
+    downsample), a global average pool and a 1000-way linear layer; convs without bias, each followed by
+    batchnorm."""
+    nn = _torch().nn
+
+    class BasicBlock(nn.Module):
+        def __init__(self, cin: int, cout: int, stride: int):
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.bn1, self.relu = nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(cout)
+            self.downsample = None if stride == 1 and cin == cout else \
+                nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+        def forward(self, x):
+            out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+            identity = x if self.downsample is None else self.downsample(x)     # after, as torchvision's
+            return self.relu(out + identity)
+
+    stages = [BasicBlock(cin, cout, s) for cin, cout, s in
+              [(64, 64, 1), (64, 64, 1), (64, 128, 2), (128, 128, 1), (128, 256, 2), (256, 256, 1),
+               (256, 512, 2), (512, 512, 1)]]
+    return nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+                         nn.MaxPool2d(3, 2, 1), *stages, nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(),
+                         nn.Linear(512, 1000))
 
 
 def export(module, shape: tuple[int, ...], out: str, *, dynamic_batch: bool = False, opset: int = 17) -> None:
@@ -58,7 +99,8 @@ def export(module, shape: tuple[int, ...], out: str, *, dynamic_batch: bool = Fa
     x = torch.zeros(shape)
     axes = {"input": {0: "batch"}, "output": {0: "batch"}} if dynamic_batch else None
     kw = dict(input_names=["input"], output_names=["output"], dynamic_axes=axes, opset_version=opset)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export", category=DeprecationWarning)
         try:        # the TorchScript exporter; torch < 2.5 has no `dynamo` argument
             torch.onnx.export(module, (x,), out, dynamo=False, **kw)
         except TypeError:

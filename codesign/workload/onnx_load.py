@@ -45,6 +45,10 @@ class Keys:
     def input(self, name: str) -> str:
         return f"{self.inputs}.{name}" if self.inputs.startswith("workload") else f"{self.inputs} {name}"
 
+    def give(self, name: str) -> str:
+        """How the user gives input `name`'s full shape: ``workload.inputs.x: [dims]`` or ``--input x=D1,D2,..``."""
+        return f"{self.inputs}.{name}: [dims]" if self.inputs.startswith("workload") else f"{self.inputs} {name}=D1,D2,.."
+
 
 CONFIG_KEYS = Keys()
 
@@ -164,14 +168,14 @@ def _fix_inputs(model, data_inputs, batch, inputs, keys: Keys) -> None:
         dims = _dims(vi)
         if dims is None:
             raise WorkloadError(f"{keys.input(vi.name)}: the model gives no shape for this input; "
-                                f"give it as {keys.input(vi.name)}: [dims]")
+                                f"give it as {keys.give(vi.name)}")
         if batch is not None and vi.name not in (inputs or {}) and dims:
             dims[0] = batch
         for i, d in enumerate(dims):
             if not isinstance(d, int):
                 sym = f" ({d!r})" if d else ""
                 raise WorkloadError(f"{keys.input(vi.name)}: dimension {i}{sym} is symbolic; give {keys.batch} "
-                                    f"or {keys.input(vi.name)}: [dims]")
+                                    f"or {keys.give(vi.name)}")
         _set_dims(vi, dims)
 
 
