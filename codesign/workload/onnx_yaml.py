@@ -114,7 +114,8 @@ def _node_spec(n: Node, shapes: dict, ins: tuple[str, ...]) -> tuple[dict, list[
         keys = _pool_keys(n)
         spec.update(keys or {})
         if keys is not None:
-            kept = {k: v for k, v in kept.items() if k not in ("kernel_shape", "strides", "pads")}
+            kept = {k: v for k, v in kept.items() if k not in ("kernel_shape", "strides", "pads", "ceil_mode",
+                                                                  "dilations")}
     elif n.op == "concat" and isinstance(n.attr("axis"), int):
         spec["axis"] = n.attr("axis") % len(n.shape)
         kept.pop("axis")
@@ -168,7 +169,8 @@ def layers_yaml(res) -> tuple[str, int]:
         lines.append("  - " + _flow({**head, **spec}) + (f"   # {'; '.join(notes)}" if notes else ""))
         shapes[head["name"]], prev = shape, head["name"]
     text = (f"# codesign import {res.path}: {len(net.layers) - skipped} MAC layers, {macs:,} MACs, "
-            f"{len(net.nodes)} nodes; graph input {net.inputs[0][0]!r} {list(net.inputs[0][1])} is 'input'"
+            f"{len(net.nodes)} nodes; graph input {list(net.inputs[0][1])}"
+            + (f" ({net.inputs[0][0]!r} in the model)" if net.inputs[0][0] != GRAPH_INPUT else "")
             + (f"; {skipped} layers without a layers: key written as op other" if skipped else "") + "\n"
             + yaml.safe_dump({"name": net.name}, width=10**6) + "workload:\n  layers:\n" + "\n".join(lines) + "\n")
     return text, skipped
