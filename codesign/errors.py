@@ -172,6 +172,14 @@ LIMITS: dict[str, Limit] = {
         0, 2**32 - 1, True, "",
         "a random seed: numpy.random.RandomState (used by Optuna's samplers) accepts "
         "seeds in [0, 2**32 - 1]"),
+    "batch": Limit(
+        1, 10**5, True, "trials",
+        "trials asked, evaluated and stored together: each is held in memory with its "
+        "per-layer outcome until the batch is stored; 10**5 is ~3000x the quickstart's 32"),
+    "jobs": Limit(
+        1, 2**31, True, "processes",
+        "mapper processes; above the machine's cores they are capped to the cores "
+        "(codesign.search.settings), since every worker is forked when the pool starts"),
     "n_trials": Limit(
         1, 10**7, True, "trials",
         "trials of one study: each is a row in the study's storage; 10**7 is ~500x the "

@@ -31,14 +31,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_sweep(args) -> int:
     from ..config import load_config
-    from ..errors import UserError
     from ..search.settings import parse_search
     from ..search.sweep import run_sweep
 
     cfg = load_config(args.config)
     settings = parse_search(cfg)
-    if args.n_trials is not None and args.n_trials < 0:
-        raise UserError(f"--n-trials: must be >= 0, got {args.n_trials}")
+    if args.n_trials is not None:
+        from ..errors import bounded
+        bounded("--n-trials", args.n_trials, "n_trials", low=0)
     out = Path(args.out or Path("results") / cfg.name)
     from ..procs import EXIT_SIGINT, EXIT_SIGTERM, sigterm_as_interrupt
     with sigterm_as_interrupt():        # SIGTERM (timeout, Slurm, docker stop) as Ctrl-C: results written
@@ -71,7 +71,7 @@ def _summary(rep, cfg, settings) -> str:
     lines.append(f"  codesign pareto {rep.out}")
     if len(front):
         n = knee(front, settings.objectives)
-        if (front.loc[front["trial"] == n, "dataflow"] == "flexible").any():   # no RTL for flexible arrays
+        if "dataflow" in front and (front.loc[front["trial"] == n, "dataflow"] == "flexible").any():  # no RTL
             lines.append(f"  codesign pareto {rep.out} --trial {n}    (trial {n}, the front's knee: a flexible "
                          "array, which has no RTL generator)")
         else:

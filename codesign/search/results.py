@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from ..config import Config
-from ..errors import UserError
+from ..errors import UserError, short
 from ..families import DEFAULT_FAMILY, get_family
 from .pareto import hypervolume_history, pareto_mask
 from .settings import METRICS, SearchSettings
@@ -180,27 +180,95 @@ def write_results(df: pd.DataFrame, meta: Meta, out: Path) -> pd.DataFrame:
     return front
 
 
-def load_results(path: str | os.PathLike) -> pd.DataFrame:
-    """The trials table of a results folder (``df.attrs["objectives"]`` names the objectives)."""
-    p = Path(path)
+def _repair(name: str) -> str:
+    return f"`codesign sweep CONFIG` rebuilds {name} from the study"
+
+
+def stored_rows(out: Path) -> int | None:
+    """Rows of ``out/trials.parquet`` (from its footer), None if missing or unreadable."""
+    import pyarrow.parquet as pq
+    try:
+        return pq.ParquetFile(out / TRIALS).metadata.num_rows
+    except Exception:   # noqa: BLE001 (missing, or damaged: the sweep rewrites it)
+        return None
+
+
+def _stale(p: Path, meta: Meta) -> bool:
+    """trials.parquet is missing, or older than the journal (a sweep killed before
+    writing the results, or a worker that stored trials since)."""
     if not (p / TRIALS).is_file():
-        hint = " (the sweep may have stopped before writing it; rerun `codesign sweep CONFIG`)" \
-            if (p / JOURNAL).is_file() else ""
-        raise UserError(f"{path}: no {TRIALS} here{hint}")
-    df = pd.read_parquet(p / TRIALS)
-    if (p / META).is_file():
-        meta = json.loads((p / META).read_text())
-        df.attrs.update(objectives=meta["objectives"], name=meta["name"], free=meta["free"])
+        return True
+    journal = p / JOURNAL
+    return "://" not in meta.storage and journal.is_file() and journal.stat().st_mtime > (p / TRIALS).stat().st_mtime
+
+
+def _from_study(p: Path, meta: Meta) -> pd.DataFrame:
+    """The trials table rebuilt from the study itself (needs the config meta.json names)."""
+    import optuna
+    from ..config import load_config
+    where = meta.storage if "://" in meta.storage else str(p / JOURNAL)
+    if "://" not in meta.storage and not (p / JOURNAL).is_file():
+        raise UserError(f"{p}: no {TRIALS} and no {JOURNAL}: nothing to read the trials from")
+    try:
+        cfg = load_config(meta.config)
+    except UserError as e:
+        raise UserError(f"{p}: {TRIALS} is missing or older than the study, and rebuilding it needs the config "
+                        f"meta.json names: {e}") from None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        if "://" in meta.storage:
+            storage = optuna.storages.RDBStorage(meta.storage)
+        else:
+            from optuna.storages.journal import JournalFileBackend
+            storage = optuna.storages.JournalStorage(JournalFileBackend(where))
+        trials = optuna.load_study(study_name=meta.name, storage=storage).get_trials(deepcopy=False)
+    except Exception as e:   # noqa: BLE001 (a damaged journal, an unreachable database)
+        raise UserError(f"{where}: cannot read study {meta.name!r} ({short(str(e), 120)})") from None
+    return trials_frame(trials, cfg, meta.metrics)
+
+
+def load_results(path: str | os.PathLike) -> pd.DataFrame:
+    """The trials table of a results folder (``df.attrs["objectives"]`` names the objectives).
+
+    When trials.parquet is missing or older than the journal (a sweep killed
+    with -9, workers that stored trials since) the table is rebuilt from the
+    study itself. A damaged file is refused in one line naming it."""
+    p = Path(path)
+    if not (p / META).is_file() and not (p / TRIALS).is_file():
+        if (p / JOURNAL).is_file():
+            raise UserError(f"{path}: {META} and {TRIALS} are missing (a sweep killed before writing them?); "
+                            f"{_repair('them')}")
+        raise UserError(f"{path}: not a results folder (no {TRIALS})")
+    meta = load_meta(p)
+    if _stale(p, meta):
+        df = _from_study(p, meta)
+    else:
+        try:
+            df = pd.read_parquet(p / TRIALS)
+        except Exception as e:   # noqa: BLE001 (pyarrow raises several kinds on a damaged file)
+            raise UserError(f"{p / TRIALS}: damaged ({short(str(e), 80)}); {_repair('it')}") from None
+        if "trial" not in df.columns:
+            raise UserError(f"{p / TRIALS}: not a trials table (no 'trial' column); {_repair('it')}")
+    df.attrs.update(objectives=list(meta.objectives), name=meta.name, free=list(meta.free))
     return df
 
 
 def load_meta(path: str | os.PathLike) -> Meta:
-    """The `Meta` of a results folder."""
+    """The `Meta` of a results folder (one line naming meta.json if it is missing or damaged)."""
     p = Path(path) / META
     if not p.is_file():
+        if (Path(path) / TRIALS).is_file() or (Path(path) / JOURNAL).is_file():
+            raise UserError(f"{p}: missing; {_repair('it')}")
         raise UserError(f"{path}: not a results folder (no {META})")
-    return Meta(**{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(p.read_text()).items()
-                   if k in Meta.__dataclass_fields__})
+    try:
+        raw = json.loads(p.read_text(encoding="utf-8"))
+        meta = Meta(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()
+                       if k in Meta.__dataclass_fields__})
+        if not all(isinstance(getattr(meta, k), str) for k in ("name", "config", "storage")):
+            raise TypeError("name, config and storage must be strings")
+    except (ValueError, TypeError, AttributeError) as e:
+        raise UserError(f"{p}: damaged ({short(str(e), 80)}); {_repair('it')}") from None
+    return meta
 
 
 @dataclass(frozen=True)

@@ -16,17 +16,23 @@ Shape (every key optional; defaults shown)::
       batch: 32              # trials asked, evaluated and stored together (nsga2: one generation)
       seed: 0                # null: not reproducible
       storage: default       # default (a journal file in the results folder) or an RDB URL
-      jobs: auto             # processes mapping a batch's new designs (nested mode); auto: all cores
+      jobs: auto             # processes mapping a batch's new designs (nested mode); auto: all cores;
+                             # more than the cores is capped to them (one warning line)
+
+Integer settings are bounded by `codesign.errors.LIMITS` (n_trials <= 10**7,
+batch <= 10**5, seed < 2**32).
 
 Every problem is a one-line `ConfigError` naming the key.
 """
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 from ..config import Config, ConfigError
+from ..errors import UserError, bounded, finite_number
 
 __all__ = ["SearchSettings", "Bound", "parse_search", "METRICS", "LAYER_METRICS", "MAPPINGS", "SAMPLERS",
            "UNITS", "metrics_of"]
@@ -95,18 +101,41 @@ def metrics_of(cfg: Config) -> tuple[str, ...]:
     return METRICS + tuple(m for m in EXTRA_METRICS if m in extra)
 
 
-def _int(key: str, v: Any, lo: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-        raise ConfigError(f"search.{key}: must be an integer >= {lo}, got {v!r}")
-    return v
+def _int(key: str, v: Any) -> int:
+    """An integer setting within its documented bound (`codesign.errors.LIMITS`)."""
+    try:
+        return bounded(f"search.{key}", v, key)
+    except UserError as e:
+        raise ConfigError(str(e)) from None
+
+
+def cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS tells it)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _jobs(v: Any) -> int:
+    """search.jobs: ``auto`` is every core; more than the cores is capped to them, in one warning line."""
+    n = cores()
+    if v == "auto":
+        return n
+    jobs = _int("jobs", v)
+    if jobs > n:
+        print(f"warning: search.jobs: {jobs} capped at the {n} cores of this machine", file=sys.stderr)
+    return min(jobs, n)
 
 
 def _bound(key: str, metric: str, spec: Any, layer: str | None = None) -> Bound:
     if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in ("max", "min"):
         raise ConfigError(f"{key}: a bound is {{max: number}} or {{min: number}}, got {spec!r}")
     kind, limit = next(iter(spec.items()))
-    if isinstance(limit, bool) or not isinstance(limit, (int, float)):
-        raise ConfigError(f"{key}.{kind}: must be a number, got {limit!r}")
+    try:
+        limit = finite_number(f"{key}.{kind}", limit, low=-1e300, high=1e300)
+    except UserError as e:
+        raise ConfigError(str(e)) from None
     return Bound(metric, kind, float(limit), layer)
 
 
@@ -192,15 +221,14 @@ def parse_search(cfg: Config) -> SearchSettings:
         raise ConfigError(f"search.sampler: must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
     seed = raw.get("seed", 0)
     if seed is not None:
-        _int("seed", seed, 0)
-    jobs = raw.get("jobs", "auto")
-    jobs = (os.cpu_count() or 1) if jobs == "auto" else _int("jobs", jobs, 1)
+        seed = _int("seed", seed)
+    jobs = _jobs(raw.get("jobs", "auto"))
     s = SearchSettings(
         objectives=tuple(objectives),
         constraints=_constraints(raw.get("constraints") or {}, cfg, metrics),
         mapping=mapping, sampler=sampler,
-        n_trials=_int("n_trials", raw.get("n_trials", 500), 1),
-        batch=_int("batch", raw.get("batch", 32), 1),
+        n_trials=_int("n_trials", raw.get("n_trials", 500)),
+        batch=_int("batch", raw.get("batch", 32)),
         seed=seed, storage=_storage(raw.get("storage", "default")), jobs=jobs, metrics=metrics)
     if s.sampler == "nsga2" and s.batch < 2:
         raise ConfigError("search.batch: nsga2 needs a batch of at least 2 (one batch is one generation)")

@@ -23,6 +23,9 @@ recorded in a study attribute and a rerun with a different space is refused.
 from __future__ import annotations
 
 import json
+import os
+import socket
+import time
 import uuid
 import warnings
 from pathlib import Path
@@ -36,7 +39,7 @@ from optuna.trial import FrozenTrial, Trial, TrialState
 
 from ..config import Config
 from ..errors import UserError
-from .results import ATTR, JOURNAL
+from .results import ATTR, JOURNAL, TRIALS
 from .settings import SearchSettings
 from .space import SearchSpace
 
@@ -45,33 +48,93 @@ __all__ = ["SweepStudy", "open_storage", "make_sampler", "SPACE_ATTR"]
 SPACE_ATTR = "codesign:space"
 
 
-def _claim_journal(out: Path):
-    """Register this process as a user of the journal in `out` (a shared flock
-    on ``out/.sweep.lock``, dropped by the OS even on kill -9). The first user
-    repairs what a killed predecessor may have left: a stale journal lock
-    (else the next write waits Optuna's 30 s grace period) and a torn last line."""
+#: study user attribute naming the main sweep that holds the study's lock (pid, host, start)
+MAIN_ATTR = "codesign:main"
+
+
+def _holder() -> dict:
+    return {"pid": os.getpid(), "host": socket.gethostname(),
+            "start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def _says(h: dict) -> str:
+    return f"pid {h.get('pid', '?')} on {h.get('host', '?')}, started {h.get('start', '?')}"
+
+
+def _claim_journal(out: Path, *, main: bool, journal: bool = True):
+    """Register this process as a user of the study in `out`; the open lock
+    files (locks dropped by the OS even on kill -9).
+
+    * Every process takes a shared flock on ``out/.sweep.lock``; the first
+      user repairs what a killed predecessor may have left: a stale journal
+      lock (else the next write waits Optuna's 30 s grace period) and a torn
+      last line (`_check_journal`; any other damage is refused).
+    * A main sweep (not ``--worker``) also takes an exclusive flock on
+      ``out/.main.lock`` and writes its pid, host and start time there; a
+      second main sweep of the folder refuses at once, naming the holder.
+    """
     try:
         import fcntl
-    except ImportError:          # not POSIX: no repair
-        return None
+    except ImportError:          # not POSIX: no lock, no repair
+        return []
+    held = []
+    if main:
+        fm = open(out / ".main.lock", "a+")
+        try:
+            fcntl.flock(fm, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fm.seek(0)
+            try:
+                h = json.loads(fm.read() or "{}")
+            except ValueError:
+                h = {}
+            fm.close()
+            raise UserError(f"{out}: another sweep of this study is running ({_says(h)}); wait for it to "
+                            f"finish or stop it, or add trials with `codesign sweep --worker`") from None
+        fm.truncate(0)
+        fm.write(json.dumps(_holder()))
+        fm.flush()
+        held.append(fm)
+    if not journal:
+        return held
     fh = open(out / ".sweep.lock", "a+")
+    held.append(fh)
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         fcntl.flock(fh, fcntl.LOCK_SH)     # others are running: they keep the journal sound
-        return fh
-    lock = out / (JOURNAL + ".lock")
-    if lock.is_symlink() or lock.exists():
-        lock.unlink()
-    journal = out / JOURNAL
-    if journal.is_file() and journal.stat().st_size:
-        with open(journal, "rb+") as f:
-            f.seek(-1, 2)
-            if f.read(1) != b"\n":
-                f.seek(0)
-                f.truncate(f.read().rfind(b"\n") + 1)
+        return held
+    try:
+        lock = out / (JOURNAL + ".lock")
+        if lock.is_symlink() or lock.exists():
+            lock.unlink()
+        _check_journal(out / JOURNAL)
+    except BaseException:
+        for f in held:
+            f.close()
+        raise
     fcntl.flock(fh, fcntl.LOCK_SH)
-    return fh
+    return held
+
+
+def _check_journal(journal: Path) -> None:
+    """Refuse a damaged journal in one line; repair only a torn last line (a write
+    cut by kill -9) when every other line parses. Never truncates anything else."""
+    if not journal.is_file() or not journal.stat().st_size:
+        return
+    data = journal.read_bytes()
+    lines = data.split(b"\n")
+    tail = lines.pop()                       # b"" when the file ends with a newline
+    for i, line in enumerate(lines):
+        try:
+            json.loads(line)
+        except ValueError:
+            raise UserError(f"{journal}: line {i + 1} of {len(lines) + bool(tail)} is damaged (not a JSON record); "
+                            f"the study cannot be read safely: restore the file from a copy, or move it away "
+                            f"to start the study over") from None
+    if tail:                                 # torn last write: drop it (that trial was never complete)
+        with open(journal, "rb+") as f:
+            f.truncate(len(data) - len(tail))
 
 
 def open_storage(settings: SearchSettings, out: Path) -> BaseStorage:
@@ -129,6 +192,40 @@ def make_sampler(settings: SearchSettings, cfg: Config, offset: int) -> optuna.s
         return optuna.samplers.RandomSampler(seed=seed)
 
 
+def _lock_study(storage: RDBStorage, study: optuna.Study, where: str):
+    """PostgreSQL: a session advisory lock on the study (pg_try_advisory_lock on a
+    connection of its own, held while the sweep runs, freed by the server when the
+    connection closes, kill -9 included); the holder is recorded in `MAIN_ATTR`.
+    Returns the connection, or None for other databases (SQLite is a local file:
+    the results folder's lock covers it)."""
+    if storage.engine.dialect.name != "postgresql":
+        return None
+    import hashlib
+
+    import sqlalchemy
+    key = int.from_bytes(hashlib.sha1(f"codesign:{study.study_name}".encode()).digest()[:8], "big", signed=True)
+    conn = storage.engine.connect()
+    got = conn.execute(sqlalchemy.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+    conn.commit()
+    if not got:
+        conn.close()
+        h = study.user_attrs.get(MAIN_ATTR) or {}
+        raise UserError(f"study {study.study_name!r} in {where}: another main sweep is running ({_says(h)}); "
+                        f"wait for it or stop it, or add trials with `codesign sweep --worker`")
+    study.set_user_attr(MAIN_ATTR, _holder())
+    return conn
+
+
+def _check_results(out: Path, n_study: int, where: str) -> None:
+    """Refuse a study that holds fewer trials than the results written from it
+    (an emptied, truncated or lost journal), instead of re-running and overwriting."""
+    from .results import stored_rows
+    rows = stored_rows(out)
+    if rows is not None and rows > n_study:
+        raise UserError(f"{where} holds {n_study} complete trials but {out / TRIALS} holds {rows}: the study "
+                        f"lost trials; restore it from a copy, or remove {out} to start over")
+
+
 class SweepStudy:
     """The durable study plus its local mirror (module docstring)."""
 
@@ -137,17 +234,28 @@ class SweepStudy:
         self.cfg, self.settings, self.space = cfg, settings, space
         self.dists = space.flat()
         self.worker = uuid.uuid4().hex[:8]
-        if not settings.is_rdb:
+        if not (settings.is_rdb and worker):      # a worker on another machine needs no results folder
             out.mkdir(parents=True, exist_ok=True)
-        self._claim = None if settings.is_rdb else _claim_journal(out)
+            self._claim = _claim_journal(out, main=not worker, journal=not settings.is_rdb)
+        else:
+            self._claim = []
+        self._db_lock = None
+        try:
+            self._open(cfg, settings, out, worker)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, cfg: Config, settings: SearchSettings, out: Path, worker: bool) -> None:
+        journal = out / JOURNAL
+        if not worker and not settings.is_rdb and not (journal.is_file() and journal.stat().st_size):
+            _check_results(out, 0, self.where(out))          # results but no study: never start over
         self.storage = open_storage(settings, out)
         directions = ["minimize"] * len(settings.objectives)
-        fp = fingerprint(cfg, settings, space)
-        try:
-            self.durable = optuna.create_study(storage=self.storage, study_name=cfg.name, directions=directions,
-                                               load_if_exists=True)
-        except ValueError as e:    # directions differ from the stored study
-            raise UserError(f"study {cfg.name!r} in {self.where(out)}: {e}; use a new name or remove it") from None
+        fp = fingerprint(cfg, settings, self.space)
+        self.durable = self._study(cfg.name, directions, out, worker)
+        if not worker and isinstance(self.storage, RDBStorage):
+            self._db_lock = _lock_study(self.storage, self.durable, self.where(out))
         old = self.durable.user_attrs.get(SPACE_ATTR)
         if old is None:
             self.durable.set_user_attr(SPACE_ATTR, fp)
@@ -162,6 +270,26 @@ class SweepStudy:
                                          sampler=make_sampler(settings, cfg, len(done) + (
                                              1 + int(self.worker, 16) % 1_000_003 if worker else 0)))
         self._pull(done)
+
+    def _study(self, name: str, directions: list[str], out: Path, worker: bool) -> optuna.Study:
+        """The durable study, created if new. An existing one is loaded without a write
+        (a journal's create_study appends a record even when the study exists), its
+        directions compared and, for a main sweep, its trials counted against the results."""
+        try:
+            sid = self.storage.get_study_id_from_name(name)
+        except KeyError:
+            if not worker:
+                _check_results(out, 0, self.where(out))
+            return optuna.create_study(storage=self.storage, study_name=name, directions=directions,
+                                       load_if_exists=True)
+        have = [d.name.lower() for d in self.storage.get_study_directions(sid)]
+        if have != directions:
+            raise UserError(f"study {name!r} in {self.where(out)} was run with a different number of objectives "
+                            f"({len(have)}; this config {len(directions)}); use a new name or remove it")
+        if not worker:
+            _check_results(out, len(self.storage.get_all_trials(sid, deepcopy=False, states=(TrialState.COMPLETE,))),
+                           self.where(out))
+        return optuna.load_study(study_name=name, storage=self.storage)
 
     def where(self, out: Path) -> str:
         return self.settings.storage if self.settings.is_rdb else str(out / JOURNAL)
@@ -234,8 +362,13 @@ class SweepStudy:
         self.committed += len(trials)
 
     def close(self) -> None:
-        if self._claim is not None:
-            self._claim.close()
-        if isinstance(self.storage, RDBStorage):
+        """Release the locks and the database connections."""
+        for f in self._claim:
+            f.close()
+        self._claim = []
+        if self._db_lock is not None:
+            self._db_lock.close()
+            self._db_lock = None
+        if isinstance(getattr(self, "storage", None), RDBStorage):
             self.storage.remove_session()
             self.storage.engine.dispose()

@@ -134,6 +134,9 @@ def run_sweep(cfg: Config, settings: SearchSettings, out: Path, *, n_trials: int
     target = _target(cfg, settings, n_trials)
     space, evaluator = _evaluator(cfg, settings)
     study = SweepStudy(cfg, settings, out, space, worker=worker)
+    if not worker:      # matplotlib loaded now, not after Ctrl-C: the results after an interrupt take < 1 s
+        from .plots import _plt
+        _plt()
     t_start = time.perf_counter()
     t_eval = t_store = 0.0
     done = study.sync()
