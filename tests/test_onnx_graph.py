@@ -36,6 +36,9 @@ def _same_graph(direct, loaded):
     assert {n.name: (n.op, n.shape) for n in direct.nodes if not n.is_mac} == \
         {n.name: (n.op, n.shape) for n in loaded.nodes if not n.is_mac}
     assert loaded.macs == direct.macs and len(loaded.nodes) == len(direct.nodes)
+    pool = lambda net: {n.name: [n.attr(k) for k in ("kernel", "stride", "padding")]  # noqa: E731
+                        for n in net.nodes if n.op in ("maxpool", "avgpool")}
+    assert pool(direct) == pool(loaded)       # the IR's pool keys, set by the importer where they apply
 
 
 @pytest.mark.parametrize("model", LIGHT_MODELS)
@@ -78,6 +81,9 @@ def test_unmodelled_ops_stay_as_other_nodes_and_asymmetric_pools_keep_their_shap
     inc = layers_yaml(import_model(LIGHT / "light_inception_v2.onnx"))[0]
     line = next(x for x in inc.splitlines() if "op: maxpool" in x and "pads" in x)
     assert "shape: [" in line and "# kernel_shape [3, 3]; pads [0, 0, 1, 1]; strides [2, 2]" in line
+    assert "kernel:" not in line
+    pools = [n for n in import_model(LIGHT / "light_resnet50.onnx").network.nodes if n.op == "maxpool"]
+    assert [(n.attr("kernel"), n.attr("stride"), n.attr("padding")) for n in pools] == [(3, 2, 1)]
 
 
 def _model(nodes, inputs, outputs, inits=(), opset=17):

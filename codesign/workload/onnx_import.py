@@ -37,7 +37,7 @@ from .graph import Network, Node
 from .ir import WorkloadError
 from .onnx_load import CONFIG_KEYS, Keys, OnnxGraph, load_graph
 from .onnx_yaml import layers_yaml
-from .onnx_ops import (EDGE_OPS, KEPT_ATTRS, MAC_OPS, NON_MAC, NotModelled, attributes, conv_layer,
+from .onnx_ops import (EDGE_OPS, KEPT_ATTRS, MAC_OPS, NON_MAC, NotModelled, attributes, conv_layer, pool_keys,
                        conv_transpose_layer, gemm_layer, matmul_layer)
 
 __all__ = ["ImportResult", "OpCount", "import_model", "network_from_config", "summary", "to_json",
@@ -186,6 +186,8 @@ class _Builder:
             if std and node.op_type in NON_MAC and out_shape is not None:
                 a = attributes(node)
                 attrs = {k: a[k] for k in KEPT_ATTRS if k in a}
+                if node.op_type in ("MaxPool", "AveragePool"):
+                    attrs.update(pool_keys(a) or {})      # the IR's keys, as a zoo model's pools have
                 if NON_MAC[node.op_type] == "activation" or node.op_type in ("GlobalMaxPool", "Sum", "LogSoftmax"):
                     attrs["onnx_op"] = node.op_type
                 return Node(name, NON_MAC[node.op_type], ins, shape=tuple(out_shape), attrs=tuple(attrs.items()))

@@ -26,7 +26,7 @@ import math
 from .ir import Layer, Tensor, Axis, WorkloadError, conv2d, gemm, matmul
 
 __all__ = ["NotModelled", "MAC_OPS", "NON_MAC", "EDGE_OPS", "conv_layer", "conv_transpose_layer",
-           "gemm_layer", "matmul_layer", "attributes"]
+           "gemm_layer", "matmul_layer", "attributes", "pool_keys"]
 
 
 class NotModelled(Exception):
@@ -54,6 +54,19 @@ EDGE_OPS = ("Reshape", "Transpose", "Flatten", "Split", "Squeeze", "Unsqueeze", 
 #: attributes copied onto non-MAC nodes (pool windows, softmax axis, ...)
 KEPT_ATTRS = ("kernel_shape", "strides", "pads", "dilations", "axis", "ceil_mode", "count_include_pad",
               "alpha", "beta", "min", "max")
+
+
+def pool_keys(attrs: dict) -> dict | None:
+    """A MaxPool/AveragePool's ONNX attributes as the IR's pool keys ``kernel``, ``stride``, ``padding``
+    (`codesign.workload.graph.op_output_shape`), or None when the window is not square, the pads not
+    symmetric, ``ceil_mode`` set or the pool dilated: those the IR's keys cannot say."""
+    k, s = attrs.get("kernel_shape"), tuple(attrs.get("strides", (1, 1)))
+    p = tuple(attrs.get("pads", (0, 0, 0, 0)))
+    if k is None or len(k) != 2 or len(set(k)) != 1 or len(set(s)) != 1 or len(set(p)) != 1 \
+            or attrs.get("ceil_mode", 0) or set(attrs.get("dilations", (1,))) != {1} \
+            or attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID", ""):
+        return None
+    return {"kernel": k[0], "stride": s[0], "padding": p[0]}
 
 
 def attributes(node) -> dict:

@@ -14,6 +14,8 @@ MAC layers (same loop nests, same MACs) and the same edges:
   ``shape`` where the spec's shape rule would not give the model's shape
   (asymmetric or ceil-mode pools, a global pool's ``(N, C, 1, 1)``, a
   ``mul`` by a constant, which has one data input);
+- a conv or gemm reading a second data tensor (a bias computed at run
+  time) reads its first one; the comment names the other;
 - what is not modelled (ONNX ops kept as op ``other``, and MAC layers the
   spec has no key for, a ``conv_transpose2d``): an ``other`` node with
   ``onnx_op``, ``reason`` and ``shape``, so its edges stay;
@@ -98,22 +100,13 @@ def _mac_spec(n: Node) -> tuple[dict, list[str]]:
     return spec, notes
 
 
-def _pool_keys(n: Node) -> dict | None:
-    """kernel/stride/padding of a square, symmetric, floor-mode, undilated pool (else None)."""
-    k, s, p = n.attr("kernel_shape"), n.attr("strides", (1, 1)), n.attr("pads", (0, 0, 0, 0))
-    if k is None or len(k) != 2 or len(set(k)) != 1 or len(set(s)) != 1 or len(set(p)) != 1 \
-            or n.attr("ceil_mode", 0) or set(n.attr("dilations", (1,))) != {1}:
-        return None
-    return {"kernel": k[0], "stride": s[0], "padding": p[0]}
-
-
 def _node_spec(n: Node, shapes: dict, ins: tuple[str, ...]) -> tuple[dict, list[str]]:
     """The spec of a node without MACs (its ``shape`` when the rule differs), and comment parts."""
     spec, notes, kept = {"op": n.op}, [], dict(n.attrs)
     if n.op in _POOL_OPS:
-        keys = _pool_keys(n)
-        spec.update(keys or {})
-        if keys is not None:
+        keys = {k: kept.pop(k) for k in ("kernel", "stride", "padding") if k in kept}    # onnx_ops.pool_keys
+        spec.update(keys)
+        if keys:
             kept = {k: v for k, v in kept.items() if k not in ("kernel_shape", "strides", "pads", "ceil_mode",
                                                                   "dilations")}
     elif n.op == "concat" and isinstance(n.attr("axis"), int):
