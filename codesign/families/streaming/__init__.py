@@ -7,7 +7,6 @@ pins), finn (FINN's formulas), greedy (FINN's SetFolding baseline), report.
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, Mapping
 
 import numpy as np
@@ -18,13 +17,14 @@ from .arch import PARAMS, StreamingArch, tech_of
 from .cost import Options, engine_options
 from .engines import Pipeline, build_pipeline
 from .folding import Folding, check_pin, divisors
-from .pipeline import PipelineCost, evaluate
+from .pipeline import PipelineCost, evaluate, FifoCheck, fifo_floor
 from .report import pipeline_json, pipeline_table
 from .solver import solve
 
 __all__ = ["StreamingFamily", "FAMILY", "StreamingArch", "cost_choice", "prepare"]
 
 _CACHE: dict = {}
+FIFO_ROUNDS = 4     # solves with a larger FIFO reserve when the lazy FIFO check gives up (solver.ACCEPT_LIMIT)
 
 
 def prepare(network, arch: StreamingArch) -> tuple[Pipeline, dict[str, Options]]:
@@ -132,22 +132,29 @@ class StreamingFamily(Family):
         return out
 
     def map_network(self, network, arch, objective=None, pins=None, **options) -> NetworkCost:
+        """The solver's folding, FIFO-aware (`solver`, "The FIFOs"): solve with the FIFOs' least possible
+        share off the budgets (`fifo_floor`); if that folding's own FIFOs do not fit, solve again with
+        every folding checked with its FIFOs (`FifoCheck`); if that check gives up (ACCEPT_LIMIT), solve
+        with the last folding's FIFO share off the budgets, up to FIFO_ROUNDS times (not proven)."""
         pins = self.check_pins(network, pins or {})
         pipe, opts = prepare(network, arch)
-        budget_arch, cost = arch, None
-        for _ in range(4):      # the FIFOs are sized after folding: solve again with their share taken off
-            sol = solve(opts, budget_arch, pins)
-            if sol.choice is None:
-                return cost or _infeasible(network, arch, sol.reason, sol.fits)
-            stats = SearchStats(sol.considered, sol.considered, 0, sol.seconds, "lattice-sweep", sol.exact)
-            cost = cost_choice(network, arch, sol.choice, stats)
-            if cost.feasible or not cost.reason.startswith("the FIFOs"):
-                return cost
-            f = cost.figures
-            cut = {"lut": f["fifo_lut"], "bram18": f["fifo_bram18"]}
-            budget_arch = replace(arch, **{k: max(0, getattr(arch, k) - v) for k, v in cut.items()
-                                           if getattr(arch, k) is not None})
-        return cost
+        check, floor = FifoCheck(pipe, opts, arch), fifo_floor(pipe, arch)
+        sol = solve(opts, arch, pins, reserve=floor)
+        proven = sol.choice is None or check(sol.choice)
+        share, reserve = check.last, floor
+        if not proven:
+            sol = solve(opts, arch, pins, accept=check, reserve=floor)
+            proven = sol.exact
+        for _ in range(FIFO_ROUNDS if not proven else 0):
+            reserve = {r: max(reserve[r], share[r]) for r in reserve}
+            sol = solve(opts, arch, pins, reserve=reserve)
+            if sol.choice is None or check(sol.choice):
+                break
+            share = check.last
+        if sol.choice is None:
+            return _infeasible(network, arch, sol.reason, sol.fits)
+        stats = SearchStats(sol.considered, sol.considered, 0, sol.seconds, "lattice-sweep", sol.exact and proven)
+        return cost_choice(network, arch, sol.choice, stats)
 
     def joint_space(self, network, hardware_choices):
         pipe = build_pipeline(network)
@@ -188,8 +195,9 @@ class StreamingFamily(Family):
         return {k: {kk: vv for kk, vv in v.items() if kk in ("pe", "simd")} for k, v in plans.items()}
 
     def generate(self, arch, cost):
-        raise UserError("hardware.family: streaming: no RTL generator yet (the streaming RTL is issue 10); "
-                        "evaluate, map and sweep work")
+        from .rtl import StreamingDesign, choice_of, find_pipeline
+        network, pipe, opts = find_pipeline(cost, arch, _CACHE)
+        return StreamingDesign(arch, network, pipe, opts, choice_of(cost, opts))
 
     def report(self, cost, *, title: str, nests: bool = False) -> str:
         return pipeline_table(cost, title)
