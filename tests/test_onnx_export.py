@@ -1,4 +1,5 @@
 """scripts/export_onnx.py run for real (PyTorch optional: those tests skip without it), then `codesign import`."""
+import json
 import os
 import subprocess
 import sys
@@ -30,17 +31,26 @@ def test_without_torch_the_script_says_how_to_install_it(tmp_path):
     assert not (tmp_path / "a.onnx").exists()
 
 
-def test_exported_resnet18_imports_as_the_zoo_resnet18(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def r18(tmp_path_factory):
+    """scripts/export_onnx.py resnet18, run once: (its output, the .onnx path)."""
     pytest.importorskip("torch")
-    r = _script("resnet18", "-o", "r18.onnx", cwd=tmp_path)
-    assert r.returncode == 0 and "wrote r18.onnx (input [1, 3, 224, 224])" in r.stdout, r.stderr
-    res = import_model(tmp_path / "r18.onnx")
+    d = tmp_path_factory.mktemp("r18")
+    r = _script("resnet18", "-o", "r18.onnx", cwd=d)
+    assert r.returncode == 0, r.stderr
+    return r.stdout, d / "r18.onnx"
+
+
+def test_exported_resnet18_imports_as_the_zoo_resnet18(r18, tmp_path, capsys):
+    stdout, path = r18
+    assert "wrote r18.onnx (input [1, 3, 224, 224])" in stdout
+    res = import_model(path)
     assert round(res.macs / 1e9, 3) == RESNET18_GMACS and not res.not_modelled
     ours, theirs = res.network.unique(), zoo("resnet18").unique()
     assert len(ours) == len(theirs)
     for (a, ca), (b, cb) in zip(ours, theirs):
         assert a.shape_key() == b.shape_key() and ca == cb, (a.name, b.name)
-    assert main(["import", str(tmp_path / "r18.onnx"), "-o", str(tmp_path / "r18.yaml")]) == 0
+    assert main(["import", str(path), "-o", str(tmp_path / "r18.yaml")]) == 0
     assert f"total: {res.macs:,} MACs in 21 layers" in capsys.readouterr().out
 
 
@@ -62,3 +72,19 @@ def test_dynamic_batch_and_a_module_attribute(tmp_path, capsys):
                                                    ("depthwise_conv2d", 4 * 16 * 16 * 16 * 9),
                                                    ("gemm", 4 * 10 * 16)]
     assert {c.op for c in res.non_mac} == {"clip", "relu", "global_avgpool", "softmax"} and not res.not_modelled
+
+
+@pytest.mark.parametrize("family", [
+    {"family": "systolic", "rows": 16, "cols": 16, "dataflow": "ws", "glb_kib": 128, "acc_kib": 64,
+     "dram_bw_bytes": 16, "clock_mhz": 1000, "tech": "horowitz45", "timing": "rtl"},
+    {"family": "streaming", "op_bits": 8, "acc_bits": 32, "clock_mhz": 200, "lut": 230400, "dsp": 1728,
+     "bram18": 624, "dram_bw_bytes": 16, "tech": "horowitz45", "timing": "rtl"}], ids=["systolic", "streaming"])
+def test_exported_resnet18_evaluates_as_the_zoo_one_on_both_families(r18, tmp_path, capsys, family):
+    import yaml
+    totals = []
+    for name, workload in [("onnx", {"onnx": str(r18[1])}), ("zoo", {"model": "resnet18"})]:
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump({"name": name, "workload": workload,
+                                                               "hardware": family}))
+        assert main(["evaluate", str(tmp_path / f"{name}.yaml"), "--json"]) == 0
+        totals.append(json.loads(capsys.readouterr().out)["total"])
+    assert totals[0] == totals[1] and totals[0]["latency_cycles"] > 0
