@@ -80,7 +80,7 @@ class StreamingDesign(Design):
         if frames < 2:
             raise StreamingRtlError(f"frames: at least 2 to measure an II, got {frames}")
         design, header = self, f"{self.arch.describe()}: {self.pipe.name}, {frames} frames through the pipeline"
-        rtl_plan, pc = self.plan(frames)
+        pc = evaluate(self.pipe, self.opts, self.choice, self.arch, frames=frames)
         if pc.latency_cycles > max_cycles:
             if not scale_down:
                 raise StreamingRtlError(f"network {self.pipe.name!r}: {pc.latency_cycles} model cycles for "
@@ -91,8 +91,8 @@ class StreamingDesign(Design):
             def latency(pipe, opts, choice):
                 return evaluate(pipe, opts, choice, self.arch, frames=frames).latency_cycles
             design = StreamingDesign(self.arch, *scaled_choice(self.network, self.arch, max_cycles, frames, latency))
-            rtl_plan, pc = design.plan(frames)
             header += f" (scaled down: {design.note})"
+        rtl_plan, pc = design.plan(frames)
         if layer is not None and layer not in {e.name for e in rtl_plan.engines}:
             raise StreamingRtlError(f"--layer {layer}: no such engine (engines: "
                                     f"{', '.join(e.name for e in rtl_plan.engines)})")

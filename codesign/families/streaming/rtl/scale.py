@@ -92,7 +92,8 @@ def scaled_choice(network, arch, max_cycles: int, frames: int, latency):
                                 f"{frames} frames; raise --max-cycles")
     small, pipe, opts, choice, f, div = best
     (_, s2), = small.inputs
-    size = f"image {shape[2]}x{shape[3]} -> {s2[2]}x{s2[3]}, " if len(shape) == 4 else ""
+    size = "" if len(shape) != 4 else (f"image {shape[2]}x{shape[3]} kept (the topology needs it), "
+                                       if s2[2:] == shape[2:] else f"image {shape[2]}x{shape[3]} -> {s2[2]}x{s2[3]}, ")
     note = (f"{size}channels / {div}, {small.macs // max(1, s2[0])} MACs per frame of "
             f"{network.macs // max(1, shape[0])}, refolded by the solver (pins dropped)")
     return small, pipe, opts, choice, note
