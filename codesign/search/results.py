@@ -198,8 +198,27 @@ def _stale(p: Path, meta: Meta) -> bool:
     writing the results, or a worker that stored trials since)."""
     if not (p / TRIALS).is_file():
         return True
+    if "://" in meta.storage:
+        return _rdb_count(meta) not in (None, stored_rows(p))
     journal = p / JOURNAL
-    return "://" not in meta.storage and journal.is_file() and journal.stat().st_mtime > (p / TRIALS).stat().st_mtime
+    return journal.is_file() and journal.stat().st_mtime > (p / TRIALS).stat().st_mtime
+
+
+def _rdb_count(meta: Meta) -> int | None:
+    """Complete trials of the study in its database; None if it cannot be reached
+    (then the table written is read as it is)."""
+    import optuna
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        storage = optuna.storages.RDBStorage(meta.storage, skip_table_creation=True)
+        try:
+            sid = storage.get_study_id_from_name(meta.name)
+            return len(storage.get_all_trials(sid, deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+        finally:
+            storage.remove_session()
+            storage.engine.dispose()
+    except Exception:   # noqa: BLE001 (driver missing, server down, no such study)
+        return None
 
 
 def _from_study(p: Path, meta: Meta) -> pd.DataFrame:

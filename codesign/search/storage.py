@@ -11,8 +11,20 @@ trial, params, values, constraints and attributes together). So:
 - storage cost per trial is one write, not one per parameter and constraint
   (measured in benchmarks/bench_search.py: journal ~2000 trials/s written;
   plain ask/tell on the journal ~200 trials/s; on SQLite ~18 trials/s);
-- several processes (``codesign sweep --worker``) share one study: each
-  mirror pulls the others' new trials before every batch.
+- several processes (``codesign sweep --worker``, on any number of
+  machines through PostgreSQL) share one study: each mirror pulls the
+  others' new trials before every batch, and a batch is written under a
+  commit lock (`SweepStudy.commit`) that drops designs another process
+  stored meanwhile and trials past ``n_trials``: the study stops at exactly
+  ``n_trials`` complete trials, without duplicate designs;
+- a killed worker loses only its batch in flight, which was never stored;
+  there is no RUNNING trial to fail and retry (so no heartbeat and
+  `RetryFailedTrialCallback` are needed): the other processes simply keep
+  asking until the study holds ``n_trials``. The main process writes the
+  results once the study is complete, so they hold every trial.
+
+Locks (`codesign.search.locks`): one main sweep per results folder and (on
+PostgreSQL) per study; ``--worker`` processes join.
 
 Default storage: ``<results>/study.journal``, an Optuna `JournalStorage` on a
 `JournalFileBackend` (append-only JSON lines, fsync per write, file lock).
@@ -23,11 +35,10 @@ recorded in a study attribute and a rerun with a different space is refused.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import time
 import uuid
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import optuna
@@ -39,102 +50,14 @@ from optuna.trial import FrozenTrial, Trial, TrialState
 
 from ..config import Config
 from ..errors import UserError
-from .results import ATTR, JOURNAL, TRIALS
+from .locks import check_results, claim_folder, lock_key, lock_study
+from .results import ATTR, JOURNAL
 from .settings import SearchSettings
 from .space import SearchSpace
 
 __all__ = ["SweepStudy", "open_storage", "make_sampler", "SPACE_ATTR"]
 #: study user attribute holding the search-space fingerprint
 SPACE_ATTR = "codesign:space"
-
-
-#: study user attribute naming the main sweep that holds the study's lock (pid, host, start)
-MAIN_ATTR = "codesign:main"
-
-
-def _holder() -> dict:
-    return {"pid": os.getpid(), "host": socket.gethostname(),
-            "start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-
-
-def _says(h: dict) -> str:
-    return f"pid {h.get('pid', '?')} on {h.get('host', '?')}, started {h.get('start', '?')}"
-
-
-def _claim_journal(out: Path, *, main: bool, journal: bool = True):
-    """Register this process as a user of the study in `out`; the open lock
-    files (locks dropped by the OS even on kill -9).
-
-    * Every process takes a shared flock on ``out/.sweep.lock``; the first
-      user repairs what a killed predecessor may have left: a stale journal
-      lock (else the next write waits Optuna's 30 s grace period) and a torn
-      last line (`_check_journal`; any other damage is refused).
-    * A main sweep (not ``--worker``) also takes an exclusive flock on
-      ``out/.main.lock`` and writes its pid, host and start time there; a
-      second main sweep of the folder refuses at once, naming the holder.
-    """
-    try:
-        import fcntl
-    except ImportError:          # not POSIX: no lock, no repair
-        return []
-    held = []
-    if main:
-        fm = open(out / ".main.lock", "a+")
-        try:
-            fcntl.flock(fm, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            fm.seek(0)
-            try:
-                h = json.loads(fm.read() or "{}")
-            except ValueError:
-                h = {}
-            fm.close()
-            raise UserError(f"{out}: another sweep of this study is running ({_says(h)}); wait for it to "
-                            f"finish or stop it, or add trials with `codesign sweep --worker`") from None
-        fm.truncate(0)
-        fm.write(json.dumps(_holder()))
-        fm.flush()
-        held.append(fm)
-    if not journal:
-        return held
-    fh = open(out / ".sweep.lock", "a+")
-    held.append(fh)
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        fcntl.flock(fh, fcntl.LOCK_SH)     # others are running: they keep the journal sound
-        return held
-    try:
-        lock = out / (JOURNAL + ".lock")
-        if lock.is_symlink() or lock.exists():
-            lock.unlink()
-        _check_journal(out / JOURNAL)
-    except BaseException:
-        for f in held:
-            f.close()
-        raise
-    fcntl.flock(fh, fcntl.LOCK_SH)
-    return held
-
-
-def _check_journal(journal: Path) -> None:
-    """Refuse a damaged journal in one line; repair only a torn last line (a write
-    cut by kill -9) when every other line parses. Never truncates anything else."""
-    if not journal.is_file() or not journal.stat().st_size:
-        return
-    data = journal.read_bytes()
-    lines = data.split(b"\n")
-    tail = lines.pop()                       # b"" when the file ends with a newline
-    for i, line in enumerate(lines):
-        try:
-            json.loads(line)
-        except ValueError:
-            raise UserError(f"{journal}: line {i + 1} of {len(lines) + bool(tail)} is damaged (not a JSON record); "
-                            f"the study cannot be read safely: restore the file from a copy, or move it away "
-                            f"to start the study over") from None
-    if tail:                                 # torn last write: drop it (that trial was never complete)
-        with open(journal, "rb+") as f:
-            f.truncate(len(data) - len(tail))
 
 
 def open_storage(settings: SearchSettings, out: Path) -> BaseStorage:
@@ -192,40 +115,6 @@ def make_sampler(settings: SearchSettings, cfg: Config, offset: int) -> optuna.s
         return optuna.samplers.RandomSampler(seed=seed)
 
 
-def _lock_study(storage: RDBStorage, study: optuna.Study, where: str):
-    """PostgreSQL: a session advisory lock on the study (pg_try_advisory_lock on a
-    connection of its own, held while the sweep runs, freed by the server when the
-    connection closes, kill -9 included); the holder is recorded in `MAIN_ATTR`.
-    Returns the connection, or None for other databases (SQLite is a local file:
-    the results folder's lock covers it)."""
-    if storage.engine.dialect.name != "postgresql":
-        return None
-    import hashlib
-
-    import sqlalchemy
-    key = int.from_bytes(hashlib.sha1(f"codesign:{study.study_name}".encode()).digest()[:8], "big", signed=True)
-    conn = storage.engine.connect()
-    got = conn.execute(sqlalchemy.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
-    conn.commit()
-    if not got:
-        conn.close()
-        h = study.user_attrs.get(MAIN_ATTR) or {}
-        raise UserError(f"study {study.study_name!r} in {where}: another main sweep is running ({_says(h)}); "
-                        f"wait for it or stop it, or add trials with `codesign sweep --worker`")
-    study.set_user_attr(MAIN_ATTR, _holder())
-    return conn
-
-
-def _check_results(out: Path, n_study: int, where: str) -> None:
-    """Refuse a study that holds fewer trials than the results written from it
-    (an emptied, truncated or lost journal), instead of re-running and overwriting."""
-    from .results import stored_rows
-    rows = stored_rows(out)
-    if rows is not None and rows > n_study:
-        raise UserError(f"{where} holds {n_study} complete trials but {out / TRIALS} holds {rows}: the study "
-                        f"lost trials; restore it from a copy, or remove {out} to start over")
-
-
 class SweepStudy:
     """The durable study plus its local mirror (module docstring)."""
 
@@ -236,7 +125,7 @@ class SweepStudy:
         self.worker = uuid.uuid4().hex[:8]
         if not (settings.is_rdb and worker):      # a worker on another machine needs no results folder
             out.mkdir(parents=True, exist_ok=True)
-            self._claim = _claim_journal(out, main=not worker, journal=not settings.is_rdb)
+            self._claim = claim_folder(out, main=not worker, journal=not settings.is_rdb)
         else:
             self._claim = []
         self._db_lock = None
@@ -249,13 +138,13 @@ class SweepStudy:
     def _open(self, cfg: Config, settings: SearchSettings, out: Path, worker: bool) -> None:
         journal = out / JOURNAL
         if not worker and not settings.is_rdb and not (journal.is_file() and journal.stat().st_size):
-            _check_results(out, 0, self.where(out))          # results but no study: never start over
+            check_results(out, 0, self.where(out))          # results but no study: never start over
         self.storage = open_storage(settings, out)
         directions = ["minimize"] * len(settings.objectives)
         fp = fingerprint(cfg, settings, self.space)
         self.durable = self._study(cfg.name, directions, out, worker)
         if not worker and isinstance(self.storage, RDBStorage):
-            self._db_lock = _lock_study(self.storage, self.durable, self.where(out))
+            self._db_lock = lock_study(self.storage, self.durable, self.where(out))
         old = self.durable.user_attrs.get(SPACE_ATTR)
         if old is None:
             self.durable.set_user_attr(SPACE_ATTR, fp)
@@ -263,7 +152,10 @@ class SweepStudy:
             raise UserError(f"study {cfg.name!r} in {self.where(out)} was run with a different "
                             f"{_first_difference(old, fp)}; give the config a new name or remove the old study")
         self._seen: set[int] = set()
-        self._designs: set[tuple] = set()
+        self._designs: set[tuple] = set()       # designs stored or asked by this process
+        self._stored: set[tuple] = set()        # designs in the durable study (at the last sync)
+        self._repeats: set[int] = set()         # mirror trial numbers let through as repeats (ask)
+        self._out, self._conn = out, None
         self.committed = 0
         done = self._complete()
         self.local = optuna.create_study(storage=InMemoryStorage(), directions=directions,
@@ -279,7 +171,7 @@ class SweepStudy:
             sid = self.storage.get_study_id_from_name(name)
         except KeyError:
             if not worker:
-                _check_results(out, 0, self.where(out))
+                check_results(out, 0, self.where(out))
             return optuna.create_study(storage=self.storage, study_name=name, directions=directions,
                                        load_if_exists=True)
         have = [d.name.lower() for d in self.storage.get_study_directions(sid)]
@@ -287,7 +179,7 @@ class SweepStudy:
             raise UserError(f"study {name!r} in {self.where(out)} was run with a different number of objectives "
                             f"({len(have)}; this config {len(directions)}); use a new name or remove it")
         if not worker:
-            _check_results(out, len(self.storage.get_all_trials(sid, deepcopy=False, states=(TrialState.COMPLETE,))),
+            check_results(out, len(self.storage.get_all_trials(sid, deepcopy=False, states=(TrialState.COMPLETE,))),
                            self.where(out))
         return optuna.load_study(study_name=name, storage=self.storage)
 
@@ -301,6 +193,7 @@ class SweepStudy:
         new = [t for t in trials if t._trial_id not in self._seen]
         self._seen.update(t._trial_id for t in new)
         self._designs.update(self._key(t.params) for t in new)
+        self._stored.update(self._key(t.params) for t in new)
         theirs = [t for t in new if t.user_attrs.get(ATTR, {}).get("worker") != self.worker]
         if theirs:
             self.local.add_trials(theirs)
@@ -325,6 +218,8 @@ class SweepStudy:
             if key in self._designs and tries <= 3 * n:
                 self.local.tell(t, state=TrialState.FAIL)
                 continue
+            if key in self._designs:
+                self._repeats.add(t.number)
             self._designs.add(key)
             out.append(t)
         return out
@@ -356,19 +251,67 @@ class SweepStudy:
         trial.set_user_attr(ATTR, {**attrs, "worker": self.worker})
         return self.local.tell(trial, values)
 
-    def commit(self, trials: list[FrozenTrial]) -> None:
-        """Write finished trials to the durable study (one write each)."""
-        self.durable.add_trials(trials)
-        self.committed += len(trials)
+    def commit(self, trials: list[FrozenTrial], target: int | None = None) -> int:
+        """Write finished trials to the durable study (one write each); the
+        durable count of complete trials after it.
+
+        Under the study's commit lock (`_commit_lock`) the process first pulls
+        what the others stored, then drops a trial whose design another process
+        stored meanwhile (unless the space is nearly exhausted: `ask`) and every
+        trial past `target`, so concurrent processes stop at exactly `target`
+        complete trials with no duplicate design. A dropped trial was only
+        evaluated, never stored: nothing is left RUNNING, nothing is lost."""
+        with self._commit_lock():
+            done = self.sync()
+            keep = []
+            for t in trials:
+                if target is not None and done + len(keep) >= target:
+                    break
+                if self._key(t.params) in self._stored and t.number not in self._repeats:
+                    continue
+                keep.append(t)
+            if keep:
+                self.durable.add_trials(keep)
+            self.committed += len(keep)
+            return done + len(keep)
+
+    @contextmanager
+    def _commit_lock(self) -> Iterator[None]:
+        """Serialize count-and-write among the study's processes: a PostgreSQL
+        session advisory lock (freed by the server if the holder dies), an
+        exclusive flock on ``out/.commit.lock`` for the journal (freed by the OS);
+        none for other databases (SQLite serializes writes, but the count may then
+        pass the target by up to a batch per extra process)."""
+        if isinstance(self.storage, RDBStorage) and self.storage.engine.dialect.name == "postgresql":
+            import sqlalchemy
+            if self._conn is None:
+                self._conn = self.storage.engine.connect()
+            key = lock_key(f"codesign-commit:{self.cfg.name}")
+            self._conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            self._conn.commit()
+            try:
+                yield
+            finally:
+                self._conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                self._conn.commit()
+            return
+        if isinstance(self.storage, RDBStorage):
+            yield
+            return
+        import fcntl
+        with open(self._out / ".commit.lock", "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            yield
 
     def close(self) -> None:
         """Release the locks and the database connections."""
         for f in self._claim:
             f.close()
         self._claim = []
-        if self._db_lock is not None:
-            self._db_lock.close()
-            self._db_lock = None
+        for conn in (self._db_lock, getattr(self, "_conn", None)):
+            if conn is not None:
+                conn.close()
+        self._db_lock = self._conn = None
         if isinstance(getattr(self, "storage", None), RDBStorage):
             self.storage.remove_session()
             self.storage.engine.dispose()

@@ -157,8 +157,7 @@ def run_sweep(cfg: Config, settings: SearchSettings, out: Path, *, n_trials: int
             told, feasible, dt = _batch(study, space, evaluator, settings, min(settings.batch, target - done))
             t1 = time.perf_counter()
             with _deferred_interrupt():
-                study.commit(told)
-                done = study.sync()
+                done = study.commit(told, target)
             t_eval += dt
             t_store += time.perf_counter() - t1
             front.add(feasible)
