@@ -161,8 +161,12 @@ def parse_config(raw: Any, path: str = "<config>") -> Config:
         raise ConfigError("workload: missing (give a zoo model, a list of layers or an ONNX file)")
     network = _workload(raw["workload"], name, path)
     network.unique()                      # a network without MAC layers is refused here
-    hw = raw.get("hardware", {})
-    spaces = _spaces({} if hw is None else hw)
+    if raw.get("hardware") is None:     # said, not silent: a warning line (`codesign import` writes such configs)
+        import sys
+        print(f"warning: hardware: missing (give at least hardware.family; defaults: {_defaults()})",
+              file=sys.stderr)
+    _check_degenerate(network, raw["workload"])
+    spaces = _spaces({} if raw.get("hardware") is None else raw["hardware"])
     objective = raw.get("objective", "edp")
     try:
         Objective.parse(objective)
@@ -195,6 +199,27 @@ def _workload(w: Any, name: str, path: str) -> Network:
             raise ConfigError("workload.layers: must be a non-empty list of layers")
         return network_from_spec(w["layers"], w.get("name", name))
     raise ConfigError("workload: give 'model' (a zoo name), 'layers' (a list) or 'onnx' (a file)")
+
+
+def _defaults() -> str:
+    """What ``hardware: {family: <default>}`` stands for, as ``key value`` pairs."""
+    params = [p for p in get_family(DEFAULT_FAMILY).params() if p.default is not None and p.name != "family"]
+    return f"family {DEFAULT_FAMILY}, " + ", ".join(f"{p.name} {p.default}" for p in params)
+
+
+def _check_degenerate(network: Network, w: Any) -> None:
+    """Refuse a network whose shapes collapsed: a strided layer that receives a
+    1-pixel side downsamples nothing (the image is smaller than the network's
+    total downsampling, e.g. ``image: 1``), naming the first such layer."""
+    for lay in (n.layer for n in network.nodes if n.layer is not None):
+        p = dict(lay.params)
+        if "stride" not in p or p["stride"] <= 1:
+            continue
+        if p.get("H") == 1 or p.get("W") == 1:
+            key = "workload.image" if isinstance(w, dict) and "image" in w else "workload"
+            got = f": {w['image']!r}" if key == "workload.image" else ""
+            raise ConfigError(f"{key}{got} is too small for this network: layer {lay.name!r} (stride "
+                              f"{p['stride']}) gets a {p['H']}x{p['W']} input; give a larger image")
 
 
 def _spaces(hw: Any) -> tuple[HardwareSpace, ...]:

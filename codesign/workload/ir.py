@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from ..errors import UserError
+from ..errors import LIMITS, UserError, short
 
 __all__ = [
     "Axis", "Tensor", "Layer", "Workload", "WorkloadError",
@@ -175,7 +175,9 @@ def _t(name: str, axes: Iterable[Iterable[tuple[str, int]]], bits: int) -> Tenso
 def _check_pos(layer: str, **kw):
     for k, v in kw.items():
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise WorkloadError(f"layer {layer!r}: {k} must be a positive integer, got {v!r}")
+            raise WorkloadError(f"layer {layer!r}: {k} must be a positive integer, got {short(v)}")
+        if v > LIMITS["dim"].high:      # errors.LIMITS: products stay exact in int64
+            raise WorkloadError(f"layer {layer!r}: {k} must be at most 2**31, got {short(v)}")
 
 
 def gemm(M: int, N: int, K: int, *, name: str = "gemm", in_bits: int = 8, w_bits: int = 8,
@@ -215,8 +217,8 @@ def conv2d(N: int, C: int, H: int, W: int, K: int, R: int, S: int, stride: int =
     ``p*stride + r*dilation`` over the padded input.
     """
     _check_pos(name, N=N, C=C, H=H, W=W, K=K, R=R, S=S, stride=stride, dilation=dilation, groups=groups)
-    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
-        raise WorkloadError(f"layer {name!r}: padding must be a non-negative integer, got {padding!r}")
+    if isinstance(padding, bool) or not isinstance(padding, int) or not 0 <= padding <= LIMITS["dim"].high:
+        raise WorkloadError(f"layer {name!r}: padding must be an integer in [0, 2**31], got {short(padding)}")
     if C % groups or K % groups:
         raise WorkloadError(f"layer {name!r}: groups={groups} must divide C={C} and K={K}")
     P = conv_out_size(H, R, stride, padding, dilation)

@@ -53,6 +53,7 @@ from dataclasses import dataclass
 from codesign.workload.graph import (SHAPED_OPS, Network, Node, layer_input_shape, op_attrs,
                                      op_output_shape)
 from codesign.workload.ir import Layer, WorkloadError, conv2d, depthwise_conv2d, gemm, matmul
+from codesign.errors import short
 
 __all__ = ["layers_from_spec", "network_from_spec", "OPS", "NODE_OPS"]
 
@@ -183,7 +184,7 @@ def _spec(where: str, spec, index: int) -> _Spec:
         raise WorkloadError(f"{where}: missing key 'op'; choose from {choices}")
     op = spec["op"]
     if not isinstance(op, str) or (op not in OPS and op not in NODE_OPS):
-        raise WorkloadError(f"{where}.op: unknown op {op!r}; choose from {choices}")
+        raise WorkloadError(f"{where}.op: unknown op {short(op)}; choose from {choices}")
     allowed = _COMMON + OPS[op][1] + OPS[op][2] if op in OPS else _NODE_COMMON + NODE_OPS[op]
     for key in spec:
         if key not in allowed:
