@@ -15,11 +15,14 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 # The default job: a ResNet-18 co-design sweep, its Pareto front, and the
-# Verilog of the front's knee design (nearest the ideal point).
+# Verilog of the front's knee design (nearest the ideal point); then one study
+# of both families (systolic array vs streaming pipeline) on CNV and its front.
 run: $(STAMP)
 	$(BIN)/codesign sweep configs/quickstart.yaml
 	$(BIN)/codesign pareto results/quickstart
 	$(BIN)/codesign export results/quickstart --trial knee -o build/quickstart
+	$(BIN)/codesign sweep configs/systolic_vs_streaming.yaml
+	$(BIN)/codesign pareto results/systolic_vs_streaming
 
 test: $(STAMP) pg
 	$(BIN)/python -m pytest -n auto

@@ -123,7 +123,9 @@ def test_finn_mode_network_ii_and_latency_are_finn_sums():
     pool_c = int(8 * 8 * (1 + 1 / 4))
     dw_c = int((8 * 9) * 16)
     dw_swu = swu_expected(8, 3, 6, 4, 1, 1, True)
+    dw_pad = (8 // 8) * 1 * 6 * 6     # FMPadding before the padded dw conv, SIMD = C (fmpadding.py:75-81)
     fc_c = exp_mvau(4, 128, 1, 1, [1])
-    assert c.figures["ii_cycles"] == max(conv_c, swu_c, pool_c, dw_c, dw_swu, fc_c)
-    assert c.latency_cycles == conv_c + swu_c + pool_c + dw_c + dw_swu + fc_c
+    assert c.figures["ii_cycles"] == max(conv_c, swu_c, pool_c, dw_c, dw_pad, dw_swu, fc_c)
+    assert c.latency_cycles == conv_c + swu_c + pool_c + dw_c + dw_pad + dw_swu + fc_c
+    assert opts["c"].pad_cycles == 0 and opts["dw"].pad_cycles == dw_pad
     assert FAMILY.to_json(c)["layers"][1]["swu_cycles"] == swu_c

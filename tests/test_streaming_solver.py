@@ -26,7 +26,9 @@ def small_net():
 def _cyc(o, i, arch):
     """An engine's share of the II: its cycles (and, in finn timing, its sliding-window unit's)."""
     c = int(o.cycles[i])
-    return max(c, int(o.swu_cycles[i])) if arch.timing == "finn" and o.swu_cycles is not None else c
+    if arch.timing == "finn":
+        c = max(c, int(o.swu_cycles[i]) if o.swu_cycles is not None else 0, o.pad_cycles)
+    return c
 
 
 def _pinned(o, i, pins):

@@ -17,7 +17,7 @@ from .arch import PARAMS, StreamingArch, tech_of
 from .cost import Options, engine_options
 from .engines import Pipeline, build_pipeline
 from .folding import Folding, check_pin, divisors
-from .pipeline import PipelineCost, evaluate, FifoCheck, fifo_floor
+from .pipeline import MAX_SRL_DEPTH, PipelineCost, evaluate, FifoCheck, fifo_floor
 from .report import pipeline_json, pipeline_table
 from .solver import solve
 
@@ -59,7 +59,7 @@ def cost_choice(network, arch: StreamingArch, choice: dict, stats: SearchStats |
         mac = e.kind in ("mvau", "vvau")
         fifo = max((pc.fifo_depth[(s, e.name, p)] for p, s in enumerate(e.inputs)), default=None)
         fifo_pj = sum(2 * pipe.engine(s).jobs * pipe.engine(s).channels_out * (
-            t.reg_pj(arch.op_bits) if pc.fifo_depth[(s, e.name, p)] <= 256 else
+            t.reg_pj(arch.op_bits) if pc.fifo_depth[(s, e.name, p)] <= MAX_SRL_DEPTH else
             t.sram_pj(pc.fifo_depth[(s, e.name, p)] * pipe.engine(s).channels_out * arch.op_bits / 8, arch.op_bits))
             for p, s in enumerate(e.inputs))
         parts = {k: float(v[i]) * frames for k, v in o.energy_pj.items()}

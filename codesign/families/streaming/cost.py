@@ -11,9 +11,21 @@ DRAM) with its figures as arrays; the solver and joint mode index into them.
   mem_mode internal_decoupled (external: 0), the window buffer as the RTL sliding-window
   unit's buffer (`window_ram_style`). FINN's stream nodes estimate 0 (hwcustomop.py:161-179).
 - Energy per frame: MACs x E_mac; one weight read per MAC from the engine's weight memory
-  (an SRAM of its size); activation reads, once per neuron fold (MW x MH/PE per job; FINN's
-  input buffer replays the vector), from the window buffer (SRAM) or registers; window
-  buffer writes (one per input element); DRAM bytes (weights streamed, graph input) x E_dram.
+  (an SRAM of its size); DRAM bytes (weights streamed, graph input) x E_dram. Every per-access
+  figure is the tech table's (codesign.tech: horowitz45 = Horowitz, ISSCC 2014, Fig. 1.1.9).
+  First-order terms, their source and assumption:
+  activation reads: MW x MH/PE per job, the count of FINN's MVAU loop (finn-hlslib mvau.hpp,
+  Matrix_Vector_Activate_Batch: the input vector is read from the stream when nf == 0 and
+  replayed from ``inputBuf[sf]`` for the other MH/PE - 1 neuron folds); assumption: each read
+  is charged at the window buffer's SRAM energy (an upper bound: FINN's inputBuf holds only
+  MW/SIMD words, in LUT RAM) or at a register's without a window; window-buffer writes: one
+  per input element (the sliding-window unit stores each token once). FIFO traffic
+  (`__init__.cost_choice`): one write and one read per token and FIFO (each token is popped
+  once, `timing`), a register access for an SRL FIFO (depth <= pipeline.MAX_SRL_DEPTH),
+  else an SRAM access of the FIFO's size; assumption: one register access per token write
+  and read (a lower bound: in FINN's SRL FIFO every write shifts all stages and the read is
+  addressed by an up-down counter, finn-rtllib/fifo/hdl/Q_srl.v:45-46; no per-stage shift
+  energy is in the tech tables).
 - Area: PE x SIMD multiply-accumulate lanes x the tech's PE area + SRAM area of weights and
   buffers (codesign.tech).
 
@@ -30,7 +42,7 @@ from .engines import Engine
 from . import finn
 from .folding import lattice
 
-__all__ = ["Options", "engine_options", "res_type", "ENERGY_PARTS", "saturated_cycles"]
+__all__ = ["Options", "engine_options", "res_type", "ENERGY_PARTS", "saturated_cycles", "ii_share"]
 
 ENERGY_PARTS = ("mac", "weights", "window", "fifo", "dram")
 
@@ -59,6 +71,7 @@ class Options:
     energy_pj: dict
     sram_bytes: np.ndarray
     lanes: np.ndarray
+    pad_cycles: int = 0          # ``finn`` timing: FINN's FMPadding node in front of a padded conv
 
     def __len__(self):
         return len(self.cycles)
@@ -68,6 +81,14 @@ class Options:
         b = arch.budget()
         cap = {k: b[k] if math.isfinite(b[k]) and b[k] > 0 else ZCU104[k] for k in ZCU104}
         return self.lut / cap["lut"] + self.dsp / cap["dsp"] + self.bram18 / cap["bram18"]
+
+
+def ii_share(o: Options, timing: str) -> np.ndarray:
+    """Each option's share of the II: its cycles; ``finn``, also its sliding-window unit's and padding node's."""
+    if timing != "finn":
+        return o.cycles
+    c = o.cycles if o.swu_cycles is None else np.maximum(o.cycles, o.swu_cycles)
+    return np.maximum(c, o.pad_cycles)
 
 
 def window_ram_style(depth: int) -> str:
@@ -186,6 +207,10 @@ def engine_options(e: Engine, arch: StreamingArch) -> Options:
         "dram": dram_bytes * t.dram_pj(8),
     }
     energy = {k: np.broadcast_to(np.asarray(v, dtype=float), c.shape) for k, v in energy.items()}
+    pad = 0
+    if arch.timing == "finn" and e.kind in ("mvau", "vvau") and e.window is not None and e.window[5] > 0:
+        # FINN's stream nodes run at full channel parallelism here (SIMD = C), as our other stream engines
+        pad = int(finn.fmpadding_cycles(e.channels_in, e.channels_in, e.window[0], e.window[1], e.window[5]))
     return Options(e, pe, simd, dram, c.astype(np.int64), cycles, swu, lut.astype(np.int64),
                    dsp.astype(np.int64), bram.astype(np.int64), np.asarray(dram_bytes, dtype=float) + np.zeros(len(c)),
-                   energy, on_chip_w + lb_bytes, lanes)
+                   energy, on_chip_w + lb_bytes, lanes, pad)

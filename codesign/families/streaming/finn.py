@@ -15,7 +15,7 @@ import numpy as np
 __all__ = ["mvau_cycles", "vvau_cycles", "swu_rtl_cycles", "swu_buffer_depth", "pool_cycles",
            "maxpool_cycles", "stream_cycles", "globalaccpool_cycles", "mvau_bram", "vvau_bram",
            "mvau_lut", "vvau_lut", "mvau_dsp", "vvau_dsp", "swu_rtl_bram", "swu_rtl_lut", "fifo_bram",
-           "fifo_lut", "ram18_count", "critical_path_cycles", "FINN_COMMIT"]
+           "fifo_lut", "ram18_count", "critical_path_cycles", "fmpadding_cycles", "FINN_COMMIT"]
 
 FINN_COMMIT = "39f0c9a6b7675f62d47390fbf9a591707bcbac9b"
 _MVAU = "custom_op/fpgadataflow/matrixvectoractivation.py"
@@ -37,6 +37,13 @@ def vvau_cycles(channels: int, k_h: int, k_w: int, pe, simd, dim_h: int, dim_w: 
     """VVAU.get_exp_cycles (vectorvectoractivation.py:389-400): (C k_h k_w)/PE/SIMD * 1 * H_out W_out
     (``Dim`` is the output feature map; batch and mmv are 1 in FINN)."""
     return (channels * k_h * k_w // _a(pe) // _a(simd)) * dim_h * dim_w
+
+
+def fmpadding_cycles(channels: int, simd, h: int, w: int, pad: int):
+    """FMPadding.get_exp_cycles (custom_op/fpgadataflow/fmpadding.py:65-81): (C/SIMD) N (H + 2 pad)(W + 2 pad).
+    FINN pads a conv's input in this separate node (InferConvInpGen inserts it when pad > 0,
+    transformation/fpgadataflow/convert_to_hw_layers.py:86-119)."""
+    return (channels // _a(simd)) * (h + 2 * pad) * (w + 2 * pad)
 
 
 def swu_buffer_depth(ifm_ch: int, k: tuple, ifm_dim: tuple, stride: tuple, dilation: tuple, simd):

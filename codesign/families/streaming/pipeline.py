@@ -10,7 +10,8 @@ full, i.e. max over writes k of (k + 1 - pops before write(k)) (`timing`'s FIFO 
 taken over the steady state (frames 0..K-1 of a run that goes on); one entry less and
 the producer stalls at that write.
 
-``finn`` timing: II = max of FINN's node cycles, latency = FINN's critical path
+``finn`` timing: II = max of FINN's node cycles (MVAU/VVAU, sliding-window unit, and the FMPadding
+node FINN inserts before a padded conv: convert_to_hw_layers.py:86-119), latency = FINN's critical path
 (+ (F-1) II for a batch); FIFOs at FINN's pre-sizing depth 2 (insert_fifo.py:140).
 
 FIFO resources (our choice, after FINN's set_fifo_depths.py:421-425 with max_qsrl_depth
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .arch import StreamingArch, tech_of
-from .cost import Options
+from .cost import Options, ii_share
 from .engines import Pipeline
 from . import finn
 from .timing import schedule
@@ -68,9 +69,7 @@ def _ii(pipe, opts, choice, arch):
     cyc = {}
     for e in pipe.engines:
         o, i = opts[e.name], choice[e.name]
-        cyc[e.name] = int(o.cycles[i])
-        if arch.timing == "finn" and o.swu_cycles is not None:
-            cyc[e.name] = max(cyc[e.name], int(o.swu_cycles[i]))
+        cyc[e.name] = int(ii_share(o, arch.timing)[i])
     dram = _dram_cycles(pipe, opts, choice, arch)
     name = max(cyc, key=cyc.get)
     ii = max(cyc[name], dram, 1)
@@ -120,6 +119,9 @@ def _finn(pipe, opts, choice, cyc, ii, frames):
     for e in pipe.engines:
         o, i = opts[e.name], choice[e.name]
         src = tuple(s + ".fork" if len(pipe.consumers(s)) > 1 else s for s in e.inputs)
+        if o.pad_cycles:                       # FMPadding (fmpadding.py:75-81) before the window unit
+            stages[e.name + ".pad"], inputs[e.name + ".pad"] = o.pad_cycles, src
+            src = (e.name + ".pad",)
         if o.swu_cycles is not None:
             stages[e.name + ".swu"], inputs[e.name + ".swu"] = int(o.swu_cycles[i]), src
             src = (e.name + ".swu",)

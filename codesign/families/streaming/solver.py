@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .arch import StreamingArch
-from .cost import Options
+from .cost import Options, ii_share
 
 __all__ = ["Solution", "solve", "pareto_mask", "RESOURCES"]
 
@@ -61,8 +61,6 @@ class Solution:
     considered: int = 0
 
 
-def _ii_vec(o: Options, timing: str) -> np.ndarray:
-    return np.maximum(o.cycles, o.swu_cycles) if (timing == "finn" and o.swu_cycles is not None) else o.cycles
 
 
 def pareto_mask(m: np.ndarray) -> np.ndarray:
@@ -96,7 +94,7 @@ def _prepare(opts, arch, pins, allow_dram):
         if "simd" in pin:
             keep &= o.simd == pin["simd"]
         idx = np.nonzero(keep)[0]
-        ii = _ii_vec(o, arch.timing)[idx]
+        ii = ii_share(o, arch.timing)[idx]
         dram = o.dram_bytes[idx] * (arch.timing == "rtl" or o.engine.kind != "input")  # as pipeline._dram_cycles
         res = np.stack([o.lut[idx], o.dsp[idx], o.bram18[idx], dram], axis=1).astype(float)
         jc = o.job_cycles[idx]
