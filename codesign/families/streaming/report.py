@@ -45,7 +45,7 @@ def pipeline_table(cost: NetworkCost, title: str) -> str:
            f"energy {cost.energy_pj / 1e6:,.2f} uJ per inference (" + ", ".join(
                f"{k} {v / cost.energy_pj:.0%}" for k, v in cost.energy_parts_pj().items() if cost.energy_pj) + ")",
            f"area {cost.area_mm2:.3f} mm2 (first-order estimate); solver {f['solver_s'] * 1e3:.1f} ms"
-           + ("" if f.get("exact", True) else " (node limit hit: best found, not proven optimal)")]
+           + ("" if f.get("exact", True) else " (not proven optimal: a search limit or the FIFO fallback, see solver.py)")]
     return "\n".join(out)
 
 
