@@ -78,6 +78,8 @@ def test_main_and_two_workers_one_killed(postgres_url, tmp_path):
         assert len(writers) >= 2, "the workers stored nothing"
         df = pd.read_parquet(tmp_path / "results" / name / "trials.parquet")   # written by the main process
         assert sorted(df["trial"]) == sorted(t.number for t in trials)       # every trial, none lost
+        import codesign
+        assert len(codesign.load_results(tmp_path / "results" / name)) == N_TRIALS
     finally:
         for p in [main, *locals().get("workers", [])]:
             if p.poll() is None:

@@ -240,7 +240,12 @@ def _from_study(p: Path, meta: Meta) -> pd.DataFrame:
         else:
             from optuna.storages.journal import JournalFileBackend
             storage = optuna.storages.JournalStorage(JournalFileBackend(where))
-        trials = optuna.load_study(study_name=meta.name, storage=storage).get_trials(deepcopy=False)
+        try:
+            trials = optuna.load_study(study_name=meta.name, storage=storage).get_trials(deepcopy=False)
+        finally:
+            if isinstance(storage, optuna.storages.RDBStorage):
+                storage.remove_session()
+                storage.engine.dispose()
     except Exception as e:   # noqa: BLE001 (a damaged journal, an unreachable database)
         raise UserError(f"{where}: cannot read study {meta.name!r} ({short(str(e), 120)})") from None
     return trials_frame(trials, cfg, meta.metrics)
