@@ -106,11 +106,16 @@ def _hardware_row(t, cfg: Config) -> dict:
 
 
 def _raw_workload(cfg: Config) -> dict | None:
+    """The config's workload section as written, an ONNX path made absolute (a
+    trial's config then finds the model wherever it is saved)."""
+    from ..yamlio import load_yaml
     try:
-        import yaml
-        return yaml.safe_load(Path(cfg.path).read_text()).get("workload")
-    except (OSError, AttributeError, ValueError):
+        w = load_yaml(cfg.path).get("workload")
+    except (OSError, AttributeError, UserError):
         return None
+    if isinstance(w, dict) and isinstance(w.get("onnx"), str):
+        w = {**w, "onnx": str((Path(cfg.path).parent / w["onnx"]).resolve())}
+    return w
 
 
 def _plain(v):
