@@ -29,7 +29,7 @@ from amaranth.lib.wiring import In, Out
 
 from .datapath import mac_datapath, stream_datapath
 
-__all__ = ["EngineUnit"]
+__all__ = ["EngineUnit", "engine_signature"]
 
 
 def rom(m, name, values, addrs, shape):
@@ -52,16 +52,21 @@ def _sshape(values, extra=0):
     return signed(max(lo.bit_length(), hi.bit_length()) + 1)
 
 
+def engine_signature(spec, op_bits: int) -> wiring.Signature:
+    """Inputs ``i0`` (``i1``), output ``o`` (`lib.stream`, one token per transfer) and ``stall``."""
+    ports = {f"i{p}": In(stream.Signature(spec.c_in * op_bits)) for p in range(max(1, len(spec.inputs)))}
+    if spec.kind == "input":
+        ports = {"i0": In(stream.Signature(spec.c_out * op_bits))}
+    return wiring.Signature({**ports, "o": Out(stream.Signature(spec.c_out * op_bits)), "stall": Out(1)})
+
+
 class EngineUnit(wiring.Component):
     """The engine of `spec` (an `plan.EngineSpec`); `weights`: its int matrix (MAC engines)."""
 
     def __init__(self, spec, op_bits: int, acc_bits: int, ii_cycles: int, weights=None):
         self.spec, self.bits, self.acc_bits, self.ii = spec, op_bits, acc_bits, ii_cycles
         self.weights = weights
-        ports = {f"i{p}": In(stream.Signature(spec.c_in * op_bits)) for p in range(max(1, len(spec.inputs)))}
-        if spec.kind == "input":
-            ports = {"i0": In(stream.Signature(spec.c_out * op_bits))}
-        super().__init__({**ports, "o": Out(stream.Signature(spec.c_out * op_bits)), "stall": Out(1)})
+        super().__init__(engine_signature(spec, op_bits))
 
     def elaborate(self, platform):
         m = Module()

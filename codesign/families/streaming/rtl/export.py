@@ -16,7 +16,7 @@ from amaranth.back import verilog
 from amaranth.hdl import Shape
 from amaranth.lib import wiring
 
-from .engine import EngineUnit
+from .engine import EngineUnit, engine_signature
 from .golden import random_weights
 from .plan import StreamingRtlError
 from .top import StreamingTop, top_signature
@@ -55,8 +55,7 @@ def ports_markdown(plan, layer: str | None = None) -> str:
     bits = plan.op_bits
     if layer:
         e = plan.engine(layer)
-        members = EngineUnit(e, bits, plan.acc_bits, plan.ii_cycles, np.zeros((e.mh, e.mw), int)
-                             if e.kind in ("mvau", "vvau") else None).signature.members
+        members = engine_signature(e, bits).members
         title = f"# `{MODULE}_{layer}` ports (engine {layer}, {e.kind})"
     else:
         members = {k: v for k, v in top_signature(plan).members.items()}
