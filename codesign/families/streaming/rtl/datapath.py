@@ -13,7 +13,7 @@ weights (a ROM: `PORTS.md`).
 """
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Mux, Signal, signed
 from amaranth.lib.memory import Memory
 
 __all__ = ["mac_datapath", "stream_datapath", "weight_words", "requant"]
@@ -33,6 +33,12 @@ def weight_words(spec, weights, bits: int) -> list[int]:
                     word |= (int(weights[nf * pe + p, sf * simd + i]) & mask) << ((p * simd + i) * bits)
             words.append(word)
     return words
+
+
+def _select(words, index, width: int, n: int):
+    """Word `index` of `n` words of `width` bits packed in `words` (a shifter: pysim compiles a wide
+    Array mux into nested conditionals that overflow Python's compiler)."""
+    return words[:width] if n == 1 else (words >> (index * width))[:width]
 
 
 def _lane(v, k, bits):
@@ -80,17 +86,13 @@ def mac_datapath(m, s, bits, acc_bits, weights, view, active, sf, nf, out_reg):
         rp = mem.read_port(domain="comb")
         m.d.comb += rp.addr.eq(waddr)
         wword = rp.data
+    row = Cat(*view)                        # x: lane e = lane e % c_in of token e // c_in
     if s.kind == "mvau":
-        elems = [_lane(view[e // s.c_in], e % s.c_in, bits) for e in range(s.mw)]
-        chunks = [Cat(*elems[f * simd:(f + 1) * simd]) for f in range(sf_n)]
-        chunk = chunks[0] if sf_n == 1 else Array(chunks)[sf]
+        chunk = _select(row, sf, simd * bits, sf_n)
         xs = [[_lane(chunk, i, bits) for i in range(simd)] for _ in range(pe)]
     else:
-        flat = [Cat(*(view[f * simd + i][(n * pe + p) * bits:(n * pe + p + 1) * bits]
-                      for p in range(pe) for i in range(simd)))
-                for n in range(nf_n) for f in range(sf_n)]
-        chunk = flat[0] if len(flat) == 1 else Array(flat)[waddr]
-        xs = [[_lane(chunk, p * simd + i, bits) for i in range(simd)] for p in range(pe)]
+        toks = [_select(row, sf * simd + i, s.c_in * bits, s.view) for i in range(simd)]
+        xs = [[_select(toks[i], nf * pe + p, bits, s.c_in).as_signed() for i in range(simd)] for p in range(pe)]
     outs = []
     for p in range(pe):
         acc = Signal(signed(acc_bits), name=f"acc{p}")

@@ -8,6 +8,7 @@ Cycle t is the interval ending at the (t+1)-th clock edge; the source may start 
 """
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 
@@ -81,7 +82,12 @@ def run_frames(plan, weights: dict, frames: np.ndarray, max_cycles: int, depth: 
                 rec["cycles"], rec["done"] = t, len(rec["writes"][plan.output]) >= total
                 return
 
-    sim = Simulator(top)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 20000))   # pysim compiles a token of hundreds of lanes into one deep
+    try:                                        # expression (TFC's 784-lane input overflows the default 1000)
+        sim = Simulator(top)
+    finally:
+        sys.setrecursionlimit(limit)
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     t0 = time.perf_counter()
