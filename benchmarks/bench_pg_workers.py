@@ -28,24 +28,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 
 def _config(folder: Path, url: str, name: str, n_trials: int) -> Path:
-    raw = {"name": name,
-           "workload": {"layers": [{"name": "c", "op": "conv2d", "N": 1, "C": 32, "H": 28, "W": 28, "K": 32,
-                                    "R": 3, "S": 3, "padding": 1},
-                                   {"name": "fc", "op": "gemm", "M": 64, "N": 96, "K": 80}]},
-           "hardware": {"rows": {"low": 2, "high": 64}, "cols": {"low": 2, "high": 64},
-                        "dataflow": ["os", "ws", "is"], "glb_kib": {"low": 2, "high": 512, "log": True}},
-           "search": {"n_trials": n_trials, "batch": 8, "seed": 1, "sampler": "random", "jobs": 1,
-                      "storage": url}}
-    path = folder / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return path
+    from test_pg_workers import _config as config      # the test's sweep, with this benchmark's batch and seed
+    return config(folder, url, name, n_trials, batch=8, seed=1)
 
 
 def _run(folder: Path, url: str, processes: int, n_trials: int) -> tuple[float, int, int]:

@@ -20,7 +20,8 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 N_TRIALS = 80
 
 
-def _config(tmp_path: Path, url: str, name: str) -> Path:
+def _config(tmp_path: Path, url: str, name: str, n_trials: int = N_TRIALS, batch: int = 4, seed: int = 5) -> Path:
+    """A small sweep config on the database `url` (benchmarks/bench_pg_workers.py uses it too)."""
     raw = {"name": name,
            # ~20 ms per design to map: the run lasts seconds, so the kill lands mid-run
            "workload": {"layers": [{"name": "c", "op": "conv2d", "N": 1, "C": 32, "H": 28, "W": 28, "K": 32,
@@ -28,7 +29,7 @@ def _config(tmp_path: Path, url: str, name: str) -> Path:
                                    {"name": "fc", "op": "gemm", "M": 64, "N": 96, "K": 80}]},
            "hardware": {"rows": {"low": 2, "high": 64}, "cols": {"low": 2, "high": 64},
                         "dataflow": ["os", "ws", "is"], "glb_kib": {"low": 2, "high": 512, "log": True}},
-           "search": {"n_trials": N_TRIALS, "batch": 4, "seed": 5, "sampler": "random", "jobs": 1,
+           "search": {"n_trials": n_trials, "batch": batch, "seed": seed, "sampler": "random", "jobs": 1,
                       "storage": url}}
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(raw))

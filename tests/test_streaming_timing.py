@@ -6,10 +6,12 @@ import pytest
 from codesign.families.streaming import StreamingArch, prepare
 from codesign.families.streaming.pipeline import evaluate
 from codesign.families.streaming.timing import schedule
-from codesign.workload import conv2d, depthwise_conv2d, gemm
+from codesign.workload import conv2d, gemm
 from codesign.workload.graph import GraphBuilder
 
 from streaming_des import simulate
+from streaming_nets import dw_separable as ragged_dw_net
+from streaming_nets import mlp as mlp_net
 
 
 def residual_net():
@@ -21,26 +23,6 @@ def residual_net():
     b = g.mac(conv2d(1, 8, 8, 8, 8, 1, 1, stride=2, name="c3"), r)
     g.op("add", "add", a, b)
     g.mac(gemm(1, 10, 8 * 16, name="fc"))
-    return g.build()
-
-
-def ragged_dw_net():
-    """Ragged 7x7 rows, a depthwise-separable block with stride 2, a max pool and a global pool."""
-    g = GraphBuilder("dw", [("x", (1, 4, 7, 7))])
-    g.mac(depthwise_conv2d(1, 4, 7, 7, 3, 3, stride=2, padding=1, name="dw"))
-    g.op("r", "relu")
-    g.mac(conv2d(1, 4, 4, 4, 6, 1, 1, name="pw"))
-    g.op("pool", "maxpool", kernel=2)
-    g.op("gap", "global_avgpool")
-    g.mac(gemm(1, 5, 6, name="fc"))
-    return g.build()
-
-
-def mlp_net():
-    g = GraphBuilder("mlp", [("x", (1, 12))])
-    g.mac(gemm(1, 8, 12, name="fc1"))
-    g.op("a1", "requant")
-    g.mac(gemm(1, 4, 8, name="fc2"))
     return g.build()
 
 

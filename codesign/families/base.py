@@ -26,11 +26,22 @@ from typing import Any, ClassVar, Mapping
 from ..errors import UserError
 
 __all__ = ["Family", "HardwareParam", "SearchStats", "LayerCost", "NetworkCost", "JointParam", "JointSpace",
-           "Design", "VerifyRow", "VerifyReport", "NETWORK_METRICS"]
+           "Design", "VerifyRow", "VerifyReport", "NETWORK_METRICS", "LINT_WAIVERS"]
 
 #: network-level figures every family reports (search objectives and constraint targets)
 NETWORK_METRICS = ("latency_cycles", "energy_pj", "area_mm2", "edp", "power_mw", "utilization",
                    "throughput_fps")
+
+
+#: Verilator -Wall warnings waived for the Yosys-generated Verilog of every family's export, with the reason
+LINT_WAIVERS = {
+    "DECLFILENAME": "submodules share the top's file (one file per design)",
+    "PROCASSINIT": "registers carry their reset value as an initial value (Amaranth's reset semantics)",
+    "UNUSEDSIGNAL": "Amaranth keeps named alias wires of every port and field for debugging/waveforms",
+    "WIDTHEXPAND": "Yosys compares against minimal-width constants (e.g. 2-bit == 1'h1), zero-extended",
+    "WIDTHTRUNC": "Yosys writes `x == 0` as `!x` on multi-bit vectors",
+    "CASEINCOMPLETE": "FSM and mux cases rely on a preceding default assignment",
+}
 
 
 @dataclass(frozen=True)

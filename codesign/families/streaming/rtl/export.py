@@ -16,6 +16,7 @@ from amaranth.back import verilog
 from amaranth.hdl import Shape
 from amaranth.lib import wiring
 
+from ...base import LINT_WAIVERS
 from .engine import EngineUnit, engine_signature
 from .golden import random_weights
 from .plan import StreamingRtlError
@@ -25,15 +26,6 @@ __all__ = ["export_design", "ports_markdown", "LINT_WAIVERS", "MODULE"]
 
 MODULE = "codesign_streaming"
 
-#: Verilator -Wall warnings waived for Yosys-generated Verilog, with the reason
-LINT_WAIVERS = {
-    "DECLFILENAME": "submodules share the top's file (one file per design)",
-    "PROCASSINIT": "registers carry their reset value as an initial value (Amaranth's reset semantics)",
-    "UNUSEDSIGNAL": "Amaranth keeps named alias wires of every port and field for debugging/waveforms",
-    "WIDTHEXPAND": "Yosys compares against minimal-width constants (e.g. 2-bit == 1'h1), zero-extended",
-    "WIDTHTRUNC": "Yosys writes `x == 0` as `!x` on multi-bit vectors",
-    "CASEINCOMPLETE": "FSM and mux cases rely on a preceding default assignment",
-}
 
 
 def _ports_table(members, lanes_of) -> list[str]:

@@ -20,6 +20,7 @@ from amaranth.back import verilog
 from amaranth.hdl import Shape
 from amaranth.lib import wiring
 
+from ...base import LINT_WAIVERS
 from ..arch import SystolicArch
 from ..mapping import Mapping
 from ..timing import fold_timing
@@ -33,15 +34,6 @@ __all__ = ["ExportPaths", "export_verilog", "host_program", "ports_markdown", "L
 
 MODULE = "codesign_systolic"
 
-#: Verilator -Wall warnings waived for Yosys-generated Verilog, with the reason
-LINT_WAIVERS = {
-    "DECLFILENAME": "submodules share the top's file (one file per design)",
-    "PROCASSINIT": "registers carry their reset value as an initial value (Amaranth's reset semantics)",
-    "UNUSEDSIGNAL": "Amaranth keeps named alias wires of every port and field for debugging/waveforms",
-    "WIDTHEXPAND": "Yosys compares against minimal-width constants (e.g. 2-bit == 1'h1), zero-extended",
-    "WIDTHTRUNC": "Yosys writes `x == 0` as `!x` on multi-bit vectors",
-    "CASEINCOMPLETE": "FSM and mux cases rely on a preceding default assignment",
-}
 
 
 @dataclass(frozen=True)
