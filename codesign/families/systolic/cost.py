@@ -38,7 +38,7 @@ from .arch import SystolicArch, tech_of
 from .dataflow import ARRAY_LEVELS, ROLES_ON
 from ...workload import TENSORS, Layer
 from .mapping import LEVELS, Mapping, MappingBatch
-from .timing import fold_timing
+from .timing import floored_t_sum, fold_timing
 from .traffic import LayerInfo, cdiv, footprint, level_sum, traffic
 from .traffic import info as layer_info
 
@@ -287,7 +287,7 @@ def _energy(info: LayerInfo, av: "_ArchView", acc: dict, macs: int, N: int):
 
 
 def _compute(info: LayerInfo, av: "_ArchView", F: np.ndarray, t_arr: np.ndarray, t_glb: np.ndarray):
-    """Compute cycles (the affine fold cost summed in closed form), folds, the
+    """Compute cycles (the fold cost summed in closed form), folds, the
     sum over folds of used PEs, array tiles per dim and the glb tile."""
     bounds = info.bounds
     B = bounds[:, None]
@@ -301,7 +301,11 @@ def _compute(info: LayerInfo, av: "_ArchView", F: np.ndarray, t_arr: np.ndarray,
     glb_tile = np.minimum(t_glb, B)
     glb_tiles = np.prod(cdiv(Bl[:, None], glb_tile[live]), axis=0)
     ft = fold_timing(av.base.timing, av.base.dataflow)
-    compute = ft.total(av.rows, av.cols, folds, lr.prod(axis=0), lc.prod(axis=0), lp.prod(axis=0), glb_tiles)
+    f_pe = Fl[F_PE]                                            # each dim's pe extent, full and last fold
+    t_full = np.where(f_pe > 1, f_pe, 1)
+    t_last = np.where(f_pe > 1, np.minimum(f_pe, Bl[:, None] - (nl - 1) * xl), 1)
+    sum_t = floored_t_sum(t_full, t_last, nl, ft.t_floor(av.rows))
+    compute = ft.total(av.rows, av.cols, folds, lr.prod(axis=0), lc.prod(axis=0), sum_t, glb_tiles)
     return compute, folds, sum_urc, n_arr, glb_tile
 
 

@@ -18,11 +18,10 @@ from amaranth.sim import Simulator
 
 from ..arch import SystolicArch
 from ..mapping import Mapping
-from ..timing import fold_timing
 from ....workload import Layer
 from .controller import ROLE_CODES
 from .params import RtlParams, depths
-from .plan import COL, ROW, TIME, Plan, RtlError, make_plan, model_cycles
+from .plan import COL, ROW, TIME, Plan, RtlError, make_plan, model_cycles, tile_model_cycles
 from .top import ROLE_NAMES, Top
 
 __all__ = ["SimResult", "Case", "simulate", "simulate_many", "model_cycles", "golden", "wrap"]
@@ -221,15 +220,7 @@ class _Host:
 
 def _tile_model(arch: SystolicArch, plan: Plan) -> list[int]:
     """The timing formula per glb tile (same coefficients as `model_cycles`)."""
-    ft = fold_timing("rtl", arch.dataflow)
-    out = []
-    for tile in plan.tiles():
-        cyc = ft.per_glb_tile
-        for r, c, t in plan.fold_extents(tile):
-            cyc += ft.fold_cycles(arch.rows, arch.cols, r, c, t)
-        out.append(cyc)
-    out[0] += ft.per_layer
-    return out
+    return tile_model_cycles(arch, plan)
 
 
 def _check_operands(arch: SystolicArch, case: Case):

@@ -86,13 +86,13 @@ class Top(wiring.Component):
         m.d.comb += [mesh.west[i].eq(Mux(ctrl.lane_valid[i], west.r_data[i], 0)) for i in range(p.rows)]
         m.d.comb += [mesh.north[j].eq(north.r_data[j]) for j in range(p.cols)]
         if p.os:
-            m.d.comb += [mesh.first.eq(ctrl.first), mesh.last.eq(ctrl.last)]
+            m.d.comb += mesh.first.eq(ctrl.marker)
         else:
-            m.d.comb += [mesh.pl_we.eq(ctrl.pl_we), mesh.pl_row.eq(ctrl.pl_row), mesh.tap.eq(acc.tap)]
+            m.d.comb += [mesh.swap.eq(ctrl.marker), mesh.pl_we.eq(ctrl.pl_we), mesh.pl_row.eq(ctrl.pl_row)]
 
         m.d.comb += [acc.valid.eq(ctrl.out_valid), acc.addr.eq(ctrl.out_addr),
                      acc.overwrite.eq(ctrl.out_overwrite), acc.used_cols.eq(ctrl.out_cols),
-                     acc.tap_row.eq(ctrl.out_tap), acc.bus.eq(mesh.bus), ctrl.acc_pending.eq(acc.pending),
+                     acc.bus.eq(mesh.bus),
                      acc.busy.eq(ctrl.busy), acc.host_addr.eq(self.acc_addr), acc.host_we.eq(self.acc_we),
                      acc.host_wdata.eq(self.acc_wdata), self.acc_rdata.eq(acc.host_rdata)]
         return m
