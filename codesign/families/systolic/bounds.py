@@ -302,6 +302,7 @@ class Scorer:
     c_ur: float
     c_uc: float
     c_t: float
+    t_floor: float
     e0: float
     eT0: np.ndarray
     eT1: np.ndarray
@@ -339,8 +340,8 @@ class Scorer:
         e0 += reg * ((2 * macs - z) if st == "outputs" else macs) - (reg * z if st == "outputs" else 0)
         kept = next(m.tensors for m in arch.memories if m.name == "glb")
         div = 2 if arch.double_buffered else 1
-        return cls(ft.per_layer, ft.per_glb_tile, ft.fold_const(arch.rows, arch.cols),
-                   ft.per_used_rows, ft.per_used_cols, ft.per_t, e0, eT0, eT1,
+        return cls(ft.per_layer, ft.tile_const(arch.rows, arch.cols), ft.fold_const(arch.rows, arch.cols),
+                   ft.per_used_rows, ft.per_used_cols, ft.per_t, float(ft.t_floor(arch.rows)), e0, eT0, eT1,
                    np.array([bits[t] for t in TENSORS], dtype=float), z, arch.timing, arch.double_buffered,
                    arch.dram_bw_bytes, arch.rows, arch.cols, np.array([t in kept for t in TENSORS]),
                    8 * arch.glb_bytes / div, 8 * arch.acc_bytes / div if arch.acc_kib > 0 else math.inf)
@@ -350,9 +351,12 @@ class Scorer:
         bounds) a lower bound that stays valid for a negative per-fold
         coefficient: since every fold uses >= 1 row, col and step, ``folds``
         is at most each of those sums, so the coefficient moves onto one of
-        them (the best of the valid choices)."""
+        them (the best of the valid choices). A floor on the streamed length
+        (``rtl``: a fold costs max(t, R)) is bounded by ``max(sum t, floor * folds)``,
+        the exact sum when every fold is on the same side of the floor."""
+        t = P[:, SUT] if self.t_floor <= 1 else np.maximum(P[:, SUT], self.t_floor * P[:, FOLDS])
         base = (self.c_layer + self.c_gtile * P[:, GTILES] + self.c_ur * P[:, SUR]
-                + self.c_uc * P[:, SUC] + self.c_t * P[:, SUT])
+                + self.c_uc * P[:, SUC] + self.c_t * t)
         if self.c_fold >= 0 or not partial:
             return base + self.c_fold * P[:, FOLDS]
         out = None

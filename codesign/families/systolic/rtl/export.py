@@ -111,9 +111,10 @@ def ports_markdown(p: RtlParams) -> str:
               "north word lane j = os B[time, col_block*fold_col + j], ws/is stationary "
               "[row, col_block*fold_col + j]; accumulator row lane j = output at column col_block*fold_col + j.",
               "", "## Timing", "",
-              f"A fold with `t` streamed vectors on `r` x `c` used PEs takes `t + r + c - 1` cycles; a tile "
-              f"adds {ft.per_glb_tile}. This is the cost model's `rtl` timing mode "
-              f"(codesign/mapper/timing.py: {ft}).", ""]
+              f"Folds run back to back: a fold with `t` streamed vectors takes `max(t, {p.rows})` cycles "
+              f"(at least the array's rows); a tile adds {int(ft.tile_const(p.rows, p.cols))} (fill and drain). "
+              f"This is the cost model's `rtl` timing mode "
+              f"(codesign/families/systolic/timing.py: {ft}).", ""]
     return "\n".join(lines)
 
 
