@@ -11,7 +11,10 @@ building mappings:
   ``p*stride + r*dilation`` which couple two dims: those dims form one
   *block* (with the product of their candidates as its choices);
 - latency and energy are monotone non-decreasing in every such product
-  (non-negative coefficients; ``max``/``+`` for the DRAM stalls).
+  (non-negative coefficients; ``max``/``+`` for the DRAM stalls). The one
+  term that is not a product, ``rtl``'s sum over folds of ``max(t, R)``,
+  is bounded by ``max(sum t, R * folds)`` (exact when all folds lie on one
+  side of ``R``; `Scorer.compute`).
 
 So a partial assignment's products times the per-term minimum over each
 unassigned block's choices give a lower bound, and for a complete one the
