@@ -101,7 +101,7 @@ class SystolicFamily(Family):
         pins = pins or {}
         workload = network.unique()
         try:
-            res = evaluate_network(workload, arch, objective=objective, pins=pins, strategy=options.get("strategy"))
+            res = evaluate_network(network, arch, objective=objective, pins=pins, strategy=options.get("strategy"))
         except NoMappingError as e:
             return infeasible_cost(workload, arch, objective, pins, str(e))
         except MappingError as e:
