@@ -15,7 +15,7 @@ While the array is idle the host owns the banks: it reads a row (one cycle
 latency) and may write one (to reload partial sums). A row leaves two ways:
 ``host_rdata``, the raw ``acc_bits`` partial sums (to spill and reload), and
 ``host_qdata``, the same row requantized on the read-out path to
-``out_bits`` (`requantize`: round half up at ``shift``, then saturate), what
+``out_bits`` (`requantize`: arithmetic shift right by ``shift``, saturate), what
 a finished output tile sends to DRAM.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from __future__ import annotations
 from functools import reduce
 from operator import or_
 
-from amaranth.hdl import Cat, Const, MemoryData, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, MemoryData, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -33,17 +33,13 @@ from .params import RtlParams
 __all__ = ["Scratchpad", "Accumulator", "requantize"]
 
 
-def requantize(m: Module, x, shift, acc_bits: int, out_bits: int, name: str) -> Signal:
-    """``clip((x + (2**shift >> 1)) >> shift)`` to signed `out_bits` (round half up, arithmetic
-    shift, saturate): `x` a signed `acc_bits` value, `shift` at most ``acc_bits - 1``.
-    The numpy twin is `sim.requantize`."""
-    bias = Signal(unsigned(acc_bits), name=f"{name}_bias")
-    t = Signal(signed(acc_bits + 1), name=f"{name}_shifted")
+def requantize(m: Module, x, shift, out_bits: int, name: str) -> Signal:
+    """``clip(x >> shift)`` to signed `out_bits` (arithmetic shift, saturate), the streaming
+    engines' requantization; `x` signed, `shift` a signal. The numpy twin is `sim.requantize`."""
+    t = Signal(x.shape(), name=f"{name}_shifted")
     y = Signal(signed(out_bits), name=name)
     lo, hi = -(1 << (out_bits - 1)), (1 << (out_bits - 1)) - 1
-    m.d.comb += [bias.eq((Const(1, unsigned(acc_bits + 1)) << shift) >> 1),
-                 t.eq((x + bias) >> shift),
-                 y.eq(Mux(t > hi, hi, Mux(t < lo, lo, t)))]
+    m.d.comb += [t.eq(x >> shift), y.eq(Mux(t > hi, hi, Mux(t < lo, lo, t)))]
     return y
 
 
@@ -122,7 +118,7 @@ class Accumulator(wiring.Component):
                 wp.data.eq(Mux(wv, Mux(wo, 0, rp.data) + wd, host_word)),
             ]
             rdata.append(rp.data)
-        qdata = [requantize(m, d, self.shift, p.acc_bits, p.out_bits, f"q_c{j}") for j, d in enumerate(rdata)]
+        qdata = [requantize(m, d, self.shift, p.out_bits, f"q_c{j}") for j, d in enumerate(rdata)]
         m.d.comb += [self.host_rdata.eq(Cat(*rdata)), self.host_qdata.eq(Cat(*qdata)),
                      self.pending.eq(reduce(or_, [s[0] for s in stage]))]
         return m

@@ -107,7 +107,7 @@ class SystolicDesign(Design):
         conv_ok = conv is None or np.array_equal(res.outputs, conv)
         notes = [run.note] if run.note else []
         q_ok = np.array_equal(res.quantized, res.quantized_golden)
-        notes.append(f"outputs requantized to int{r['out_bits']} at shift {res.shift} (round half up, saturate) "
+        notes.append(f"outputs requantized to int{r['out_bits']} at shift {res.shift} (shift, saturate) "
                      f"{'=' if q_ok else '!='} numpy")
         if conv is not None:
             notes.append(f"im2col of random conv tensors, {'=' if conv_ok else '!='} direct convolution")

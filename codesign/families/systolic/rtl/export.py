@@ -81,8 +81,8 @@ _DOC = {
     "acc_wdata": "row to write: lane j (bits [j*acc_bits +: acc_bits]) for mesh column j",
     "acc_rdata": "row read at acc_addr, one cycle later: lane j for mesh column j (signed acc_bits)",
     "requant_shift": "requantization shift of out_rdata (host, per layer; at most acc_bits - 1)",
-    "out_rdata": "the acc_rdata row requantized: lane j = clip((sum + (2^shift >> 1)) >> shift) to signed "
-                 "out_bits (round half up, saturate); what a finished output tile sends to DRAM",
+    "out_rdata": "the acc_rdata row requantized: lane j = clip(sum >> requant_shift) to signed out_bits "
+                 "(arithmetic shift, saturate); what a finished output tile sends to DRAM",
 }
 
 

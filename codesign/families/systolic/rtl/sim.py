@@ -7,15 +7,16 @@ share an output tile (else reads them out and, when the reduction resumes,
 writes them back), and finally compares the results with a numpy golden
 ``a @ b`` (int64) wrapped to ``acc_bits`` two's complement. A finished
 output tile is also read through the requantizing port (``out_rdata``) and
-compared with `requantize` of the golden at the same shift: round half up,
-arithmetic shift, saturate to ``out_bits``. The shift is the case's
-``shift``, or by default `requant_shift` (the smallest shift at which no
-dot product of the layer's reduction length can saturate). The measured
+compared with `requantize` of the golden at the same shift: arithmetic
+shift right, saturate to ``out_bits``. The shift is the case's ``shift``, or
+by default `requant_shift` of the layer's reduction length (the streaming
+family's rule). The measured
 cycles are the RTL's cycle counter summed over glb tiles; `model_cycles`
 is the cost model's ``rtl`` timing formula for the same mapping.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,19 +48,20 @@ def golden(a: np.ndarray, b: np.ndarray, acc_bits: int) -> np.ndarray:
 
 
 def requantize(x: np.ndarray, shift: int, out_bits: int) -> np.ndarray:
-    """``clip((x + (2**shift >> 1)) >> shift)`` to signed `out_bits` (int64): the RTL's
-    read-out path (`buffers.requantize`), round half up then saturate."""
+    """``clip(x >> shift)`` to signed `out_bits` (int64, arithmetic shift): the RTL's
+    read-out path (`buffers.requantize`) and the streaming engines' rule."""
     x = np.asarray(x, dtype=np.int64)
-    lo, hi = -(1 << (out_bits - 1)), (1 << (out_bits - 1)) - 1
-    return np.clip((x + ((1 << shift) >> 1)) >> shift, lo, hi)
+    return np.clip(x >> shift, -(1 << (out_bits - 1)), (1 << (out_bits - 1)) - 1)
 
 
 def requant_shift(k: int, op_bits: int, out_bits: int) -> int:
-    """The default per-layer shift: the smallest at which no dot product of `k` terms of
-    signed `op_bits` operands saturates `out_bits` (largest magnitude ``k * 4**(op_bits-1)``,
-    all operands at the minimum), i.e. the layer's full range mapped onto the output word."""
-    peak = k * (1 << (2 * (op_bits - 1)))
-    return max(0, peak.bit_length() + 1 - out_bits)
+    """The default per-layer shift, the streaming engines' rule generalized to `out_bits`:
+    a product of random `op_bits` operands has about ``2 (op_bits - 1)`` magnitude bits and
+    a sum of `k` of them ``log2(k) / 2`` more, so ``2 op_bits - 1 - out_bits + ceil(log2 k) // 2``
+    (``op_bits - 1 + ceil(log2 k) // 2`` at ``out_bits == op_bits``, as
+    `codesign.families.streaming.rtl.plan.requant_shift`) maps random data onto most of the
+    output range; extreme operands saturate."""
+    return max(0, 2 * op_bits - 1 - out_bits + math.ceil(math.log2(max(k, 1))) // 2)
 
 
 @dataclass(frozen=True)
@@ -274,7 +276,7 @@ def _tile_model(arch: SystolicArch, plan: Plan) -> list[int]:
 
 def _shift_of(case: Case, p: RtlParams) -> int:
     """The case's requantization shift (default `requant_shift`), checked against the port."""
-    if case.shift is None:      # (an accumulator that wraps has no wider range to map)
+    if case.shift is None:
         return min(requant_shift(case.layer.bounds["K"], p.op_bits, p.out_bits), p.acc_bits - 1)
     shift = case.shift
     if isinstance(shift, bool) or not isinstance(shift, int) or not 0 <= shift < p.acc_bits:
