@@ -175,3 +175,17 @@ def test_evaluate_json_reports_both_ways(tmp_path, capsys):
     assert lbl["latency_cycles"] == sum(l["latency_cycles"] for l in d["layers"])
     assert main(["evaluate", str(p)]) == 0
     assert "activations kept on chip: 1 edge(s)" in capsys.readouterr().out
+
+
+def test_bound_model_exact_with_per_bit_table_and_out_bits(monkeypatch):
+    """The mapper's bounds stay equal to cost.evaluate with a per-bit table and 16-bit outputs
+    (test_mapper's canary, run on these architectures)."""
+    import test_mapper
+    archs = [SystolicArch(rows=2, cols=2, dataflow="os", glb_kib=0.05, acc_kib=0.0625, dram_bw_bytes=2,
+                          tech=PER_BIT, out_bits=16),
+             SystolicArch(rows=4, cols=2, dataflow="is", glb_kib=0.1, acc_kib=0.03, dram_bw_bytes=4,
+                          timing="ideal", tech=PER_BIT, out_bits=16),
+             SystolicArch(rows=4, cols=4, dataflow="ws", glb_kib=0.04, acc_kib=0, double_buffered=False,
+                          dram_bw_bytes=1, out_bits=8)]
+    monkeypatch.setattr(test_mapper, "ARCHS", archs)
+    test_mapper.test_bound_model_is_exact_on_canonical_mappings()

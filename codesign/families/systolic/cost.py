@@ -26,7 +26,10 @@ tests/test_timeloop.py and README "Validation"):
   streamed outputs (ws, is) leave the array already reduced over the rows;
 - outputs re-read as partial sums: the parent pays ``updates - |Z|`` reads
   (the first visit of each output starts from zero); draining a tile to the
-  parent costs an update at the parent and no read at the child.
+  parent costs an update at the parent and no read at the child;
+- widths: each access is charged at its tensor's width, and the ``|Z|``
+  final DRAM writes at ``out_bits`` (requantized; `energy`); tensors kept on
+  chip between layers move their DRAM traffic to the glb (`onchip`).
 """
 from __future__ import annotations
 
