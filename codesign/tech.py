@@ -101,6 +101,12 @@ HOROWITZ45 = {
     "dram_per_bit": F(20.0, "pJ/bit", "derived: Han 640 pJ / 32 bits, linear in bits (Horowitz's "
                       "64-bit DRAM 1300-2600 pJ gives 20-41 pJ/bit; the low end is used)"),
 }
+#: horowitz45 SRAM per bit: each cited 64-bit-word read / sram_word_rule (what sram_pj interpolates)
+for _size in ("8KB", "32KB", "1MB"):
+    HOROWITZ45[f"sram_{_size}_per_bit"] = F(HOROWITZ45[f"sram_read_{_size}"].value
+                                            / HOROWITZ45["sram_word_rule"].value, "pJ/bit",
+                                            f"derived: sram_read_{_size} {HOROWITZ45[f'sram_read_{_size}'].value:g}"
+                                            " pJ / 64 bits (sram_word_rule)")
 
 EY = ("Chen, Emer, Sze, 'Eyeriss', ISCA 2016, Table IV, normalized to one 16-bit MAC (nn_dataflow "
       "--hier-cost 200 6 2 1, stanford-mast/nn_dataflow issue 6)")
@@ -184,7 +190,7 @@ class Tech:
 
     def reg_pj(self, bits: int) -> float:
         """Energy of one PE register read or write of `bits`."""
-        return self._move("reg", bits) if self.model == "table" else self._v("rf_32b") * bits / 32
+        return self._move("reg", bits) if self.model == "table" else self._v("reg_per_bit") * bits
 
     def forward_pj(self, bits: int) -> float:
         """Energy of moving one `bits`-wide operand one PE hop in the array."""
@@ -205,10 +211,10 @@ class Tech:
             e = np.full(size.shape, self._move(kind, bits))
         else:
             xs = np.log2([8 * _KB, 32 * _KB, _KB * _KB])
-            ys = [self._v("sram_read_8KB"), self._v("sram_read_32KB"), self._v("sram_read_1MB")]
+            ys = [self._v(f"sram_{k}_per_bit") for k in ("8KB", "32KB", "1MB")]
+            slope = self._v("sram_size_rule") / self._v("sram_word_rule")
             x = np.log2(size)
-            e = np.where(x > xs[-1], ys[-1] + self._v("sram_size_rule") * (x - xs[-1]), np.interp(x, xs, ys))
-            e = e * (bits / self._v("sram_word_rule"))
+            e = np.where(x > xs[-1], ys[-1] + slope * (x - xs[-1]), np.interp(x, xs, ys)) * bits
         return float(e) if e.ndim == 0 else e
 
     def dram_pj(self, bits: int) -> float:

@@ -37,6 +37,18 @@ def test_sram_hits_table_at_listed_sizes():
     assert H.sram_pj(32 * KB, 64, kind="acc") == 20.0  # write = read, same for both buffers
 
 
+def test_horowitz_restated_per_bit():
+    """The cited per-word figures stay; the per-bit ones are derived from them and are what is charged."""
+    src = H.sources()
+    for size, cited in (("8KB", 10.0), ("32KB", 20.0), ("1MB", 100.0)):
+        assert src[f"sram_read_{size}"].value == cited
+        assert src[f"sram_{size}_per_bit"].value == cited / 64
+        assert src[f"sram_{size}_per_bit"].source.startswith("derived")
+    assert H.sram_pj(32 * KB, 32) == 4 * H.sram_pj(32 * KB, 8) == 32 * src["sram_32KB_per_bit"].value
+    assert H.reg_pj(32) == 32 * src["reg_per_bit"].value and H.dram_pj(32) == 32 * src["dram_per_bit"].value
+    assert all(H.per_bit(k) for k in ("reg", "forward", "glb", "acc", "dram"))
+
+
 def test_sram_interpolates_between_and_clamps_extrapolates():
     e16 = H.sram_pj(16 * KB, 64)
     assert 10.0 < e16 < 20.0
