@@ -90,8 +90,8 @@ def ports_markdown(p: RtlParams) -> str:
     """PORTS.md: the top-level ports, the host protocol, the memory layouts, the timing."""
     lines = [f"# `{MODULE}` ports", "",
              f"{p.rows}x{p.cols} {p.dataflow} systolic array, int{p.op_bits} operands, int{p.acc_bits} "
-             f"accumulation, int{p.out_bits} outputs; west bank {p.west_depth} words, north bank {p.north_depth} words, "
-             f"accumulator {p.acc_depth} rows of {p.cols} sums.", "",
+             f"accumulation, int{p.out_bits} outputs; west bank {p.west_depth} words, north bank "
+             f"{p.north_depth} words, accumulator {p.acc_depth} rows of {p.cols} sums.", "",
              "| port | dir | bits | meaning |", "|---|---|---|---|",
              "| clk | in | 1 | " + _DOC["clk"] + " |", "| rst | in | 1 | " + _DOC["rst"] + " |"]
     for name, member in top_signature(p).members.items():
