@@ -151,11 +151,10 @@ def test_kept_through_relu_not_across_a_branch():
     c0 = g.mac(conv2d(1, 8, 16, 16, 8, 3, 3, padding=1, name="c0"), "input")
     r0 = g.op("r0", "relu", c0)
     c1 = g.mac(conv2d(1, 8, 16, 16, 16, 3, 3, padding=1, name="c1"), r0)
-    c2 = g.mac(conv2d(1, 16, 16, 16, 16, 1, 1, name="c2"), c1)
+    g.mac(conv2d(1, 16, 16, 16, 16, 1, 1, name="c2"), c1)
     g.mac(conv2d(1, 16, 16, 16, 16, 1, 1, name="c3"), c1)        # c1 feeds two layers: stays off chip
     res = evaluate_network(g.build(), SystolicArch(keep_activations=True), objective="edp")
     assert [(e.producer, e.consumer) for e in res.onchip.edges] == [("c0", "c1")]
-    assert c2 == "c2"
 
 
 def test_evaluate_json_reports_both_ways(tmp_path, capsys):

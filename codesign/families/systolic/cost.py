@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .arch import SystolicArch, tech_of
+from .arch import SystolicArch
 from .dataflow import ARRAY_LEVELS, ROLES_ON
 from .energy import ENERGY_PARTS, energy, keep, out_word
 from ...workload import TENSORS, Layer
@@ -194,7 +194,7 @@ def evaluate(layer: Layer, arch: SystolicArch | list[SystolicArch], batch: Mappi
 
     `kept` names the tensors held in the glb between layers (``inputs``: the
     layer's input is the previous layer's output, kept on chip; ``outputs``:
-    its final outputs stay on chip for the next layer; see `network`): their
+    its final outputs stay on chip for the next layer; see `onchip`): their
     DRAM traffic moves to the glb (accesses of kind ``kept``).
     """
     N = len(batch)
