@@ -15,7 +15,11 @@ The read port is transparent to the write port, so a stage that reads a
 row in the cycle it is written (back-to-back folds on the same rows, one
 cycle apart) gets the new value: the read-modify-write never loses a sum.
 While the array is idle the host owns the banks: it reads a row (one cycle
-latency) and may write one (to reload partial sums).
+latency) and may write one (to reload partial sums). A row leaves two ways:
+``host_rdata``, the raw ``acc_bits`` partial sums (to spill and reload), and
+``host_qdata``, the same row requantized on the read-out path to
+``out_bits`` (`requantize`: arithmetic shift right by ``shift``, saturate), what
+a finished output tile sends to DRAM.
 """
 from __future__ import annotations
 
@@ -26,7 +30,17 @@ from amaranth.lib.wiring import In, Out
 
 from .params import RtlParams
 
-__all__ = ["Scratchpad", "Accumulator"]
+__all__ = ["Scratchpad", "Accumulator", "requantize"]
+
+
+def requantize(m: Module, x, shift, out_bits: int, name: str) -> Signal:
+    """``clip(x >> shift)`` to signed `out_bits` (arithmetic shift, saturate), the streaming
+    engines' requantization; `x` signed, `shift` a signal. The numpy twin is `sim.requantize`."""
+    t = Signal(x.shape(), name=f"{name}_shifted")
+    y = Signal(signed(out_bits), name=name)
+    lo, hi = -(1 << (out_bits - 1)), (1 << (out_bits - 1)) - 1
+    m.d.comb += [t.eq(x >> shift), y.eq(Mux(t > hi, hi, Mux(t < lo, lo, t)))]
+    return y
 
 
 class Scratchpad(wiring.Component):
@@ -70,6 +84,7 @@ class Accumulator(wiring.Component):
             "busy": In(1), "host_addr": In(aw), "host_we": In(1),
             "host_wdata": In(unsigned(p.cols * p.acc_bits)),
             "host_rdata": Out(unsigned(p.cols * p.acc_bits)),
+            "shift": In(unsigned(p.shift_bits)), "host_qdata": Out(unsigned(p.cols * p.out_bits)),
         })
 
     def elaborate(self, platform):
@@ -99,5 +114,6 @@ class Accumulator(wiring.Component):
                 wp.data.eq(Mux(wv, Mux(wo, 0, rp.data) + wd, host_word)),
             ]
             rdata.append(rp.data)
-        m.d.comb += self.host_rdata.eq(Cat(*rdata))
+        qdata = [requantize(m, d, self.shift, p.out_bits, f"q_c{j}") for j, d in enumerate(rdata)]
+        m.d.comb += [self.host_rdata.eq(Cat(*rdata)), self.host_qdata.eq(Cat(*qdata))]
         return m

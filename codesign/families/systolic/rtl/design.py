@@ -79,7 +79,8 @@ class SystolicDesign(Design):
                                f"{max_cycles}; use --scale-down (or --max-cycles)")
             run = shrink(arch, run, max_cycles)
         a, w, conv = self._operands(layer, run, rng, full <= max_cycles)
-        return {"lc": lc, "run": run, "full": full, "conv": conv, "case": Case(run.layer, run.mapping, a, w)}
+        return {"lc": lc, "run": run, "full": full, "conv": conv, "case": Case(run.layer, run.mapping, a, w),
+                "out_bits": arch.out_bits}
 
     def _operands(self, layer, run, rng, whole: bool):
         """Random operands: a conv's real tensors through the host's im2col (and the
@@ -105,6 +106,9 @@ class SystolicDesign(Design):
         lc, run, full, conv = r["lc"], r["run"], r["full"], r["conv"]
         conv_ok = conv is None or np.array_equal(res.outputs, conv)
         notes = [run.note] if run.note else []
+        q_ok = np.array_equal(res.quantized, res.quantized_golden)
+        notes.append(f"outputs requantized to int{r['out_bits']} at shift {res.shift} (shift, saturate) "
+                     f"{'=' if q_ok else '!='} numpy")
         if conv is not None:
             notes.append(f"im2col of random conv tensors, {'=' if conv_ok else '!='} direct convolution")
         groups = lc.layer.gemm_view()["G"]

@@ -8,7 +8,9 @@ Host protocol (PORTS.md has the full port list):
    accumulator, write them back (``acc_we``);
 2. set the tile configuration ports and hold ``start`` high for one cycle;
 3. wait for ``done`` (``busy`` falls; ``cycles`` holds the busy cycles);
-4. read result rows: put ``acc_addr``, read ``acc_rdata`` one cycle later.
+4. read result rows: put ``acc_addr``, read ``acc_rdata`` (partial sums, to
+   spill) or ``out_rdata`` (a finished tile: requantized to ``out_bits`` with
+   ``requant_shift``) one cycle later.
 
 Conv layers run as their im2col GEMM (`Layer.gemm_view()`), prepared by the host.
 """
@@ -41,6 +43,7 @@ def top_signature(p: RtlParams) -> wiring.Signature:
         "north_we": In(1), "north_addr": In(p.north_addr_bits), "north_wdata": In(p.cols * p.op_bits),
         "acc_addr": In(p.acc_addr_bits), "acc_we": In(1), "acc_wdata": In(p.cols * p.acc_bits),
         "acc_rdata": Out(p.cols * p.acc_bits),
+        "requant_shift": In(p.shift_bits), "out_rdata": Out(p.cols * p.out_bits),
     }
     return wiring.Signature(sig)
 
@@ -94,5 +97,6 @@ class Top(wiring.Component):
                      acc.overwrite.eq(ctrl.out_overwrite), acc.used_cols.eq(ctrl.out_cols),
                      acc.bus.eq(mesh.bus),
                      acc.busy.eq(ctrl.busy), acc.host_addr.eq(self.acc_addr), acc.host_we.eq(self.acc_we),
-                     acc.host_wdata.eq(self.acc_wdata), self.acc_rdata.eq(acc.host_rdata)]
+                     acc.host_wdata.eq(self.acc_wdata), self.acc_rdata.eq(acc.host_rdata),
+                     acc.shift.eq(self.requant_shift), self.out_rdata.eq(acc.host_qdata)]
         return m
