@@ -14,9 +14,14 @@ valid while it waits to be written). The controller is `timing`'s state machine:
   from the next cycle on (``o.valid``); the requantization is combinational in the
   last cycle of each neuron fold.
 
-The window buffer (`plan`) is written at every pop and read through one combinational
-read port per view position (distributed RAM, as FINN's SWU ram_style "distributed");
-job parameters (need, window origin) are ROMs. The source (kind ``input``) pops the
+The window buffer (`plan`) is written at every pop and read through one synchronous,
+write-transparent read port per view position: the address presented in cycle t - 1 is
+that of the job computing in cycle t (the running job if it goes on, else the next job,
+whose last token may be popped in t - 1; transparency returns it), so the view is there
+in the job's start cycle and the schedule is the comb-read one, cycle for cycle. Memories
+are block or distributed RAM by `fitted.ram_style` (a Yosys ``ram_style`` attribute).
+Job parameters (need, window origin) are small ROMs read combinationally. The source
+(kind ``input``) pops the
 external stream at its job start; frame f starts no earlier than cycle f * II (a credit
 counter: one frame per II cycles).
 """
@@ -27,7 +32,8 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .datapath import mac_datapath, stream_datapath
+from ..fitted import ram_style
+from .datapath import mac_datapath, stream_datapath, weight_load_signature
 
 __all__ = ["EngineUnit", "engine_signature"]
 
@@ -53,10 +59,13 @@ def _sshape(values, extra=0):
 
 
 def engine_signature(spec, op_bits: int) -> wiring.Signature:
-    """Inputs ``i0`` (``i1``), output ``o`` (`lib.stream`, one token per transfer) and ``stall``."""
+    """Inputs ``i0`` (``i1``), output ``o`` (`lib.stream`, one token per transfer), ``stall``; MAC
+    engines also ``wl``, the weight-load stream (`datapath.weight_load_signature`)."""
     ports = {f"i{p}": In(stream.Signature(spec.c_in * op_bits)) for p in range(max(1, len(spec.inputs)))}
     if spec.kind == "input":
         ports = {"i0": In(stream.Signature(spec.c_out * op_bits))}
+    if spec.kind in ("mvau", "vvau"):
+        ports["wl"] = In(weight_load_signature(spec, op_bits))
     return wiring.Signature({**ports, "o": Out(stream.Signature(spec.c_out * op_bits)), "stall": Out(1)})
 
 
@@ -71,7 +80,7 @@ class EngineUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         s = self.spec
-        full, busy = Signal(), Signal()
+        full, busy, busy_n = Signal(), Signal(), Signal()      # busy_n: busy in the next cycle
         out_reg = Signal(s.c_out * self.bits)
         jr = Signal(range(max(s.jobs, 2)))
         last_job = jr == s.jobs - 1
@@ -84,15 +93,16 @@ class EngineUnit(wiring.Component):
             m.d.comb += self.i0.ready.eq(start)
             with m.If(start):
                 m.d.sync += out_reg.eq(self.i0.payload)
-            last_step = self._steps(m, start, busy, 1, 1)[2]
+            last_step = self._steps(m, start, busy, busy_n, 1, 1)[2]
         else:
-            views, ready_all = self._inputs(m, start, jr, jr_next, last_job)
+            views, ready_all = self._inputs(m, start, busy_n, jr, jr_next, last_job)
             m.d.comb += start.eq(~busy & free & Cat(*ready_all).all())
             if s.kind in ("mvau", "vvau"):
-                sf, nf, last_step = self._steps(m, start, busy, s.mw // s.simd, s.mh // s.pe)
-                mac_datapath(m, s, self.bits, self.acc_bits, self.weights, views[0], start | busy, sf, nf, out_reg)
+                sf, nf, last_step = self._steps(m, start, busy, busy_n, s.mw // s.simd, s.mh // s.pe)
+                mac_datapath(m, s, self.bits, self.acc_bits, self.weights, views[0], (start | busy, busy, busy_n),
+                             sf, nf, out_reg, self.wl)
             else:
-                last_step = self._steps(m, start, busy, 1, 1)[2]
+                last_step = self._steps(m, start, busy, busy_n, 1, 1)[2]
                 with m.If(start):
                     m.d.sync += out_reg.eq(stream_datapath(s, self.bits, views))
         m.d.sync += full.eq((full & ~self.o.ready) | ((start | busy) & last_step))
@@ -111,20 +121,22 @@ class EngineUnit(wiring.Component):
             m.d.sync += credit.eq(credit + wrap - used)
         return credit != 0
 
-    def _steps(self, m, start, busy, n_sf, n_nf):
+    def _steps(self, m, start, busy, busy_n, n_sf, n_nf):
         """Synapse/neuron fold counters of the running job: (sf, nf, last step) of this cycle."""
         sf_r, nf_r = Signal(range(max(n_sf, 2))), Signal(range(max(n_nf, 2)))   # no 0-bit wires
         sf, nf = Mux(busy, sf_r, 0), Mux(busy, nf_r, 0)
         last_sf, last_nf = sf == n_sf - 1, nf == n_nf - 1
         last = last_sf & last_nf
         active = start | busy
-        m.d.sync += busy.eq(active & ~last)
+        m.d.comb += busy_n.eq(active & ~last)
+        m.d.sync += busy.eq(busy_n)
         with m.If(active):
             m.d.sync += [sf_r.eq(Mux(last_sf, 0, sf + 1)), nf_r.eq(Mux(last_sf, nf + 1, nf))]
         return sf, nf, last
 
-    def _inputs(self, m, start, jr, jr_next, last_job):
-        """Pops into each input's window buffer and the tokens of the job's view (per input)."""
+    def _inputs(self, m, start, busy_n, jr, jr_next, last_job):
+        """Pops into each input's window buffer and the tokens of the job's view (per input), read
+        one cycle ahead (module docstring)."""
         s = self.spec
         need_now, need_nxt = rom(m, "need", s.need, (jr, jr_next), unsigned(s.tokens_in.bit_length()))
         kbits = (s.buf_depth - 1).bit_length()
@@ -134,7 +146,11 @@ class EngineUnit(wiring.Component):
             m.d.sync += [cur_j.eq(jr), cur_fb.eq(fb)]
             with m.If(last_job):
                 m.d.sync += fb.eq(fb + s.tokens_in)
-        vj, vfb = Mux(start, jr, cur_j), Mux(start, fb, cur_fb)
+        fb_wrap = Signal(kbits)
+        m.d.comb += fb_wrap.eq(fb + s.tokens_in)
+        fb_t1 = Mux(start & last_job, fb_wrap, fb)                      # registers' values next cycle
+        vj = Mux(busy_n, Mux(start, jr, cur_j), Mux(start, jr_next, jr))
+        vfb = Mux(busy_n, Mux(start, fb, cur_fb), fb_t1)
         addrs, valids = self._view_addrs(m, vj, vfb, kbits)
         ready_all, views = [], []
         for p in range(len(s.inputs)):
@@ -145,7 +161,8 @@ class EngineUnit(wiring.Component):
             pop = port.valid & (pr_eff < Mux(start, need_nxt, need_now))
             m.d.comb += port.ready.eq(pop)
             m.d.sync += pr.eq(pr_eff + pop)
-            mem = Memory(shape=len(port.payload), depth=s.buf_depth, init=[])
+            mem = Memory(shape=len(port.payload), depth=s.buf_depth, init=[],
+                         attrs={"ram_style": ram_style(s.buf_depth, len(port.payload))})
             m.submodules[f"buf{p}"] = mem
             wp = mem.write_port()
             wptr = Signal(kbits)
@@ -153,10 +170,12 @@ class EngineUnit(wiring.Component):
             m.d.sync += wptr.eq(wptr + pop)
             toks = []
             for v, (a, ok) in enumerate(zip(addrs, valids)):
-                rp = mem.read_port(domain="comb")
+                rp = mem.read_port(transparent_for=(wp,))
+                ok_r = Signal(name=f"view{p}_{v}_in_grid")
                 m.d.comb += rp.addr.eq(a)
+                m.d.sync += ok_r.eq(ok)
                 tok = Signal(len(port.payload), name=f"view{p}_{v}")
-                m.d.comb += tok.eq(Mux(ok, rp.data, self._pad()))
+                m.d.comb += tok.eq(Mux(ok_r, rp.data, self._pad()))
                 toks.append(tok)
             views.append(toks)
         return views, ready_all
