@@ -17,7 +17,7 @@ any job), so the multiply sees its weights in the job's first cycle, as with a c
 """
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream
 from amaranth.lib.memory import Memory
 
@@ -113,13 +113,17 @@ def mac_datapath(m, s, bits, acc_bits, weights, view, steps, sf, nf, out_reg, lo
     pe, simd = s.pe, s.simd
     nf_n, sf_n = s.mh // pe, s.mw // simd
     wword = weight_memory(m, s, bits, weights, busy, busy_n, load)
-    row = Cat(*view)                        # x: lane e = lane e % c_in of token e // c_in
+    row = Cat(*view)                        # the fold's positions (`plan.read_positions`), lane by lane
     if s.kind == "mvau":
-        chunk = _select(row, sf, simd * bits, sf_n)
+        chunk = row[:simd * bits]
+        if sf_n > 1 and simd % s.c_in:      # the fold starts inside a token: lane (sf SIMD) mod C
+            first = [(k * simd) % s.c_in for k in range(sf_n)]
+            lane0 = Signal(range(max(max(first) + 1, 2)), name="fold_lane0")
+            m.d.comb += lane0.eq(Array(first)[sf])
+            chunk = (row >> (lane0 * bits))[:simd * bits]
         xs = [[_lane(chunk, i, bits) for i in range(simd)] for _ in range(pe)]
     else:
-        toks = [_select(row, sf * simd + i, s.c_in * bits, s.view) for i in range(simd)]
-        xs = [[_select(toks[i], nf * pe + p, bits, s.c_in).as_signed() for i in range(simd)] for p in range(pe)]
+        xs = [[_select(view[i], nf * pe + p, bits, s.c_in).as_signed() for i in range(simd)] for p in range(pe)]
     outs = []
     for p in range(pe):
         acc = Signal(signed(acc_bits), name=f"acc{p}")

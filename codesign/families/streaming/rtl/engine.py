@@ -34,6 +34,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..fitted import ram_style
 from .datapath import mac_datapath, stream_datapath, weight_load_signature
+from .plan import read_positions
 
 __all__ = ["EngineUnit", "engine_signature"]
 
@@ -95,14 +96,17 @@ class EngineUnit(wiring.Component):
                 m.d.sync += out_reg.eq(self.i0.payload)
             last_step = self._steps(m, start, busy, busy_n, 1, 1)[2]
         else:
-            views, ready_all = self._inputs(m, start, busy_n, jr, jr_next, last_job)
+            mac = s.kind in ("mvau", "vvau")
+            n_sf, n_nf = (s.mw // s.simd, s.mh // s.pe) if mac else (1, 1)
+            sf_nx = Signal(range(max(n_sf, 2)))                # the synapse fold of the next cycle
+            views, ready_all = self._inputs(m, start, busy_n, sf_nx, jr, jr_next, last_job)
             m.d.comb += start.eq(~busy & free & Cat(*ready_all).all())
-            if s.kind in ("mvau", "vvau"):
-                sf, nf, last_step = self._steps(m, start, busy, busy_n, s.mw // s.simd, s.mh // s.pe)
+            if mac:
+                sf, nf, last_step = self._steps(m, start, busy, busy_n, n_sf, n_nf, sf_nx)
                 mac_datapath(m, s, self.bits, self.acc_bits, self.weights, views[0], (start | busy, busy, busy_n),
                              sf, nf, out_reg, self.wl)
             else:
-                last_step = self._steps(m, start, busy, busy_n, 1, 1)[2]
+                last_step = self._steps(m, start, busy, busy_n, 1, 1, sf_nx)[2]
                 with m.If(start):
                     m.d.sync += out_reg.eq(stream_datapath(s, self.bits, views))
         m.d.sync += full.eq((full & ~self.o.ready) | ((start | busy) & last_step))
@@ -121,8 +125,9 @@ class EngineUnit(wiring.Component):
             m.d.sync += credit.eq(credit + wrap - used)
         return credit != 0
 
-    def _steps(self, m, start, busy, busy_n, n_sf, n_nf):
-        """Synapse/neuron fold counters of the running job: (sf, nf, last step) of this cycle."""
+    def _steps(self, m, start, busy, busy_n, n_sf, n_nf, sf_nx=None):
+        """Synapse/neuron fold counters of the running job: (sf, nf, last step) of this cycle; drives
+        `sf_nx`, the synapse fold of the next cycle."""
         sf_r, nf_r = Signal(range(max(n_sf, 2))), Signal(range(max(n_nf, 2)))   # no 0-bit wires
         sf, nf = Mux(busy, sf_r, 0), Mux(busy, nf_r, 0)
         last_sf, last_nf = sf == n_sf - 1, nf == n_nf - 1
@@ -130,11 +135,13 @@ class EngineUnit(wiring.Component):
         active = start | busy
         m.d.comb += busy_n.eq(active & ~last)
         m.d.sync += busy.eq(busy_n)
+        if sf_nx is not None:
+            m.d.comb += sf_nx.eq(Mux(busy_n, Mux(last_sf, 0, sf + 1), 0))
         with m.If(active):
             m.d.sync += [sf_r.eq(Mux(last_sf, 0, sf + 1)), nf_r.eq(Mux(last_sf, nf + 1, nf))]
         return sf, nf, last
 
-    def _inputs(self, m, start, busy_n, jr, jr_next, last_job):
+    def _inputs(self, m, start, busy_n, sf_nx, jr, jr_next, last_job):
         """Pops into each input's window buffer and the tokens of the job's view (per input), read
         one cycle ahead (module docstring)."""
         s = self.spec
@@ -151,7 +158,7 @@ class EngineUnit(wiring.Component):
         fb_t1 = Mux(start & last_job, fb_wrap, fb)                      # registers' values next cycle
         vj = Mux(busy_n, Mux(start, jr, cur_j), Mux(start, jr_next, jr))
         vfb = Mux(busy_n, Mux(start, fb, cur_fb), fb_t1)
-        addrs, valids = self._view_addrs(m, vj, vfb, kbits)
+        addrs, valids = self._view_addrs(m, vj, vfb, sf_nx, kbits)
         ready_all, views = [], []
         for p in range(len(s.inputs)):
             port = getattr(self, f"i{p}")
@@ -171,30 +178,42 @@ class EngineUnit(wiring.Component):
             toks = []
             for v, (a, ok) in enumerate(zip(addrs, valids)):
                 rp = mem.read_port(transparent_for=(wp,))
-                ok_r = Signal(name=f"view{p}_{v}_in_grid")
                 m.d.comb += rp.addr.eq(a)
-                m.d.sync += ok_r.eq(ok)
                 tok = Signal(len(port.payload), name=f"view{p}_{v}")
-                m.d.comb += tok.eq(Mux(ok_r, rp.data, self._pad()))
+                if ok is None:
+                    m.d.comb += tok.eq(rp.data)
+                else:
+                    ok_r = Signal(name=f"view{p}_{v}_in_grid")
+                    m.d.sync += ok_r.eq(ok)
+                    m.d.comb += tok.eq(Mux(ok_r, rp.data, self._pad()))
                 toks.append(tok)
             views.append(toks)
         return views, ready_all
 
-    def _view_addrs(self, m, vj, vfb, kbits):
-        """Window buffer address and in-grid flag of every view position of job `vj` (`plan`)."""
+    def _view_addrs(self, m, vj, vfb, sf_nx, kbits):
+        """Window buffer address and in-grid flag (None: always in the grid) of every read port for
+        job `vj` at synapse fold `sf_nx` (`plan.read_positions`)."""
         s = self.spec
         h, w, r, sw, dil = s.grid
-        row0, = rom(m, "row0", s.row0, (vj,), _sshape(s.row0, (r - 1) * dil))
-        col0, = rom(m, "col0", s.col0, (vj,), _sshape(s.col0, (sw - 1) * dil))
+        padded = s.window is not None and s.window[5] > 0
+        base, = rom(m, "base", s.row0 * w + s.col0, (vj,), _sshape(s.row0 * w + s.col0))
+        if padded:
+            row0, = rom(m, "row0", s.row0, (vj,), _sshape(s.row0, (r - 1) * dil))
+            col0, = rom(m, "col0", s.col0, (vj,), _sshape(s.col0, (sw - 1) * dil))
         addrs, valids = [], []
-        for i in range(r):
-            for j in range(sw):
-                row, col = row0 + i * dil, col0 + j * dil
-                ok = (row >= 0) & (row < h) & (col >= 0) & (col < w)
-                a = Signal(kbits, name=f"addr_{i}_{j}")
-                m.d.comb += a.eq((vfb + row * w + col)[:kbits])
-                addrs.append(a)
-                valids.append(ok)
+        for q, pos in enumerate(read_positions(s)):
+            ri, cj = [dil * (p // sw) for p in pos], [dil * (p % sw) for p in pos]
+            off, = rom(m, f"off{q}", [i * w + j for i, j in zip(ri, cj)], (sf_nx,), _sshape([0, (r * w + sw) * dil]))
+            a = Signal(kbits, name=f"addr_{q}")
+            m.d.comb += a.eq((vfb + base + off)[:kbits])
+            addrs.append(a)
+            if not padded:
+                valids.append(None)
+                continue
+            roff, = rom(m, f"roff{q}", ri, (sf_nx,), _sshape([0, r * dil]))
+            coff, = rom(m, f"coff{q}", cj, (sf_nx,), _sshape([0, sw * dil]))
+            row, col = row0 + roff, col0 + coff
+            valids.append((row >= 0) & (row < h) & (col >= 0) & (col < w))
         return addrs, valids
 
     def _pad(self):
