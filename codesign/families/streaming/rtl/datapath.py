@@ -92,7 +92,7 @@ def weight_memory(m, s, bits, weights, busy, busy_n, load):
     width = s.pe * s.simd * bits
     m.d.comb += load.ready.eq(1)
     if len(words) == 1:
-        word = Signal(width, init=words[0], name="weight_word")
+        word = Signal(width, init=words[0], reset_less=True, name="weight_word")   # kept by a reset, as a memory
         with m.If(load.valid):
             m.d.sync += word.eq(load.payload.data)
         return word

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ....errors import UserError
+from ..fitted import buffer_tokens
 
 __all__ = ["StreamingRtlError", "EngineSpec", "RtlPlan", "make_plan", "requant_shift", "read_positions", "ACT_OPS",
            "BINARY_OPS", "POOL_OPS"]
@@ -138,8 +139,7 @@ def _view(e):
 
 def _buf_depth(e, first) -> int:
     nxt = np.append(e.need[1:], e.need[0] + e.tokens_in)
-    span = int(np.max(nxt - first))
-    return max(2, 1 << (span - 1).bit_length())
+    return buffer_tokens(int(np.max(nxt - first)))
 
 
 def _check(e):
