@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from codesign.families.streaming import FAMILY, StreamingArch, fitted
+from codesign.families.streaming.cost import engine_options
 from codesign.families.streaming.rtl.synth import export_fifo, synth_ecp5, yosys_command
 from codesign.workload import conv2d, depthwise_conv2d, gemm
 from codesign.workload.graph import GraphBuilder
@@ -74,6 +75,13 @@ def synth_cells(row) -> dict:
     return {**s, "lut": s["lut4"] + fitted.LUTRAM_LUT4 * s["lutram"]}
 
 
+def finn_figures(e, pe: int, simd: int) -> dict:
+    """FINN's estimates (``timing: finn`` resources, Xilinx units) of engine `e` at PE x SIMD, on-chip weights."""
+    o = engine_options(e, StreamingArch(timing="finn"))
+    i = int(np.nonzero((o.pe == pe) & (o.simd == simd) & ~o.dram)[0][0])
+    return {"lut": int(o.lut[i]), "dsp": int(o.dsp[i]), "bram18": int(o.bram18[i])}
+
+
 def run_grid(only=None, save=None):
     """Synthesize every grid engine and FIFO; one row per run (`_row`); `save(rows)` after each run."""
     arch = StreamingArch()
@@ -94,8 +102,7 @@ def run_grid(only=None, save=None):
             _, paths = design.export(d, layer=name)
             t0 = time.perf_counter()
             s = synth_ecp5(paths[0])
-        rows.append(_row(label, params, s, {"lut": f.get("lut"), "dsp": f.get("dsp"), "bram18": f.get("bram18")},
-                         time.perf_counter() - t0))
+        rows.append(_row(label, params, s, finn_figures(e, pe, simd), time.perf_counter() - t0))
         print(f"  {label} {pe} x {simd}: {s} ({rows[-1]['seconds']} s)", file=sys.stderr)
         save(rows)
     for depth, width in FIFO:
@@ -151,7 +158,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fit", action="store_true", help="save the runs to tests/data and print refitted COEFS")
     ap.add_argument("--saved", action="store_true", help="the table from tests/data (no synthesis)")
-    ap.add_argument("--only", help="grid cases whose label contains this (no saving)")
+    ap.add_argument("--only", help="grid cases whose label contains this (with --fit: replace their saved runs)")
     a = ap.parse_args()
     t0 = time.perf_counter()
     if a.saved:
@@ -163,6 +170,14 @@ def main():
                                                                                  indent=1) + "\n"))
                         if a.fit and not a.only else None)
     coefs = None
+    if a.fit and a.only:            # rerun of some cases: replace their rows in the saved runs
+        saved = json.loads(DATA.read_text())
+        new = {(r["case"], r["params"].get("pe"), r["params"].get("simd")): r for r in rows}
+        rows = [new.get((r["case"], r["params"].get("pe"), r["params"].get("simd")), r) for r in saved["runs"]]
+        saved["provenance"].setdefault("reruns", []).append({"cases": a.only, **provenance()})
+        DATA.write_text(json.dumps({"provenance": saved["provenance"], "runs": rows}, indent=1) + "\n")
+        coefs = fitted.fit(rows)
+        print("COEFS = " + json.dumps(coefs, indent=1))
     if a.fit and not a.only:
         DATA.write_text(partial.read_text())
         partial.unlink()
