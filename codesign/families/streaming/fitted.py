@@ -153,7 +153,6 @@ def features(p: dict) -> dict:
     mac = p["kind"] in ("mvau", "vvau")
     lanes = p["pe"] * p["simd"] * p["bits"]
     rd = m["copies"] * m["tok"]
-    shift = (p["kind"] == "mvau") & (p["mw"] > p["simd"]) & (p["simd"] % p["c_in"] > 0)
     return {"one": np.ones(len(lanes)),
             "lanes": lanes * mac,                                 # adder trees
             "acc": p["pe"] * p["acc_bits"] * mac,                 # accumulators, requantization
@@ -162,16 +161,15 @@ def features(p: dict) -> dict:
             "vmux": rd * np.maximum(np.ceil(p["buf_depth"] / 16) - 1, 0) * m["bdist"],   # LUT RAM read muxes
             "wmux": m["wbits"] * np.maximum(np.ceil(p["words"] / 16) - 1, 0) * m["wdist"],
             "wreg": m["wbits"] * (p["words"] > 1),                # the weight word register
-            "select": np.where(p["kind"] == "vvau", lanes * _log2(p["c_in"] // p["pe"]), 0)
-            + np.where(shift, rd * _log2(rd / m["tok"] * p["c_in"]), 0),   # lane selection per fold
-            "ctrl": p["jobs"] * _log2(p["jobs"] + 1) * (1 + p["padded"]) / 16}   # job ROMs
+            "rom": p["jobs"] * _log2(p["tokens_in"] + 1) * (3 + 2 * p["padded"]) / 8}   # per-job ROMs
 
 
-#: features each group's fit uses (the others are zero or collinear there)
-FEATURES = {"mvau": ("one", "lanes", "acc", "out", "view", "vmux", "wmux", "wreg", "select", "ctrl"),
-            "vvau": ("one", "lanes", "acc", "view", "select", "ctrl"),
-            "stream": ("one", "out", "view", "vmux", "ctrl"),
-            "fifo": ("one", "width", "mux", "ctrl")}
+#: the features of each group's fit per resource (chosen by leave-one-out error on the grid; README)
+FEATURES = {"mvau": {"lut4": ("one", "lanes", "acc", "view", "wmux"),
+                     "ff": ("one", "acc", "out", "view", "wreg")},
+            "vvau": {"lut4": ("one", "lanes", "acc", "view"), "ff": ("one", "acc", "view")},
+            "stream": {"lut4": ("one", "view", "vmux", "rom"), "ff": ("one", "out", "view", "rom")},
+            "fifo": {"lut4": ("one", "width", "mux", "ctrl"), "ff": ("one", "width", "ctrl")}}
 
 
 def _group(kind: str) -> str:
@@ -200,10 +198,10 @@ def fit(rows: list[dict]) -> dict:
     out = {}
     for g, rs in groups.items():
         feats = [features(_arrays(r["params"])) for r in rs]
-        names = [k for k in FEATURES[g] if any(float(f[k][0]) for f in feats)]
-        a = np.array([[float(f[k][0]) for k in names] for f in feats])
         out[g] = {}
         for res in FITTED:
+            names = [k for k in FEATURES[g][res] if any(float(f[k][0]) for f in feats)]
+            a = np.array([[float(f[k][0]) for k in names] for f in feats])
             y = np.array([float(r["synth"][res]) for r in rs])
             scale = np.maximum(y, 1.0)[:, None]
             sol = np.linalg.lstsq(a / scale, y / scale[:, 0], rcond=None)[0]
@@ -215,5 +213,12 @@ def _arrays(p: dict) -> dict:
     return {k: (v if isinstance(v, str) else np.atleast_1d(np.asarray(v))) for k, v in p.items()}
 
 
-#: fitted by ``benchmarks/bench_streaming_synth.py --fit`` (tests/data/streaming_synth.json)
-COEFS: dict = {}
+#: fitted by ``benchmarks/bench_streaming_synth.py --fit`` to tests/data/streaming_synth.json (its provenance)
+COEFS: dict = {'mvau': {'lut4': {'one': 170.4862, 'lanes': 5.6758, 'acc': 9.3428, 'view': 1.0619, 'wmux': 1.0945},
+                        'ff': {'one': 73.3104, 'acc': 1.0363, 'out': 1.0266, 'view': 0.0512, 'wreg': 0.9097}},
+               'vvau': {'lut4': {'one': 168.9204, 'lanes': 7.577, 'acc': 3.0545, 'view': 1.6141},
+                        'ff': {'one': 151.569, 'acc': 1.8261, 'view': 0.1889}},
+               'stream': {'lut4': {'one': -38.9362, 'view': 1.8201, 'vmux': 1.1812, 'rom': 0.1315},
+                          'ff': {'one': 10.6775, 'out': 0.727, 'view': 0.198, 'rom': 0.0157}},
+               'fifo': {'lut4': {'one': -1.4889, 'width': -0.0133, 'mux': 1.0467, 'ctrl': 10.8858},
+                        'ff': {'one': 1.0, 'ctrl': 3.0}}}
