@@ -40,7 +40,8 @@ def register(subparsers) -> None:
     ve = subparsers.add_parser("verify", help="simulate layers on the RTL: bit exact vs numpy, cycles vs model")
     ve.add_argument("config", help="YAML config with every hardware value fixed, or a results folder")
     ve.add_argument("--trial", help="with a results folder: the trial number to verify, 'best' or 'knee'")
-    ve.add_argument("--layer", help="only this layer (default: every layer of the workload)")
+    ve.add_argument("--layer", action="append",
+                    help="only this layer; repeat for several (default: every layer of the workload)")
     ve.add_argument("--scale-down", action="store_true",
                     help="shrink layers over the cycle budget instead of refusing them")
     ve.add_argument("--max-cycles", type=int, default=DEFAULT_MAX_CYCLES,
@@ -100,13 +101,16 @@ def cmd_verify(args) -> int:
     if args.max_cycles < 1:
         raise UserError(f"--max-cycles: must be positive, got {args.max_cycles}")
     family, arch, design = _design(args)
-    extra = {}
+    layers, extra = args.layer, {}
+    several = "sim" in inspect.signature(design.verify).parameters     # the systolic family's verify
+    if layers and len(layers) > 1 and not several:
+        raise UserError(f"--layer: the {family.name} family verifies one layer or all; give --layer once")
     if args.sim is not None:
-        if "sim" not in inspect.signature(design.verify).parameters:
+        if not several:
             raise UserError(f"--sim: the {family.name} family has one simulator (pysim); leave --sim out")
         extra["sim"] = args.sim
-    report = design.verify(layer=args.layer, scale_down=args.scale_down, max_cycles=args.max_cycles,
-                           seed=args.seed, vcd=args.vcd, **extra)
+    report = design.verify(layer=layers[0] if layers and len(layers) == 1 else layers, scale_down=args.scale_down,
+                           max_cycles=args.max_cycles, seed=args.seed, vcd=args.vcd, **extra)
     for line in report.lines():
         print(line)
     return 1 if report.failed else 0

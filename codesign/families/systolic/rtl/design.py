@@ -38,14 +38,16 @@ class SystolicDesign(Design):
                            "arrays); give a fixed dataflow")
         self.arch, self.cost = arch, cost
 
-    def _layers(self, name: str | None):
+    def _layers(self, name):
+        """The layers to run: all (None), one name, or a list of names (in the network's order)."""
         if name is None:
             return list(self.cost.layers)
-        hit = [lc for lc in self.cost.layers if lc.name == name]
-        if not hit:
-            names = ", ".join(lc.name for lc in self.cost.layers)
-            raise RtlError(f"--layer {name}: no such layer (layers: {names})")
-        return hit
+        names = [name] if isinstance(name, str) else list(name)
+        known = {lc.name for lc in self.cost.layers}
+        for n in names:
+            if n not in known:
+                raise RtlError(f"--layer {n}: no such layer (layers: {', '.join(lc.name for lc in self.cost.layers)})")
+        return [lc for lc in self.cost.layers if lc.name in names]
 
     def export(self, out_dir, layer: str | None = None) -> tuple[str, list]:
         """Write Verilog, design.json/yaml and PORTS.md; returns what was sized and the paths."""
@@ -59,7 +61,7 @@ class SystolicDesign(Design):
                     list(paths))
         return "memories sized from glb_kib / acc_kib", list(export_verilog(self.arch, out_dir))
 
-    def verify(self, *, layer: str | None = None, scale_down: bool = False, max_cycles: int = DEFAULT_MAX_CYCLES,
+    def verify(self, *, layer: str | list[str] | None = None, scale_down: bool = False, max_cycles: int = DEFAULT_MAX_CYCLES,
                seed: int = 0, vcd: str | None = None, sim: str = "auto") -> VerifyReport:
         """Simulate the layers (module docstring); returns the report.
 

@@ -14,12 +14,13 @@
 //   RELOAD slot               writes host memory `slot` back into acc rows 0..n-1
 //   END
 // A word is ceil(bits / 32) limbs, least significant first (lane i at bits i*w..).
-// On END it prints `clocks N seconds S` (every clock, loads included).
+// On END it prints `clocks N seconds S cpu C` (every clock, loads included; wall and CPU s).
 // Exit status: 0 done, 2 bad program or files, 3 a tile never raised done.
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <memory>
 #include <vector>
@@ -115,6 +116,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     auto t0 = std::chrono::steady_clock::now();
+    std::clock_t c0 = std::clock();
     Bench b;
     Vtop& t = *b.top;
     t.rst = 1;
@@ -128,7 +130,8 @@ int main(int argc, char** argv) {
         uint32_t op = prog[pc++];
         if (op == END) {
             double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            std::printf("clocks %llu seconds %.6f\n", static_cast<unsigned long long>(b.clocks), s);
+            double cpu = static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
+            std::printf("clocks %llu seconds %.6f cpu %.6f\n", static_cast<unsigned long long>(b.clocks), s, cpu);
             std::fclose(cyc_out);
             std::fclose(acc_out);
             return 0;

@@ -173,11 +173,12 @@ def host_program(p: RtlParams, arch: SystolicArch, case: Case, plan: Plan) -> tu
 
 @dataclass(frozen=True)
 class VerilatorRun:
-    """One case on Verilator: the result, every simulated clock (loads included) and its seconds."""
+    """One case on Verilator: the result, every simulated clock (loads included), wall and CPU seconds."""
 
     result: SimResult
     clocks: int
     seconds: float
+    cpu_seconds: float
 
 
 def _run_case(exe: Path, p: RtlParams, arch: SystolicArch, case: Case, plan: Plan, work: Path) -> VerilatorRun:
@@ -187,7 +188,7 @@ def _run_case(exe: Path, p: RtlParams, arch: SystolicArch, case: Case, plan: Pla
     r = subprocess.run([str(exe), *map(str, files)], capture_output=True, text=True)
     if r.returncode != 0:
         raise RtlError(f"layer {case.layer.name!r} on Verilator: {(r.stderr.strip() or f'exit {r.returncode}')}")
-    clocks, seconds = r.stdout.split()[1::2]
+    clocks, seconds, cpu = r.stdout.split()[1::2]
     cyc = np.fromfile(files[1], dtype="<u4").reshape(-1, 2)
     bad = np.nonzero(cyc[:, 0] != cyc[:, 1])[0]
     if bad.size:
@@ -204,7 +205,7 @@ def _run_case(exe: Path, p: RtlParams, arch: SystolicArch, case: Case, plan: Pla
     tiles = tuple(int(c) for c in cyc[:, 0])
     res = SimResult(out, golden(case.a, case.b, arch.acc_bits), sum(tiles),
                     model_cycles(arch, case.layer, case.mapping), tiles, tuple(_tile_model(arch, plan)), folds)
-    return VerilatorRun(res, int(clocks), float(seconds))
+    return VerilatorRun(res, int(clocks), float(seconds), float(cpu))
 
 
 def simulate_verilator(arch: SystolicArch, cases: list[Case], *, params: RtlParams | None = None,
