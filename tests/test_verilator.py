@@ -71,7 +71,7 @@ def test_same_host_protocol_as_pysim_tile_by_tile():
     arch = SystolicArch(rows=4, cols=4, dataflow="ws")
     rng = np.random.default_rng(7)
     cases = []
-    for (M, N, K), fold, glb, dram_order in (((10, 9, 13), (4, 4, 5), (1, 2, 2), "NKM"),
+    for (M, N, K), fold, glb, dram_order in (((10, 9, 13), (4, 4, 5), (1, 2, 2), "KNM"),
                                             ((7, 6, 11), (3, 4, 4), (2, 1, 1), "KMN")):
         layer = gemm(M, N, K)
         m = role_mapping(layer, "ws", fold, glb, "NMK", dram_order)
