@@ -26,7 +26,7 @@ import numpy as np
 
 from ..arch import SystolicArch
 from .controller import ROLE_CODES
-from .params import RtlParams, depths
+from .params import RtlParams
 from .plan import COL, ROW, TIME, Plan, RtlError, make_plan, model_cycles
 from .sim import Case, SimResult, _check_operands, _operand, _tile_model, _words, golden
 from .top import ROLE_NAMES
@@ -218,12 +218,12 @@ def simulate_verilator(arch: SystolicArch, cases: list[Case], *, params: RtlPara
     plans = [make_plan(arch, c.layer, c.mapping) for c in cases]
     for c in cases:
         _check_operands(arch, c)
-    params = params or RtlParams.for_plans(arch, plans)
-    for plan in plans:
-        for tile in plan.tiles():
-            need, have = depths(plan, tile.extent), (params.west_depth, params.north_depth, params.acc_depth)
-            if any(n > h for n, h in zip(need, have)):
-                raise RtlError(f"glb tile {tile.extent} needs {need} words (west, north, acc), the design has {have}")
+    need = RtlParams.for_plans(arch, plans)
+    params = params or need
+    short = [f"{k} {getattr(need, k)} > {getattr(params, k)}" for k in ("west_depth", "north_depth", "acc_depth")
+             if getattr(need, k) > getattr(params, k)]
+    if short:
+        raise RtlError(f"the layers' glb tiles need deeper memories than the design has: {', '.join(short)} words")
     b = build(params)
     if on_build:
         on_build(b)
