@@ -84,6 +84,7 @@ def test_same_host_protocol_as_pysim_tile_by_tile():
         got = run.result
         assert got.bit_exact and got.cycle_exact, got.summary()
         assert np.array_equal(got.outputs, want.outputs) and got.tile_cycles == want.tile_cycles
+        assert np.array_equal(got.quantized, want.quantized) and got.shift == want.shift
         assert run.clocks > got.cycles      # loads and reads are clocked too
     prog, _, _ = host_program(params, arch, cases[0], plans[0])
     assert any(c.size == 2 and c[0] == RELOAD for c in prog.chunks), "the first case must reload partial sums"

@@ -57,11 +57,18 @@ class SystolicArch:
     family: str = "systolic"
     #: the dataflows the array can run (more than one: a flexible array, the mapper picks per layer)
     dataflows: tuple[str, ...] = ()
+    #: width of an output after requantization (shift, clip) on its way out of the accumulator;
+    #: None: op_bits (the next layer's operand width)
+    out_bits: int | None = None
+    #: keep an activation in the glb between consecutive layers when it fits (`network.kept_edges`)
+    keep_activations: bool = False
 
     def __post_init__(self):
         def bad(key, why):
             raise ArchError(f"hardware.{key}: {why}")
-        for k in ("rows", "cols", "op_bits", "acc_bits", "pe_reg_words"):
+        if self.out_bits is None:
+            object.__setattr__(self, "out_bits", self.op_bits)
+        for k in ("rows", "cols", "op_bits", "acc_bits", "pe_reg_words", "out_bits"):
             v = getattr(self, k)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 bad(k, f"must be a positive integer, got {v!r}")
@@ -86,8 +93,9 @@ class SystolicArch:
             bad("timing", f"must be one of {', '.join(TIMINGS)}, got {self.timing!r}")
         if self.family != "systolic":
             bad("family", f"must be 'systolic', got {self.family!r}")
-        if not isinstance(self.double_buffered, bool):
-            bad("double_buffered", f"must be true or false, got {self.double_buffered!r}")
+        for k in ("double_buffered", "keep_activations"):
+            if not isinstance(getattr(self, k), bool):
+                bad(k, f"must be true or false, got {getattr(self, k)!r}")
         if isinstance(self.tech, dict):     # a user table: keep the arch hashable
             object.__setattr__(self, "tech", tuple(sorted(self.tech.items())))
         try:
@@ -96,6 +104,9 @@ class SystolicArch:
             raise ArchError(str(e) if str(e).startswith("hardware.") else f"hardware.tech: {e}") from None
         if self.acc_bits < 2 * self.op_bits:
             bad("acc_bits", f"must be at least 2 x op_bits = {2 * self.op_bits}, got {self.acc_bits}")
+        if self.out_bits > self.acc_bits:
+            bad("out_bits", f"must be at most acc_bits = {self.acc_bits} (outputs are requantized from the "
+                f"accumulator), got {self.out_bits}")
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:
@@ -167,7 +178,9 @@ class SystolicArch:
     def describe(self) -> str:
         acc = f"acc {self.acc_kib:g} KiB" if self.acc_kib else "acc in glb"
         df = "flexible" if self.flexible else self.dataflow
-        return (f"{self.rows}x{self.cols} {df} systolic, int{self.op_bits}/int{self.acc_bits}, "
+        out = "" if self.out_bits == self.acc_bits else f"->int{self.out_bits}"
+        keep = ", activations kept on chip" if self.keep_activations else ""
+        return (f"{self.rows}x{self.cols} {df} systolic, int{self.op_bits}/int{self.acc_bits}{out}{keep}, "
                 f"glb {self.glb_kib:g} KiB, {acc}, DRAM {self.dram_bw_bytes:g} B/cycle, "
                 f"{self.clock_mhz:g} MHz, {self.tech}, timing {self.timing}")
 

@@ -1,9 +1,8 @@
 """Lower bounds on latency and energy for partial mappings (the pruning model).
 
-`codesign.families.systolic.cost` is the truth; this module rewrites its formulas for
-the canonical loop orders of `MappingSpace` as *products over independent
-blocks of dims*, so that the search can bound a partial assignment without
-building mappings:
+`cost` is the truth; this module rewrites its formulas for the canonical loop
+orders of `MappingSpace` as *products over independent blocks of dims*, so the
+search can bound a partial assignment without building mappings:
 
 - every count the cost model needs is a product over dims of a per-dim
   factor (folds, used rows/cols/streamed sums, glb tiles, footprints, and
@@ -11,22 +10,22 @@ building mappings:
   ``p*stride + r*dilation`` which couple two dims: those dims form one
   *block* (with the product of their candidates as its choices);
 - latency and energy are monotone non-decreasing in every such product
-  (non-negative coefficients; ``max``/``+`` for the DRAM stalls).
+  (non-negative coefficients; ``max``/``+`` for the DRAM stalls). The one
+  term that is not a product, ``rtl``'s sum over folds of ``max(t, R)``,
+  is bounded by ``max(sum t, R * folds)`` (exact when all folds lie on one
+  side of ``R``; `Scorer.compute`).
 
 So a partial assignment's products times the per-term minimum over each
 unassigned block's choices give a lower bound, and for a complete one the
-value itself. A *case* fixes what is not per-dim: the dram loop order
-(class ``r``: the tensor not using role-``r`` dims gets all dram loops
-exempt) and whether the stationary operand is never re-fetched (``phi``:
-no glb loop over a dim it uses, and its unused dims' dram loops innermost
-or none of its dims split at dram; restricts the choices) or re-fetched
-once per dram tile of its unused dims (the general case; an upper
-estimate of the cases covered by ``phi``, which are searched separately).
-With a pinned dram or glb order the refetch factors that depend on the
-order are bounded below by 1 (the search then costs more candidates).
+value itself. A *case* fixes what is not per-dim: the dram loop order (class
+``r``: the tensor not using role-``r`` dims gets all dram loops exempt) and
+whether the stationary operand is never re-fetched (``phi``: no glb loop over a
+dim it uses, and its unused dims' dram loops innermost or none of its dims split
+at dram; restricts the choices) or re-fetched once per dram tile of its unused
+dims (the general case; an upper estimate of the ``phi`` cases, searched apart).
+With a pinned dram or glb order, order-dependent refetch factors are bounded by 1.
 
-tests/test_mapper.py checks bound == cost.evaluate on complete canonical
-mappings, and bound <= cost.evaluate under pins.
+tests/test_mapper.py: bound == cost.evaluate on complete canonical mappings, <= under pins.
 """
 from __future__ import annotations
 
@@ -38,6 +37,7 @@ import numpy as np
 from .arch import SystolicArch, tech_of
 from ...workload import TENSORS, Layer
 from .dataflow import UNUSED_BY
+from .energy import out_word
 from .traffic import axis_sum, ext2
 from .space import MappingSpace
 from .timing import fold_timing
@@ -302,6 +302,7 @@ class Scorer:
     c_ur: float
     c_uc: float
     c_t: float
+    t_floor: float
     e0: float
     eT0: np.ndarray
     eT1: np.ndarray
@@ -315,6 +316,7 @@ class Scorer:
     glb_kept: np.ndarray
     glb_cap_bits: float
     acc_cap_bits: float
+    out_word_bits: int = 0          # a final output's DRAM width (`energy.out_word`); 0: the output word
 
     @classmethod
     def of(cls, layer: Layer, arch: SystolicArch) -> "Scorer":
@@ -335,24 +337,30 @@ class Scorer:
         eT1[_X[st]] += reg
         e0 = macs * tech.mac_pj(arch.op_bits, arch.acc_bits)
         e0 += sum(macs * tech.forward_pj(word[t]) for t in TENSORS if t != st)
+        qbits = out_word(arch, bits)
         e0 -= z * (dram("outputs") + out_pj + out_pj)
+        e0 -= z * (dram("outputs") - tech.dram_pj(qbits))       # final writes requantized
         e0 += reg * ((2 * macs - z) if st == "outputs" else macs) - (reg * z if st == "outputs" else 0)
         kept = next(m.tensors for m in arch.memories if m.name == "glb")
         div = 2 if arch.double_buffered else 1
-        return cls(ft.per_layer, ft.per_glb_tile, ft.fold_const(arch.rows, arch.cols),
-                   ft.per_used_rows, ft.per_used_cols, ft.per_t, e0, eT0, eT1,
+        return cls(ft.per_layer, ft.tile_const(arch.rows, arch.cols), ft.fold_const(arch.rows, arch.cols),
+                   ft.per_used_rows, ft.per_used_cols, ft.per_t, float(ft.t_floor(arch.rows)), e0, eT0, eT1,
                    np.array([bits[t] for t in TENSORS], dtype=float), z, arch.timing, arch.double_buffered,
                    arch.dram_bw_bytes, arch.rows, arch.cols, np.array([t in kept for t in TENSORS]),
-                   8 * arch.glb_bytes / div, 8 * arch.acc_bytes / div if arch.acc_kib > 0 else math.inf)
+                   8 * arch.glb_bytes / div, 8 * arch.acc_bytes / div if arch.acc_kib > 0 else math.inf,
+                   qbits)
 
     def compute(self, P: np.ndarray, partial: bool = False) -> np.ndarray:
         """Compute cycles of term products; with `partial` (products are lower
         bounds) a lower bound that stays valid for a negative per-fold
         coefficient: since every fold uses >= 1 row, col and step, ``folds``
         is at most each of those sums, so the coefficient moves onto one of
-        them (the best of the valid choices)."""
+        them (the best of the valid choices). A floor on the streamed length
+        (``rtl``: a fold costs max(t, R)) is bounded by ``max(sum t, floor * folds)``,
+        the exact sum when every fold is on the same side of the floor."""
+        t = P[:, SUT] if self.t_floor <= 1 else np.maximum(P[:, SUT], self.t_floor * P[:, FOLDS])
         base = (self.c_layer + self.c_gtile * P[:, GTILES] + self.c_ur * P[:, SUR]
-                + self.c_uc * P[:, SUC] + self.c_t * P[:, SUT])
+                + self.c_uc * P[:, SUC] + self.c_t * t)
         if self.c_fold >= 0 or not partial:
             return base + self.c_fold * P[:, FOLDS]
         out = None
@@ -377,11 +385,12 @@ class Scorer:
         else:
             b = self.bits
             rd = (t0[:, 0] * b[0] + t0[:, 1] * b[1] + (t0[:, 2] - self.zsize) * b[2]) / 8
-            wr = t0[:, 2] * b[2] / 8
+            qb = self.out_word_bits or b[2]
+            wr = ((t0[:, 2] - self.zsize) * b[2] + self.zsize * qb) / 8
             if self.timing == "ideal":
                 latency = np.maximum(compute, np.maximum(rd, wr) / self.bw)
             elif self.double_buffered:
-                first_last = (fpb[:, 0] + fpb[:, 1] + fpb[:, 2]) / 8 / self.bw
+                first_last = (fpb[:, 0] + fpb[:, 1] + P[:, FP + 2] * qb) / 8 / self.bw
                 latency = np.maximum(compute + first_last, (rd + wr) / self.bw)
             else:
                 latency = compute + (rd + wr) / self.bw

@@ -29,6 +29,10 @@ PARAMS = (
                   choices=ARCH_DATAFLOWS, source="SCALE-Sim's dataflows (Samajdar et al., ISPASS 2020)"),
     HardwareParam("op_bits", "int", 8, "bits", "weights and activations", low=1, high=_BITS, source=_GEMMINI),
     HardwareParam("acc_bits", "int", 32, "bits", "accumulator word", low=2, high=_BITS, source=_GEMMINI),
+    HardwareParam("out_bits", "int", None, "bits", "output word after requantization (shift, clip) on the "
+                  "accumulator's read-out path; default op_bits", low=1, high=_BITS,
+                  source="Gemmini: the accumulator read-out scales and clips to the input type (ucb-bar/gemmini "
+                  "AccumulatorScale.scala; Genc et al., DAC 2021)"),
     HardwareParam("pe_reg_words", "int", 1, "words", "stationary operand words per PE", low=1, high=1 << 20,
                   source="one stationary register per PE, as SCALE-Sim"),
     HardwareParam("glb_kib", "float", 256.0, "KiB", "scratchpad (inputs and weights)", low=0, high=_KIB,
@@ -43,6 +47,9 @@ PARAMS = (
                   source=_GEMMINI),
     HardwareParam("tech", "tech", "horowitz45", "", "energy/area table: horowitz45, eyeriss65 or a table",
                   source="codesign.tech"),
+    HardwareParam("keep_activations", "bool", False, "", "keep an activation in the glb between consecutive "
+                  "layers when it and both layers' tiles fit", source="assumption: off (layer by layer, as "
+                  "SCALE-Sim and Timeloop cost a network)"),
     HardwareParam("timing", "str", "rtl", "", "rtl (our RTL) | scalesim (SCALE-Sim 3.0.0) | ideal",
                   choices=TIMINGS, source="codesign.families.systolic.timing"),
 )
@@ -94,7 +101,7 @@ class SystolicFamily(Family):
         pins = pins or {}
         workload = network.unique()
         try:
-            res = evaluate_network(workload, arch, objective=objective, pins=pins, strategy=options.get("strategy"))
+            res = evaluate_network(network, arch, objective=objective, pins=pins, strategy=options.get("strategy"))
         except NoMappingError as e:
             return infeasible_cost(workload, arch, objective, pins, str(e))
         except MappingError as e:

@@ -122,7 +122,7 @@ class SystolicDesign(Design):
             raise RtlError(f"--sim verilator: {_verilator_missing()}")
         a, w, conv = self._operands(layer, run, rng, engine == "verilator" or full <= max_cycles)
         return {"lc": lc, "run": run, "full": full, "conv": conv, "case": Case(run.layer, run.mapping, a, w),
-                "sim": engine, "why": why}
+                "sim": engine, "why": why, "out_bits": arch.out_bits}
 
     def _operands(self, layer, run, rng, whole: bool):
         """Random operands: a conv's real tensors through the host's im2col (and the
@@ -150,6 +150,9 @@ class SystolicDesign(Design):
         notes = [run.note] if run.note else []
         if r["why"]:
             notes.append(r["why"])
+        q_ok = np.array_equal(res.quantized, res.quantized_golden)
+        notes.append(f"outputs requantized to int{r['out_bits']} at shift {res.shift} (shift, saturate) "
+                     f"{'=' if q_ok else '!='} numpy")
         if conv is not None:
             notes.append(f"im2col of random conv tensors, {'=' if conv_ok else '!='} direct convolution")
         groups = lc.layer.gemm_view()["G"]

@@ -1,17 +1,19 @@
 // C++ testbench of the systolic accelerator (Verilated top `Vtop`), the host side of
 // the protocol in top.py / sim.py. Written once, compiled per design by rtl/verilator.py.
 //
-// usage: tb PROGRAM CYCLES_OUT ACC_OUT
+// usage: tb PROGRAM CYCLES_OUT ACC_OUT QUANT_OUT
 //
 // PROGRAM is a stream of little-endian uint32: a header (magic, version, limbs of a
-// west, north and accumulator word) then operations until END:
+// west, north, accumulator and requantized output word) then operations until END:
 //   WRITE  port n  word*n     port 0 west, 1 north, 2 acc: one word per clock (we high)
 //   RUN    13 config values (ext, fold, nfold per role; order outer..inner; accumulate)
 //          max_ticks          start for one clock, clock until done; appends (cycles port,
 //                             ticks from start to done) to CYCLES_OUT
-//   READ   n slot             acc rows 0..n-1 (address, clock, sample): appended to ACC_OUT
-//                             and kept as host memory `slot`
+//   READ   n slot final       acc rows 0..n-1 (address, clock, sample acc_rdata): appended
+//                             to ACC_OUT and kept as host memory `slot`; with `final` (the
+//                             tile's reduction is done) out_rdata too, appended to QUANT_OUT
 //   RELOAD slot               writes host memory `slot` back into acc rows 0..n-1
+//   SHIFT  s                  drives requant_shift (the requantizing read-out's shift)
 //   END
 // A word is ceil(bits / 32) limbs, least significant first (lane i at bits i*w..).
 // On END it prints `clocks N seconds S cpu C` (every clock, loads included; wall and CPU s).
@@ -30,9 +32,9 @@
 
 namespace {
 
-enum Op : uint32_t { END = 0, WRITE = 1, RUN = 2, READ = 3, RELOAD = 4 };
+enum Op : uint32_t { END = 0, WRITE = 1, RUN = 2, READ = 3, RELOAD = 4, SHIFT = 5 };
 constexpr uint32_t MAGIC = 0x4C564443u;  // "CDVL"
-constexpr uint32_t VERSION = 1;
+constexpr uint32_t VERSION = 2;
 
 template <typename T>
 constexpr uint32_t limbs_of() { return (sizeof(T) + 3) / 4; }
@@ -92,26 +94,30 @@ bool read_file(const char* path, std::vector<uint32_t>& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 4) {
-        std::fprintf(stderr, "usage: %s PROGRAM CYCLES_OUT ACC_OUT\n", argv[0]);
+    if (argc != 5) {
+        std::fprintf(stderr, "usage: %s PROGRAM CYCLES_OUT ACC_OUT QUANT_OUT\n", argv[0]);
         return 2;
     }
     std::vector<uint32_t> prog;
-    if (!read_file(argv[1], prog) || prog.size() < 5) {
+    if (!read_file(argv[1], prog) || prog.size() < 6) {
         std::fprintf(stderr, "tb: cannot read the program %s\n", argv[1]);
         return 2;
     }
     constexpr uint32_t WL = limbs_of<decltype(Vtop::west_wdata)>();
     constexpr uint32_t NL = limbs_of<decltype(Vtop::north_wdata)>();
     constexpr uint32_t AL = limbs_of<decltype(Vtop::acc_wdata)>();
-    if (prog[0] != MAGIC || prog[1] != VERSION || prog[2] != WL || prog[3] != NL || prog[4] != AL) {
-        std::fprintf(stderr, "tb: program header (version %u, limbs %u %u %u) does not match this build "
-                     "(version %u, limbs %u %u %u)\n", prog[1], prog[2], prog[3], prog[4], VERSION, WL, NL, AL);
+    constexpr uint32_t QL = limbs_of<decltype(Vtop::out_rdata)>();
+    if (prog[0] != MAGIC || prog[1] != VERSION || prog[2] != WL || prog[3] != NL || prog[4] != AL ||
+        prog[5] != QL) {
+        std::fprintf(stderr, "tb: program header (version %u, limbs %u %u %u %u) does not match this build "
+                     "(version %u, limbs %u %u %u %u)\n", prog[1], prog[2], prog[3], prog[4], prog[5], VERSION,
+                     WL, NL, AL, QL);
         return 2;
     }
     FILE* cyc_out = std::fopen(argv[2], "wb");
     FILE* acc_out = std::fopen(argv[3], "wb");
-    if (!cyc_out || !acc_out) {
+    FILE* q_out = std::fopen(argv[4], "wb");
+    if (!cyc_out || !acc_out || !q_out) {
         std::fprintf(stderr, "tb: cannot write the outputs\n");
         return 2;
     }
@@ -123,8 +129,8 @@ int main(int argc, char** argv) {
     b.tick();
     t.rst = 0;
     std::map<uint32_t, std::vector<uint32_t>> host;
-    std::vector<uint32_t> row(AL);
-    std::size_t pc = 5, tiles = 0;
+    std::vector<uint32_t> qrow(QL);
+    std::size_t pc = 6, tiles = 0;
     auto need = [&](std::size_t n) { return pc + n <= prog.size(); };
     while (need(1)) {
         uint32_t op = prog[pc++];
@@ -134,6 +140,7 @@ int main(int argc, char** argv) {
             std::printf("clocks %llu seconds %.6f cpu %.6f\n", static_cast<unsigned long long>(b.clocks), s, cpu);
             std::fclose(cyc_out);
             std::fclose(acc_out);
+            std::fclose(q_out);
             return 0;
         }
         if (op == WRITE && need(2)) {
@@ -170,17 +177,23 @@ int main(int argc, char** argv) {
             uint32_t rec[2] = {static_cast<uint32_t>(t.cycles), ticks};
             std::fwrite(rec, 4, 2, cyc_out);
             ++tiles;
-        } else if (op == READ && need(2)) {
-            uint32_t n = prog[pc], slot = prog[pc + 1];
-            pc += 2;
+        } else if (op == READ && need(3)) {
+            uint32_t n = prog[pc], slot = prog[pc + 1], final = prog[pc + 2];
+            pc += 3;
             std::vector<uint32_t>& mem = host[slot];
             mem.assign(static_cast<std::size_t>(n) * AL, 0);
             for (uint32_t a = 0; a < n; ++a) {
                 t.acc_addr = a;
                 b.tick();
                 get(t.acc_rdata, mem.data() + static_cast<std::size_t>(a) * AL);
+                if (final) {
+                    get(t.out_rdata, qrow.data());
+                    std::fwrite(qrow.data(), 4, QL, q_out);
+                }
             }
             std::fwrite(mem.data(), 4, mem.size(), acc_out);
+        } else if (op == SHIFT && need(1)) {
+            t.requant_shift = prog[pc++];
         } else if (op == RELOAD && need(1)) {
             auto it = host.find(prog[pc++]);
             if (it == host.end()) break;

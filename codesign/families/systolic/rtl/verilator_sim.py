@@ -6,7 +6,8 @@ backdoor): per glb tile (dram-level order) the operand words go into the
 west and north banks, the tile configuration is set, ``start`` pulses, the
 testbench clocks until ``done``; partial sums stay in the accumulator while
 consecutive tiles share an output tile, else they are read out and, when
-the reduction resumes, written back. Python lays every word out with numpy
+the reduction resumes, written back; a finished tile is read through the
+requantizing port too (``out_rdata`` at ``requant_shift``). Python lays every word out with numpy
 into one program file per layer (`Program`, the format in
 ``tb_verilator.cpp``); the C++ testbench runs it and writes the cycle
 counter per tile and the accumulator rows read, which Python unpacks into
@@ -27,15 +28,15 @@ import numpy as np
 from ..arch import SystolicArch
 from .controller import ROLE_CODES
 from .params import RtlParams
-from .plan import COL, ROW, TIME, Plan, RtlError, make_plan, model_cycles
-from .sim import Case, SimResult, _check_operands, _operand, _tile_model, _words, golden
+from .plan import COL, ROW, TIME, Plan, RtlError, make_plan, model_cycles, tile_model_cycles
+from .sim import Case, SimResult, _check_operands, _operand, _shift_of, _words, golden, requantize
 from .top import ROLE_NAMES
 from .verilator import Build, build
 
 __all__ = ["Program", "VerilatorRun", "simulate_verilator", "pack_lanes", "unpack_lanes"]
 
-MAGIC, VERSION = 0x4C564443, 1
-END, WRITE, RUN, READ, RELOAD = range(5)
+MAGIC, VERSION = 0x4C564443, 2
+END, WRITE, RUN, READ, RELOAD, SHIFT = range(6)
 WEST, NORTH, ACC = range(3)
 
 
@@ -74,7 +75,8 @@ class Program:
 
     def __init__(self, p: RtlParams):
         self.p = p
-        self.limbs = (_limbs(p.rows * p.op_bits), _limbs(p.cols * p.op_bits), _limbs(p.cols * p.acc_bits))
+        self.limbs = (_limbs(p.rows * p.op_bits), _limbs(p.cols * p.op_bits), _limbs(p.cols * p.acc_bits),
+                      _limbs(p.cols * p.out_bits))
         self.chunks = [np.array([MAGIC, VERSION, *self.limbs], dtype="<u4")]
 
     def _ops(self, *vals: int) -> None:
@@ -89,9 +91,14 @@ class Program:
         """One glb tile: the 13 configuration values, start, clock until done."""
         self._ops(RUN, *config, min(max_ticks, 2**32 - 1))
 
-    def read(self, rows: int, slot: int) -> None:
-        """Read accumulator rows 0..rows-1 into the output and into host memory `slot`."""
-        self._ops(READ, rows, slot)
+    def read(self, rows: int, slot: int, final: bool) -> None:
+        """Read accumulator rows 0..rows-1 into the output and into host memory `slot`
+        (a `final` tile also through the requantizing port)."""
+        self._ops(READ, rows, slot, int(final))
+
+    def shift(self, shift: int) -> None:
+        """Drive ``requant_shift``."""
+        self._ops(SHIFT, shift)
 
     def reload(self, slot: int) -> None:
         """Write host memory `slot` back into the accumulator."""
@@ -138,7 +145,7 @@ class _Layout:
         return self.plan.folds_in(tile.extent)[COL] * tile.extent[self.y_role]
 
     def place(self, out: np.ndarray, tile, words: np.ndarray) -> None:
-        """Accumulator rows read after `tile` into the output matrix `out` (M x N)."""
+        """Accumulator (or requantized) rows read after `tile` into the output matrix `out` (M x N)."""
         plan = self.plan
         view = out if (plan.dims[COL], plan.dims[self.y_role]) == ("M", "N") else out.T
         ncol, f, run = plan.folds_in(tile.extent)[COL], plan.fold[COL], tile.extent[self.y_role]
@@ -148,11 +155,13 @@ class _Layout:
 
 
 def host_program(p: RtlParams, arch: SystolicArch, case: Case, plan: Plan) -> tuple[Program, list, int]:
-    """The program of one case; the tiles whose accumulator is read (in order) and the fold count."""
+    """The program of one case; the (tile, final) reads of the accumulator in order and the fold count."""
     lay, prog = _Layout.of(case, plan), Program(p)
+    prog.shift(_shift_of(case, p))
     k = plan.k_role
     out_roles = [r for r in range(3) if r != k]
-    tiles, model = list(plan.tiles()), _tile_model(arch, plan)
+    tiles, model = list(plan.tiles()), tile_model_cycles(arch, plan)
+    k_tiles = max(t.index[k] for t in tiles) + 1
     slots: dict[tuple, int] = {}
     resident, reads, folds = None, [], 0
     for i, tile in enumerate(tiles):
@@ -166,8 +175,9 @@ def host_program(p: RtlParams, arch: SystolicArch, case: Case, plan: Plan) -> tu
         resident = key
         nxt = tuple(tiles[i + 1].index[r] for r in out_roles) if i + 1 < len(tiles) else None
         if nxt != key:
-            prog.read(lay.acc_rows(tile), slots.setdefault(key, len(slots)))
-            reads.append(tile)
+            final = tile.index[k] == k_tiles - 1
+            prog.read(lay.acc_rows(tile), slots.setdefault(key, len(slots)), final)
+            reads.append((tile, final))
     return prog, reads, folds
 
 
@@ -183,7 +193,7 @@ class VerilatorRun:
 
 def _run_case(exe: Path, p: RtlParams, arch: SystolicArch, case: Case, plan: Plan, work: Path) -> VerilatorRun:
     prog, reads, folds = host_program(p, arch, case, plan)
-    files = [work / n for n in ("program.bin", "cycles.bin", "acc.bin")]
+    files = [work / n for n in ("program.bin", "cycles.bin", "acc.bin", "quant.bin")]
     prog.save(files[0])
     r = subprocess.run([str(exe), *map(str, files)], capture_output=True, text=True)
     if r.returncode != 0:
@@ -195,16 +205,22 @@ def _run_case(exe: Path, p: RtlParams, arch: SystolicArch, case: Case, plan: Pla
         i = int(bad[0])
         raise RtlError(f"glb tile {i}: cycle counter {cyc[i, 0]} != {cyc[i, 1]} clock ticks from start to done")
     acc = np.fromfile(files[2], dtype="<u4").reshape(-1, _limbs(p.cols * p.acc_bits))
+    quant = np.fromfile(files[3], dtype="<u4").reshape(-1, _limbs(p.cols * p.out_bits))
     lay = _Layout.of(case, plan)
     out = np.zeros((case.layer.bounds["M"], case.layer.bounds["N"]), dtype=np.int64)
-    row = 0
-    for tile in reads:
+    q = np.zeros_like(out)
+    row = qrow = 0
+    for tile, final in reads:
         n = lay.acc_rows(tile)
         lay.place(out, tile, unpack_lanes(acc[row:row + n], p.cols, p.acc_bits))
         row += n
+        if final:
+            lay.place(q, tile, unpack_lanes(quant[qrow:qrow + n], p.cols, p.out_bits))
+            qrow += n
     tiles = tuple(int(c) for c in cyc[:, 0])
-    res = SimResult(out, golden(case.a, case.b, arch.acc_bits), sum(tiles),
-                    model_cycles(arch, case.layer, case.mapping), tiles, tuple(_tile_model(arch, plan)), folds)
+    want, shift = golden(case.a, case.b, arch.acc_bits), _shift_of(case, p)
+    res = SimResult(out, want, sum(tiles), model_cycles(arch, case.layer, case.mapping), tiles,
+                    tuple(tile_model_cycles(arch, plan)), folds, q, requantize(want, shift, p.out_bits), shift)
     return VerilatorRun(res, int(clocks), float(seconds), float(cpu))
 
 
