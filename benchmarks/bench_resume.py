@@ -1,0 +1,143 @@
+"""Seconds to resume a 20,000-trial study, median of 3; the README's "Reliability" promise is 10 s.
+
+A journal study of ResNet-18 designs (the attributes a real sweep writes: 8 trials are
+evaluated by a real sweep, the rest are copies of their journal records with new
+hardware parameters and objective values, appended in one write) is then
+
+- resumed: ``codesign sweep CONFIG -q`` with ``n_trials`` equal to the trials stored
+  (nothing left to evaluate: it loads the study and writes the results), a subprocess;
+- read: ``codesign pareto RESULTS`` (a subprocess) and `codesign.load_results`, once with
+  trials.parquet up to date and once rebuilt from the study (a journal newer than the table,
+  as after a kill -9).
+
+    .venv/bin/python benchmarks/bench_resume.py [--trials 20000] [--repeat 3] [--profile]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from codesign.search.results import ATTR  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+TEMPLATES = 8
+
+
+def raw_config(n_trials: int) -> dict:
+    """A ResNet-18 sweep over a space with (practically) no repeated design."""
+    return {"name": "resume", "workload": {"model": "resnet18"},
+            "hardware": {"rows": {"low": 2, "high": 64}, "cols": {"low": 2, "high": 64},
+                         "dataflow": ["os", "ws", "is"], "glb_kib": {"low": 2, "high": 512, "log": True}},
+            "search": {"objectives": ["latency_cycles", "energy_pj", "area_mm2"],
+                       "constraints": {"area_mm2": {"max": 8.0}},
+                       "n_trials": n_trials, "batch": TEMPLATES, "seed": 1, "sampler": "random", "jobs": 2}}
+
+
+def _cli(*args: str, cwd: Path) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "codesign.cli", *args], cwd=cwd, env=ENV, check=True,
+                   stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def synthetic_lines(templates: list[dict], n: int, seed: int = 0) -> list[bytes]:
+    """`n` journal records of complete trials, in the format Optuna's `add_trials`
+    writes: each a template's record (user attributes, constraints, distributions)
+    with new hardware parameters (in Optuna's internal representation: a
+    categorical's index, numbers as floats) and its objectives (values and the
+    metrics of the outcome alike) scaled by 0.5x to 2x."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, json_to_distribution
+    rng = np.random.default_rng(seed)
+    dists = {k: json_to_distribution(v) for k, v in templates[0]["distributions"].items()}
+    out = []
+    for i in range(n):
+        rec = dict(templates[i % len(templates)])
+        params = {}
+        for k, d in dists.items():
+            if isinstance(d, CategoricalDistribution):
+                params[k] = int(rng.integers(len(d.choices)))
+            elif isinstance(d, FloatDistribution):
+                lo, hi = (np.log(d.low), np.log(d.high)) if d.log else (d.low, d.high)
+                x = float(rng.uniform(lo, hi))
+                params[k] = float(np.exp(x)) if d.log else x
+            else:
+                params[k] = float(rng.integers(d.low, d.high + 1))
+        rec["params"] = params
+        lat, en, area = rng.uniform(0.5, 2.0, 3)
+        rec["values"] = [v * s for v, s in zip(rec["values"], (lat, en, area))]
+        attrs = dict(rec["user_attrs"][ATTR])
+        scale = {"latency_cycles": lat, "energy_pj": en, "area_mm2": area, "edp": lat * en,
+                 "power_mw": en / lat}
+        attrs["metrics"] = {k: (v * scale.get(k, 1.0) if v is not None else None)
+                            for k, v in attrs["metrics"].items()}
+        rec["user_attrs"] = {**rec["user_attrs"], ATTR: attrs}
+        out.append(json.dumps(rec, separators=(",", ":")).encode())
+    return out
+
+
+def build(tmp: Path, n: int) -> Path:
+    """A results folder holding a study of `n` complete trials; returns the config."""
+    cfg = tmp / "resume.yaml"
+    cfg.write_text(yaml.safe_dump(raw_config(TEMPLATES)))
+    _cli("sweep", str(cfg), "-q", cwd=tmp)
+    journal = tmp / "results" / "resume" / "study.journal"
+    templates = [json.loads(line) for line in journal.read_bytes().splitlines() if b'"op_code":4' in line]
+    with open(journal, "ab") as f:
+        f.write(b"\n".join(synthetic_lines(templates, n - len(templates))) + b"\n")
+    print(f"{n} trials: {journal.stat().st_size / 2**20:.0f} MiB journal")
+    cfg.write_text(yaml.safe_dump(raw_config(n)))
+    return cfg
+
+
+def _load_results(out: Path, stale: bool) -> float:
+    if stale:
+        os.utime(out / "study.journal")      # newer than trials.parquet: rebuilt from the study
+    code = ("import sys, time; t = time.perf_counter(); import codesign; df = codesign.load_results(sys.argv[1]); "
+            "print(time.perf_counter() - t, len(df))")
+    r = subprocess.run([sys.executable, "-c", code, str(out)], env=ENV, check=True, capture_output=True, text=True)
+    secs, rows = r.stdout.split()
+    return float(secs)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--trials", type=int, default=20_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--profile", action="store_true", help="profile one resume (cProfile, top 25)")
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        cfg = build(tmp, a.trials)
+        out = tmp / "results" / "resume"
+        if a.profile:
+            prof = tmp / "resume.prof"
+            subprocess.run([sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "codesign.cli", "sweep",
+                            str(cfg), "-q"], cwd=tmp, env=ENV, check=True, stdout=subprocess.DEVNULL)
+            import pstats
+            pstats.Stats(str(prof)).sort_stats("cumulative").print_stats(25)
+        runs = {"sweep (resume, nothing left)": [], "pareto": [], "load_results": [],
+                "load_results (rebuilt from the study)": []}
+        for _ in range(a.repeat):
+            runs["sweep (resume, nothing left)"].append(_cli("sweep", str(cfg), "-q", cwd=tmp))
+            runs["pareto"].append(_cli("pareto", str(out), cwd=tmp))
+            runs["load_results"].append(_load_results(out, stale=False))
+            runs["load_results (rebuilt from the study)"].append(_load_results(out, stale=True))
+        for k, v in runs.items():
+            print(f"{a.trials} trials, {k}: median {statistics.median(v):.2f} s "
+                  f"(runs {', '.join(f'{x:.2f}' for x in v)})")
+
+
+if __name__ == "__main__":
+    main()
