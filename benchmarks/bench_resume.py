@@ -15,7 +15,6 @@ hardware parameters and objective values, appended in one write) is then
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -27,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from codesign.search.results import ATTR  # noqa: E402
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent.parent / "tests")]
+from synthetic_study import grow_journal  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -52,50 +51,13 @@ def _cli(*args: str, cwd: Path) -> float:
     return time.perf_counter() - t0
 
 
-def synthetic_lines(templates: list[dict], n: int, seed: int = 0) -> list[bytes]:
-    """`n` journal records of complete trials, in the format Optuna's `add_trials`
-    writes: each a template's record (user attributes, constraints, distributions)
-    with new hardware parameters (in Optuna's internal representation: a
-    categorical's index, numbers as floats) and its objectives (values and the
-    metrics of the outcome alike) scaled by 0.5x to 2x."""
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, json_to_distribution
-    rng = np.random.default_rng(seed)
-    dists = {k: json_to_distribution(v) for k, v in templates[0]["distributions"].items()}
-    out = []
-    for i in range(n):
-        rec = dict(templates[i % len(templates)])
-        params = {}
-        for k, d in dists.items():
-            if isinstance(d, CategoricalDistribution):
-                params[k] = int(rng.integers(len(d.choices)))
-            elif isinstance(d, FloatDistribution):
-                lo, hi = (np.log(d.low), np.log(d.high)) if d.log else (d.low, d.high)
-                x = float(rng.uniform(lo, hi))
-                params[k] = float(np.exp(x)) if d.log else x
-            else:
-                params[k] = float(rng.integers(d.low, d.high + 1))
-        rec["params"] = params
-        lat, en, area = rng.uniform(0.5, 2.0, 3)
-        rec["values"] = [v * s for v, s in zip(rec["values"], (lat, en, area))]
-        attrs = dict(rec["user_attrs"][ATTR])
-        scale = {"latency_cycles": lat, "energy_pj": en, "area_mm2": area, "edp": lat * en,
-                 "power_mw": en / lat}
-        attrs["metrics"] = {k: (v * scale.get(k, 1.0) if v is not None else None)
-                            for k, v in attrs["metrics"].items()}
-        rec["user_attrs"] = {**rec["user_attrs"], ATTR: attrs}
-        out.append(json.dumps(rec, separators=(",", ":")).encode())
-    return out
-
-
 def build(tmp: Path, n: int) -> Path:
     """A results folder holding a study of `n` complete trials; returns the config."""
     cfg = tmp / "resume.yaml"
     cfg.write_text(yaml.safe_dump(raw_config(TEMPLATES)))
     _cli("sweep", str(cfg), "-q", cwd=tmp)
     journal = tmp / "results" / "resume" / "study.journal"
-    templates = [json.loads(line) for line in journal.read_bytes().splitlines() if b'"op_code":4' in line]
-    with open(journal, "ab") as f:
-        f.write(b"\n".join(synthetic_lines(templates, n - len(templates))) + b"\n")
+    grow_journal(journal, n)
     print(f"{n} trials: {journal.stat().st_size / 2**20:.0f} MiB journal")
     cfg.write_text(yaml.safe_dump(raw_config(n)))
     return cfg
