@@ -1,4 +1,5 @@
-"""Seconds to resume a 20,000-trial study, median of 3; the README's "Reliability" promise is 10 s.
+"""Seconds (wall and CPU) to resume a 20,000-trial study, median of 3; the README's "Reliability"
+promise is 10 s.
 
 A journal study of ResNet-18 designs (the attributes a real sweep writes: 8 trials are
 evaluated by a real sweep, the rest are copies of their journal records with new
@@ -15,6 +16,7 @@ hardware parameters and objective values, appended in one write) is then
 from __future__ import annotations
 
 import argparse
+import resource
 import os
 import statistics
 import subprocess
@@ -44,11 +46,15 @@ def raw_config(n_trials: int) -> dict:
                        "n_trials": n_trials, "batch": TEMPLATES, "seed": 1, "sampler": "random", "jobs": 2}}
 
 
-def _cli(*args: str, cwd: Path) -> float:
+def _cli(*args: str, cwd: Path) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system, the child's) of one CLI run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "codesign.cli", *args], cwd=cwd, env=ENV, check=True,
                    stdout=subprocess.DEVNULL)
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def build(tmp: Path, n: int) -> Path:
@@ -63,14 +69,15 @@ def build(tmp: Path, n: int) -> Path:
     return cfg
 
 
-def _load_results(out: Path, stale: bool) -> float:
+def _load_results(out: Path, stale: bool) -> tuple[float, float]:
+    """Wall and CPU seconds of `codesign.load_results` (after the imports)."""
     if stale:
         os.utime(out / "study.journal")      # newer than trials.parquet: rebuilt from the study
-    code = ("import sys, time; t = time.perf_counter(); import codesign; df = codesign.load_results(sys.argv[1]); "
-            "print(time.perf_counter() - t, len(df))")
+    code = ("import sys, time; import codesign; t, c = time.perf_counter(), time.process_time(); "
+            "df = codesign.load_results(sys.argv[1]); print(time.perf_counter() - t, time.process_time() - c)")
     r = subprocess.run([sys.executable, "-c", code, str(out)], env=ENV, check=True, capture_output=True, text=True)
-    secs, rows = r.stdout.split()
-    return float(secs)
+    wall, cpu = r.stdout.split()
+    return float(wall), float(cpu)
 
 
 def main() -> None:
@@ -96,9 +103,11 @@ def main() -> None:
             runs["pareto"].append(_cli("pareto", str(out), cwd=tmp))
             runs["load_results"].append(_load_results(out, stale=False))
             runs["load_results (rebuilt from the study)"].append(_load_results(out, stale=True))
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         for k, v in runs.items():
-            print(f"{a.trials} trials, {k}: median {statistics.median(v):.2f} s "
-                  f"(runs {', '.join(f'{x:.2f}' for x in v)})")
+            wall, cpu = zip(*v)
+            print(f"{a.trials} trials, {k}: median {statistics.median(wall):.2f} s wall, "
+                  f"{statistics.median(cpu):.2f} s CPU (wall runs {', '.join(f'{x:.2f}' for x in wall)})")
 
 
 if __name__ == "__main__":
