@@ -141,7 +141,7 @@ def run_sweep(cfg: Config, settings: SearchSettings, out: Path, *, n_trials: int
     t_eval = t_store = 0.0
     done = study.sync()
     front = _Front(len(settings.objectives))
-    front.add([t.values for t in study.local.trials
+    front.add([t.values for t in study.trials
                if t.values and all(v <= 0 for v in t.constraints.values())])
     tqdm.monitor_interval = 0          # no monitor thread (evaluation may start processes)
     bar = tqdm(total=max(target, done), initial=done, unit="trial", dynamic_ncols=True, disable=not progress,

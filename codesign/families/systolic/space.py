@@ -59,28 +59,16 @@ import numpy as np
 
 from .arch import SystolicArch
 from .dataflow import ARRAY_LEVELS, ROLES_ON, level_of_role
+from .timing import fold_timing
 from ...workload import Layer
 from .mapping import LEVELS, TEMPORAL, Mapping, MappingBatch, MappingError
+from .quotients import array_tiles, dim_candidates
 
-__all__ = ["DimSpace", "MappingSpace", "array_tiles", "reuse_class", "ROLE_ORDER"]
+__all__ = ["DimSpace", "MappingSpace", "array_tiles", "check_counts", "reuse_class", "ROLE_ORDER",
+           "EXACT_COUNT"]
 
 #: the roles, in the order the canonical loop orders list them (outermost first)
 ROLE_ORDER = ("g", "m", "n", "k")
-
-
-def array_tiles(bound: int, side: int | None) -> list[int]:
-    """Candidate array tiles of a dim of `bound` on a level of `side` PEs
-    (None: streamed, no cap): every ``ceil(bound / n)``, plus ``min(bound,
-    side)`` on rows/cols; ascending."""
-    out = {-(-bound // n) for n in range(1, bound + 1)}
-    if side is not None:
-        out = {a for a in out if a <= side} | {min(bound, side)}
-    return sorted(out)
-
-
-def _divisors(n: int) -> list[int]:
-    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
-    return sorted(set(small + [n // d for d in small]))
 
 
 @dataclass(frozen=True)
@@ -144,6 +132,7 @@ class MappingSpace:
     pin: dict | None = None
 
     def __post_init__(self):
+        check_counts(self.layer, self.arch)
         check_pin(self.layer, self.pin or {}, self.arch)
 
     # -- per-dim candidates -------------------------------------------------
@@ -160,25 +149,20 @@ class MappingSpace:
         for d, b in self.layer.dims:
             lvl = self.level_of[d]
             side = {"rows": self.arch.rows, "cols": self.arch.cols}.get(lvl)
-            tiles = array_tiles(b, side) if lvl is not None else [1]
-            if lvl is not None and d in pin.get(lvl, {}):
-                tiles = [pin[lvl][d]]
-            a, g = [], []
-            for x in tiles:
-                folds = -(-b // min(x, b))
-                for f in _divisors(folds):
-                    if "glb" in pin and d in pin["glb"] and pin["glb"][d] != f:
-                        continue
-                    if "dram" in pin and d in pin["dram"] and pin["dram"][d] != folds // f:
-                        continue
-                    a.append(x)
-                    g.append(f)
-            if not a:
+            tile = 1 if lvl is None else pin.get(lvl, {}).get(d)
+            a, g = dim_candidates(b, side, tile)
+            keep = np.ones(len(a), bool)
+            if d in pin.get("glb", {}):
+                keep &= g == pin["glb"][d]
+            if d in pin.get("dram", {}):
+                keep &= -(-b // np.minimum(a, b)) // g == pin["dram"][d]
+            if not keep.all():
+                a, g = a[keep], g[keep]
+            if not len(a):
                 raise MappingError(f"mapping.{self.layer.name}.{self._pin_key(d)}: no tiling of {d} (bound {b}) "
                                    f"has these factors (the glb factor must divide the number of array tiles "
                                    f"and dram is the quotient)")
-            out.append(DimSpace(d, b, self.layer.role(d), lvl, np.array(a, dtype=np.int64),
-                                np.array(g, dtype=np.int64)))
+            out.append(DimSpace(d, b, self.layer.role(d), lvl, a, g))
         return tuple(out)
 
     def _pin_key(self, d: str) -> str:
@@ -310,6 +294,29 @@ def random_batch(layer: Layer, arch: SystolicArch, n: int, seed: int = 0) -> Map
     inner[:, 0, :] = table[tiles, pick]
     rank = np.argsort(rng.random((n, 3, D)), axis=2)
     return MappingBatch.from_arrays(layer, inner, rank)
+
+
+#: the largest count the cost model keeps exact: latency is computed in
+#: float64 (integers exact up to 2**53) and every count is an int64
+EXACT_COUNT = 2**53
+
+
+def check_counts(layer: Layer, arch: SystolicArch) -> None:
+    """Refuse a layer whose counts could pass `EXACT_COUNT` on `arch` under some
+    mapping of the space: one line naming the layer and the largest MAC count
+    this array takes. Per MAC a mapping costs at most the sum of the fold-cost
+    coefficients in cycles (folds, glb tiles and the used extents summed over
+    folds are each at most the MAC count) and moves at most one element of
+    each tensor (two for outputs: read and written back) to or from DRAM."""
+    ft = fold_timing(arch.timing, arch.dataflow)
+    cycles = (abs(ft.fold_const(arch.rows, arch.cols)) + abs(ft.per_glb_tile) + abs(ft.per_used_rows)
+              + abs(ft.per_used_cols) + abs(ft.per_t))
+    dram_bytes = sum((2 if t.name == "outputs" else 1) * t.bits for t in layer.tensors) / 8
+    per_mac = cycles + dram_bytes / arch.dram_bw_bytes
+    if layer.macs * per_mac + abs(ft.per_layer) > EXACT_COUNT:
+        raise MappingError(f"layer {layer.name!r}: {layer.macs:.3g} MACs is more than the cost model counts "
+                           f"exactly on this array (at most {EXACT_COUNT / per_mac:.3g} MACs: its cycle counts "
+                           f"must stay below 2**53)")
 
 
 def check_pin(layer: Layer, pin: dict, arch: SystolicArch | None = None) -> None:
