@@ -100,3 +100,22 @@ def test_continued_study_keeps_every_trial_and_adds_new_designs(many, tmp_path):
     pd.testing.assert_frame_equal(df.iloc[:300].reset_index(drop=True), old)
     hw = ["rows", "cols", "dataflow", "glb_kib"]
     assert not df.duplicated(subset=hw).any()
+
+
+def test_resume_with_nothing_to_run_keeps_current_results(many, tmp_path):
+    """A second resume finds the results current and leaves them as they are; a missing
+    results file, or a journal newer than the table, makes it write them again."""
+    tmp, _, out = many
+    import shutil
+    copy = tmp_path / "results" / "many"
+    shutil.copytree(out, copy)
+    for lock in copy.glob(".*.lock"):
+        lock.unlink()
+    cfg = _config(tmp_path, 300)
+    _sweep(cfg, tmp_path)                           # the copy's table may be older than its journal
+    stamp = (copy / "trials.parquet").stat().st_mtime_ns
+    _sweep(cfg, tmp_path)
+    assert (copy / "trials.parquet").stat().st_mtime_ns == stamp
+    (copy / "hypervolume.png").unlink()
+    _sweep(cfg, tmp_path)
+    assert (copy / "hypervolume.png").is_file() and (copy / "trials.parquet").stat().st_mtime_ns > stamp
