@@ -118,7 +118,7 @@ def tiny_net():
 def test_fifo_aware_solution_equals_brute_force_with_the_fifos(lut):
     """map_network with its FIFOs: when it says exact, (II, engine resource cost) equals brute force over
     every folding whose engines and own FIFOs (sized from its schedule) fit the budgets together."""
-    from codesign.families.streaming.pipeline import FifoCheck
+    from codesign.families.streaming.fifos import FifoCheck
     net = tiny_net()
     arch = StreamingArch(lut=lut)
     pipe, opts = prepare(net, arch)

@@ -20,14 +20,14 @@ What is proven (tests/test_streaming_solver.py checks it against brute force, pi
   with the widest reduced-cost spread branch first; identical engines (repeated blocks) take
   non-decreasing option ranks (symmetry breaking). Costs within 1e-12 of the incumbent are not
   explored. `Solution.exact` is False only if a search hit NODE_LIMIT or ACCEPT_LIMIT.
-- The FIFOs (`map_network`): their least share over all foldings (`pipeline.fifo_floor`) is
+- The FIFOs (`map_network`): their least share over all foldings (`fifos.fifo_floor`) is
   taken off the budgets, so the engines-only problem is a relaxation; if its optimum's own FIFOs
   fit, it is optimal for the full problem. Otherwise the search runs again with the FIFO check
   as a lazy constraint at every leaf (`accept`): still exact, as the bounds stay valid for the
   relaxation. Only if that check rejects ACCEPT_LIMIT foldings does it fall back to taking the
   last folding's FIFO share off the budgets (up to 4 rounds, `exact` False: not proven).
-Weights stream from DRAM only when no on-chip folding fits (the DRAM streams then count
-against II x dram_bw_bytes).
+Weights stream from DRAM only when no on-chip folding fits or a pin says ``weights: dram``
+(the DRAM streams then count against II x dram_bw_bytes).
 """
 from __future__ import annotations
 
@@ -87,12 +87,14 @@ class _Eng:
 def _prepare(opts, arch, pins, allow_dram):
     out = []
     for name, o in opts.items():
-        keep = np.ones(len(o), bool) if allow_dram else ~o.dram
         pin = pins.get(o.engine.node) or pins.get(name) or {}
+        keep = np.ones(len(o), bool) if allow_dram or pin.get("weights") == "dram" else ~o.dram
         if "pe" in pin:
             keep &= o.pe == pin["pe"]
         if "simd" in pin:
             keep &= o.simd == pin["simd"]
+        if "weights" in pin:
+            keep &= o.dram == (pin["weights"] == "dram")
         idx = np.nonzero(keep)[0]
         ii = ii_share(o, arch.timing)[idx]
         dram = o.dram_bytes[idx] * (arch.timing == "rtl" or o.engine.kind != "input")  # as pipeline._dram_cycles
