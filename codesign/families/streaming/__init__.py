@@ -17,7 +17,7 @@ from .arch import PARAMS, StreamingArch, tech_of
 from .cost import Options, engine_options
 from .engines import Pipeline, build_pipeline
 from .folding import Folding, check_pin, divisors
-from .fifos import FifoCheck, fifo_floor
+from .fifos import FifoCheck, fifo_bounds
 from .pipeline import MAX_SRL_DEPTH, PipelineCost, evaluate, evaluate_batch
 from .report import pipeline_json, pipeline_table
 from .solver import solve
@@ -168,12 +168,12 @@ class StreamingFamily(Family):
         with the last folding's FIFO share off the budgets, up to FIFO_ROUNDS times (not proven)."""
         pins = self.check_pins(network, pins or {})
         pipe, opts = prepare(network, arch)
-        check, floor = FifoCheck(pipe, opts, arch), fifo_floor(pipe, arch)
-        sol = solve(opts, arch, pins, reserve=floor)
+        check, (floor, per_option, pairs) = FifoCheck(pipe, opts, arch), fifo_bounds(pipe, opts, arch)
+        sol = solve(opts, arch, pins, reserve=floor, fifo=per_option, pairs=pairs)
         proven = sol.choice is None or check(sol.choice)
         share, reserve = check.last, floor
         if not proven:
-            sol = solve(opts, arch, pins, accept=check, reserve=floor)
+            sol = solve(opts, arch, pins, accept=check, reserve=floor, fifo=per_option, pairs=pairs)
             proven = sol.exact
         for _ in range(FIFO_ROUNDS if not proven else 0):
             reserve = {r: max(reserve[r], share[r]) for r in reserve}

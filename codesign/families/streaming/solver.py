@@ -82,11 +82,29 @@ class _Eng:
     res: np.ndarray          # (n, 4): lut, dsp, bram18, dram bytes
     cost: np.ndarray
     jc: np.ndarray
+    paired: bool = False     # in a FIFO pair term: options of different job cycles never dominate each other
 
 
-def _prepare(opts, arch, pins, allow_dram):
+def _dominance(res, jc, paired):
+    """The columns `pareto_mask` compares: resources, and for a paired engine its job cycles both ways."""
+    return np.column_stack([res, jc, -jc]) if paired else res
+
+
+def _split_pairs(pairs, opts):
+    """Each pair table (a, b, (na, nb, 2)) as a's least share over b (added to a's options) and the
+    excess over it (>= 0, added when both are chosen)."""
+    base, excess = {}, []
+    for a, b, t in pairs or ():
+        low = t.min(axis=1)
+        base[a] = base.get(a, np.zeros((len(opts[a]), 2), np.int64)) + low
+        excess.append((a, b, t - low[:, None, :]))
+    return base, excess
+
+
+def _prepare(opts, arch, pins, allow_dram, fifo=None, base=None, paired=()):
     out = []
     for name, o in opts.items():
+        extra = (fifo or {}).get(name, np.zeros((len(o), 2), np.int64)) + (base or {}).get(name, 0)
         pin = pins.get(o.engine.node) or pins.get(name) or {}
         keep = np.ones(len(o), bool) if allow_dram or pin.get("weights") == "dram" else ~o.dram
         if "pe" in pin:
@@ -98,13 +116,14 @@ def _prepare(opts, arch, pins, allow_dram):
         idx = np.nonzero(keep)[0]
         ii = ii_share(o, arch.timing)[idx]
         dram = o.dram_bytes[idx] * (arch.timing == "rtl" or o.engine.kind != "input")  # as pipeline._dram_cycles
-        res = np.stack([o.lut[idx], o.dsp[idx], o.bram18[idx], dram], axis=1).astype(float)
+        res = np.stack([o.lut[idx] + extra[idx, 0], o.dsp[idx], o.bram18[idx] + extra[idx, 1], dram],
+                       axis=1).astype(float)
         jc = o.job_cycles[idx]
-        m = pareto_mask(np.column_stack([ii, jc, res]))
+        m = pareto_mask(np.column_stack([ii, jc, _dominance(res, jc, name in paired)]))
         idx, ii, res, jc = idx[m], ii[m], res[m], jc[m]
         cost = o.resource_cost(arch)[idx]
         order = np.lexsort((jc, cost))
-        out.append(_Eng(name, idx[order], ii[order], res[order], cost[order], jc[order]))
+        out.append(_Eng(name, idx[order], ii[order], res[order], cost[order], jc[order], name in paired))
     return out
 
 
@@ -152,18 +171,27 @@ class _Search:
     `goal`: "cost" (the cheapest folding that fits), "dram" (the fewest DRAM bytes) or "any"
     (a folding that fits). `accept(choice)` is the lazy constraint a leaf must also meet."""
 
-    def __init__(self, engs, caps, t, goal="cost", accept=None):
+    def __init__(self, engs, caps, t, goal="cost", accept=None, excess=()):
         self.sets = []
         for e in engs:
             ok = np.nonzero((e.ii <= t) & np.all(e.res <= caps, axis=1))[0]   # over a budget alone: never fits
             # below the threshold the cycles no longer matter: keep the options no other one beats in
             # every resource (of identical ones the first, i.e. the fewest job cycles: `_prepare`'s order)
-            ok = ok[pareto_mask(e.res[ok])] if len(ok) > 1 else ok
+            ok = ok[pareto_mask(_dominance(e.res[ok], e.jc[ok], e.paired))] if len(ok) > 1 else ok
             cost = {"cost": e.cost[ok], "dram": e.res[ok, 3], "any": np.zeros(len(ok))}[goal]
             self.sets.append((e.res[ok], cost, e.idx[ok]))
         self.names = [e.name for e in engs]
+        pos = {n: i for i, n in enumerate(self.names)}
+        self.excess = [(pos[a], pos[b], t) for a, b, t in excess]
         self.caps, self.minimize, self.accept = caps, goal != "any", accept
         self.nodes, self.exact = 0, True
+
+    def _excess(self, picks) -> np.ndarray:
+        """The pair terms' excess (LUT, -, BRAM18, -) of option indices `picks` (engines' order)."""
+        out = np.zeros(4)
+        for a, b, t in self.excess:
+            out[[0, 2]] += t[picks[a], picks[b]]
+        return out
 
     def _ok(self, picks) -> bool:
         if self.accept is None:
@@ -182,7 +210,8 @@ class _Search:
             return None
         # the per-engine cheapest options: optimal if they fit together (the cost is separable)
         first = [int(np.argmin(s[1])) for s in self.sets]
-        if np.all(sum(s[0][k] for s, k in zip(self.sets, first)) <= self.caps):
+        if np.all(sum(s[0][k] for s, k in zip(self.sets, first)) + self._excess(
+                [int(s[2][k]) for s, k in zip(self.sets, first)]) <= self.caps):
             picks = [int(s[2][k]) for s, k in zip(self.sets, first)]
             if self._ok(picks):
                 return picks, float(sum(s[1][k] for s, k in zip(self.sets, first)))
@@ -199,9 +228,11 @@ class _Search:
         c + lam . r (so the first leaf is the dual's folding, and a bound that fails for one
         option fails for all later ones)."""
         sig = {}
-        for i, (res, cost, _) in enumerate(self.sets):
-            sig.setdefault((res.tobytes(), cost.tobytes()), len(sig))
-        key = [sig[(res.tobytes(), cost.tobytes())] for res, cost, _ in self.sets]
+        alone = {i for a, b, _ in self.excess for i in (a, b)}       # paired engines are not interchangeable
+        keys = [(res.tobytes(), cost.tobytes(), i if i in alone else -1) for i, (res, cost, _) in enumerate(self.sets)]
+        for k in keys:
+            sig.setdefault(k, len(sig))
+        key = [sig[k] for k in keys]
         spread = [float(np.ptp(c + (r / scale) @ lam)) if len(c) else 0.0 for r, c, _ in self.sets]
         order = sorted(range(len(self.sets)), key=lambda i: (-spread[i], key[i]))
         self.order = order
@@ -224,6 +255,16 @@ class _Search:
         self.lsuf = np.append(np.cumsum(np.array(red_min)[::-1])[::-1], 0.0).tolist()
         self.lam_total = float(lam[np.isfinite(scale)].sum())
         self.caps_l = tuple(self.caps.tolist())
+        # pair terms: checked at the deeper of the two engines, by the partner's rank and its own
+        depth = {i: d for d, i in enumerate(order)}
+        self.pairs_at = [[] for _ in order]
+        for a, b, t in self.excess:
+            da, db = depth[a], depth[b]
+            ia, ib = np.array(self.lists[da][4]), np.array(self.lists[db][4])
+            if da > db:
+                self.pairs_at[da].append((db, t[ia][:, ib].transpose(1, 0, 2).tolist()))
+            else:
+                self.pairs_at[db].append((da, t[ia][:, ib].tolist()))
 
     def _dfs(self, i, used, cost, lam_used, chosen):
         """Depth i; `used` absolute resources, `lam_used` = lam . (used / budgets)."""
@@ -236,13 +277,16 @@ class _Search:
                 self.best, self.best_cost = list(chosen), cost
             return
         res, c, v, lr, idx = self.lists[i]
-        rest, crest, caps = self.rest_l[i + 1], self.crest[i + 1], self.caps_l
+        rest, crest, caps, pairs = self.rest_l[i + 1], self.crest[i + 1], self.caps_l, self.pairs_at[i]
         base = cost - (self.lam_total - lam_used) + self.lsuf[i + 1]
         for k in range(chosen[-1] if self.same[i] else 0, len(c)):
             if base + v[k] >= self.best_cost - _TOL:
                 break                                # Lagrangian bound, options sorted by v
             r = res[k]
             u = (used[0] + r[0], used[1] + r[1], used[2] + r[2], used[3] + r[3])
+            for partner, table in pairs:
+                x = table[chosen[partner]][k]
+                u = (u[0] + x[0], u[1], u[2] + x[1], u[3])
             if (u[0] + rest[0] > caps[0] or u[1] + rest[1] > caps[1] or u[2] + rest[2] > caps[2]
                     or u[3] + rest[3] > caps[3] or cost + c[k] + crest >= self.best_cost - _TOL):
                 continue
@@ -284,10 +328,10 @@ def _why(engs, arch):
                       for _, r in sorted(over, reverse=True)), float(sum(v - 1 for v, _ in over)))
 
 
-def _min_ii(engs, arch, reserve, accept, probes):
+def _min_ii(engs, arch, reserve, accept, probes, excess=()):
     """The smallest II any folding reaches within the budgets (None if none fits)."""
     def feasible(t, goal="any", caps=None):
-        s = _Search(engs, _caps(arch, t, reserve) if caps is None else caps, t, goal, accept)
+        s = _Search(engs, _caps(arch, t, reserve) if caps is None else caps, t, goal, accept, excess)
         got = s.run()
         probes.append(s)
         return got
@@ -311,21 +355,25 @@ def _min_ii(engs, arch, reserve, accept, probes):
 
 
 def solve(opts: dict[str, Options], arch: StreamingArch, pins: dict | None = None, accept=None,
-          reserve: dict | None = None) -> Solution:
+          reserve: dict | None = None, fifo: dict | None = None, pairs: list | None = None) -> Solution:
     """The optimal folding (module docstring) of the engines' `opts`; `pins` by node or engine name.
-    `reserve`: resources taken off the budgets first (a lower bound on the FIFOs'); `accept(choice)`:
-    a lazy constraint every returned folding meets (the FIFOs fit), checked at the leaves."""
+    `reserve`: resources taken off the budgets first (a lower bound on the FIFOs'); `fifo[engine]`:
+    an (options, 2) array of LUT and BRAM18 each option's FIFOs need at least (counted against the
+    budgets, not in the cost); `accept(choice)`: a lazy constraint every returned folding meets (the
+    FIFOs fit), checked at the leaves; `pairs`: (engine a, engine b, (options a, options b, 2)) tables of
+    LUT and BRAM18 the FIFOs need at least for a pair of options (same use)."""
     t0 = time.perf_counter()
     pins = pins or {}
+    base, excess = _split_pairs(pairs, opts)
     last, probes = None, []
     for allow_dram in (False, True):
-        engs = _prepare(opts, arch, pins, allow_dram)
+        engs = _prepare(opts, arch, pins, allow_dram, fifo, base, {n for a, b, _ in excess for n in (a, b)})
         considered = sum(len(o) for o in opts.values())
         if arch.target_ii_cycles is not None:
             t = arch.target_ii_cycles
         else:
-            t = _min_ii(engs, arch, reserve, accept, probes)
-        s = _Search(engs, _caps(arch, t, reserve), t, "cost", accept) if t is not None else None
+            t = _min_ii(engs, arch, reserve, accept, probes, excess)
+        s = _Search(engs, _caps(arch, t, reserve), t, "cost", accept, excess) if t is not None else None
         got = s.run() if s is not None else None
         probes += [s] if s is not None else []
         if got is None:

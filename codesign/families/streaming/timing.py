@@ -80,22 +80,27 @@ def schedule(pipe: Pipeline, job_cycles: dict, ii: int, frames: int) -> Schedule
                     {k: v[0] for k, v in b.pop.items()}, dict(job_cycles))
 
 
-def schedule_batch(pipe: Pipeline, job_cycles: dict, ii, frames: int, engines=None) -> Schedule:
+def schedule_batch(pipe: Pipeline, job_cycles: dict, ii, frames: int, engines=None, given=None) -> Schedule:
     """`schedule` of B foldings at once: `job_cycles[name]` and `ii` are int arrays of shape (B,);
-    every array of the result is (B, tokens). `engines`: the names to schedule (an upstream-closed
-    subset of the pipeline; default all)."""
+    every array of the result is (B, tokens). `engines`: the names to schedule (default all); their
+    inputs are scheduled too or in `given` (engine -> its writes, (B or 1, tokens), taken as they are).
+    An engine whose job cycles and inputs are the same in every row is scheduled once (one row, broadcast)."""
     ii = np.asarray(ii, np.int64).reshape(-1)
     rows = len(ii)
-    start, write, pops = {}, {}, {}
+    start, write, pops = {}, dict(given or {}), {}
     for e in pipe.engines:
-        if engines is not None and e.name not in engines:
+        if (engines is not None and e.name not in engines) or e.name in write:
             continue
-        c = np.broadcast_to(np.asarray(job_cycles[e.name], np.int64).reshape(-1), (rows,))[:, None]
+        c = np.broadcast_to(np.asarray(job_cycles[e.name], np.int64).reshape(-1), (rows,))
+        same = np.all(c == c[0]) and (np.all(ii == ii[0]) if e.kind == "input" else
+                                      all(len(write[s]) == 1 for s in e.inputs))
+        r = 1 if same else rows
+        c = c[:r, None]
         n = e.jobs * frames
-        a = np.full((rows, n), NEG, np.int64)
+        a = np.full((r, n), NEG, np.int64)
         if e.kind == "input":
-            a[:, ::e.jobs] = ii[:, None] * np.arange(frames)[None, :]
-            d = np.broadcast_to(c, (rows, n))
+            a[:, ::e.jobs] = ii[:r, None] * np.arange(frames)[None, :]
+            d = np.broadcast_to(c, (r, n))
             need = None
         else:
             need = _global_need(e, frames)
@@ -121,4 +126,5 @@ def schedule_batch(pipe: Pipeline, job_cycles: dict, ii, frames: int, engines=No
             for port, src in enumerate(e.inputs):
                 w = write[src][:, : len(owner)]
                 pops[(e.name, port)] = k + np.maximum.accumulate(np.maximum(w + 1 - k, prev - k), axis=1)
-    return Schedule(frames, start, write, pops, dict(job_cycles))
+    full = lambda d: {k: np.broadcast_to(v, (rows, v.shape[1])) for k, v in d.items()}  # noqa: E731
+    return Schedule(frames, full(start), full(write), full(pops), dict(job_cycles))
