@@ -17,7 +17,7 @@ from .arch import PARAMS, StreamingArch, tech_of
 from .cost import Options, engine_options
 from .engines import Pipeline, build_pipeline
 from .folding import Folding, check_pin, divisors
-from .fifos import FifoCheck, fifo_bounds
+from .fifos import FifoCheck, depth_bounds, fifo_bounds
 from .pipeline import MAX_SRL_DEPTH, PipelineCost, evaluate, evaluate_batch
 from .report import pipeline_json, pipeline_table
 from .solver import solve
@@ -25,7 +25,7 @@ from .solver import solve
 __all__ = ["StreamingFamily", "FAMILY", "StreamingArch", "cost_choice", "cost_batch", "prepare"]
 
 _CACHE: dict = {}
-FIFO_ROUNDS = 4     # solves with a larger FIFO reserve when the lazy FIFO check gives up (solver.ACCEPT_LIMIT)
+FIFO_ROUNDS = 4     # solves with a larger FIFO reserve when the lazy FIFO check gives up (branch.ACCEPT_LIMIT)
 
 
 def prepare(network, arch: StreamingArch) -> tuple[Pipeline, dict[str, Options]]:
@@ -162,13 +162,15 @@ class StreamingFamily(Family):
         return out
 
     def map_network(self, network, arch, objective=None, pins=None, **options) -> NetworkCost:
-        """The solver's folding, FIFO-aware (`solver`, "The FIFOs"): solve with the FIFOs' least possible
-        share off the budgets (`fifo_floor`); if that folding's own FIFOs do not fit, solve again with
-        every folding checked with its FIFOs (`FifoCheck`); if that check gives up (ACCEPT_LIMIT), solve
-        with the last folding's FIFO share off the budgets, up to FIFO_ROUNDS times (not proven)."""
+        """The solver's folding, FIFO-aware (`solver`, "The FIFOs"): solve with the FIFOs' lower bounds
+        against the budgets (`fifos.fifo_bounds`); if that folding's own FIFOs do not fit, solve again with
+        every folding checked with its FIFOs (`FifoCheck`, which learns cuts); if that check gives up
+        (`branch.ACCEPT_LIMIT`, `branch.CUT_LIMIT`), solve with the last folding's FIFO share off the
+        budgets, up to FIFO_ROUNDS times (not proven)."""
         pins = self.check_pins(network, pins or {})
         pipe, opts = prepare(network, arch)
-        check, (floor, per_option, pairs) = FifoCheck(pipe, opts, arch), fifo_bounds(pipe, opts, arch)
+        bounds = depth_bounds(pipe, opts, arch) if arch.timing == "rtl" else None
+        check, (floor, per_option, pairs) = FifoCheck(pipe, opts, arch, bounds), fifo_bounds(pipe, opts, arch, bounds=bounds)
         sol = solve(opts, arch, pins, reserve=floor, fifo=per_option, pairs=pairs)
         proven = sol.choice is None or check(sol.choice)
         share, reserve = check.last, floor

@@ -178,15 +178,15 @@ def depth_bounds(pipe: Pipeline, opts: dict[str, Options], arch: StreamingArch, 
 
 
 def fifo_bounds(pipe: Pipeline, opts: dict[str, Options], arch: StreamingArch,
-                focus: int | None = None) -> tuple[dict, dict, list]:
+                focus: int | None = None, bounds: dict | None = None) -> tuple[dict, dict, list]:
     """(reserve, per_option, pairs): the FIFOs' least LUT and BRAM18, split into a part valid for every
     folding (``{"lut": .., "bram18": ..}``, taken off the budgets), per MAC engine an (options, 2) array
     of LUT and BRAM18 its options add at least, and (engine a, engine b, (options a, options b, 2))
-    tables of what a pair of options adds at least."""
+    tables of what a pair of options adds at least. `bounds`: `depth_bounds`' answer, if at hand."""
     if arch.timing == "finn":
         return fifo_floor(pipe, arch), {}, []
     reserve, per_option, pairs = {"lut": 0, "bram18": 0}, {}, []
-    for (u, v, _), (keys, d) in depth_bounds(pipe, opts, arch, focus).items():
+    for (u, v, _), (keys, d) in (bounds or depth_bounds(pipe, opts, arch, focus)).items():
         lut, bram = resource_floor(d, pipe.engine(u).channels_out * arch.op_bits)
         if len(keys) == 2:
             pairs.append((keys[0], keys[1], np.stack([lut, bram], axis=-1)))
@@ -214,13 +214,22 @@ def fifo_floor(pipe: Pipeline, arch: StreamingArch) -> dict:
 
 class FifoCheck:
     """The solver's lazy constraint: whether the engines of a folding and their FIFOs (sized from its
-    schedule) fit the budgets together. Counts the foldings it rejected; `last`: the FIFO share of the last one it checked."""
+    schedule) fit the budgets together. Counts the foldings it rejected; `last`: the FIFO share of the
+    last one it checked. A folding whose frame-0 FIFO depths (bound 1, exact for every folding with the
+    same job cycles on the MAC engines feeding each edge's consumer) already overflow is rejected
+    without its full schedule, and each such edge becomes a cut in `cuts`: (engines, their job cycles,
+    edge, LUT and BRAM18 beyond the static bound of `depth_bounds`), which the solver applies to every
+    folding with those job cycles."""
 
-    def __init__(self, pipe: Pipeline, opts: dict[str, Options], arch: StreamingArch):
+    def __init__(self, pipe: Pipeline, opts: dict[str, Options], arch: StreamingArch, bounds: dict | None = None):
         self.pipe, self.opts, self.arch = pipe, opts, arch
-        self.rejected = 0
+        self.rejected = self.cut_rejected = 0     # by the full schedule; by frame 0 (each with its cuts)
         self.last: dict | None = None
+        self.cuts: list = []
         self._seen: dict = {}
+        self._static = (bounds or depth_bounds(pipe, opts, arch)) if arch.timing == "rtl" else {}
+        macs = _Bounds(pipe, opts).macs
+        self._feeds = {(u, v, p): tuple(sorted(macs[v])) for u, v, p in edges(pipe)}
 
     def __call__(self, choice: dict[str, int]) -> bool:
         key = tuple(choice.values())
@@ -229,14 +238,42 @@ class FifoCheck:
         good, self.last = self._seen[key]
         return good
 
+    def _engines(self, choice) -> dict:
+        return {r: sum(int(getattr(self.opts[n], r)[i]) for n, i in choice.items()) for r in ("lut", "dsp", "bram18")}
+
+    def _frame0(self, choice, tot) -> bool:
+        """Bound 1 at this folding: fits or not; new cuts for the edges above their static bound."""
+        jc = {n: np.array([self.opts[n].job_cycles[i]]) for n, i in choice.items()}
+        sch = schedule_batch(self.pipe, jc, np.ones(1, np.int64), 1)
+        lut = bram = 0
+        found = []
+        for edge, (keys, bound) in self._static.items():
+            u, v, port = edge
+            w = self.pipe.engine(u).channels_out * self.arch.op_bits
+            d0 = int(_depth(sch.write[u], sch.pop[(v, port)])[0])
+            s_lut, s_bram = resource_floor(bound[tuple(choice[k] for k in keys)] if keys else bound, w)
+            f_lut, f_bram = resource_floor(d0, w)
+            lut, bram = lut + max(int(f_lut), int(s_lut)), bram + max(int(f_bram), int(s_bram))
+            if f_lut > s_lut or f_bram > s_bram:
+                names = self._feeds[edge]
+                found.append((names, tuple(int(jc[n][0]) for n in names), edge,
+                              (max(0, int(f_lut - s_lut)), max(0, int(f_bram - s_bram)))))
+        b = self.arch.budget()
+        good = tot["lut"] + lut <= b["lut"] and tot["bram18"] + bram <= b["bram18"]
+        if not good:
+            self.cuts.extend(found)
+            self.last = {"lut": lut, "bram18": bram}
+        return good
+
     def _fits(self, choice) -> bool:
+        tot = self._engines(choice)
+        if self._static and not self._frame0(choice, tot):
+            self.cut_rejected += 1
+            return False
         pc = evaluate(self.pipe, self.opts, choice, self.arch)
         b = self.arch.budget()
-        tot = {"lut": pc.fifo_lut, "dsp": 0, "bram18": pc.fifo_bram18}
-        for name, i in choice.items():
-            for r in tot:
-                tot[r] += int(getattr(self.opts[name], r)[i])
-        good = all(tot[r] <= b[r] for r in tot)
+        good = (tot["lut"] + pc.fifo_lut <= b["lut"] and tot["dsp"] <= b["dsp"]
+                and tot["bram18"] + pc.fifo_bram18 <= b["bram18"])
         self.rejected += not good
         self.last = {"lut": pc.fifo_lut, "bram18": pc.fifo_bram18}
         return good
