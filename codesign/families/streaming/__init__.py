@@ -17,7 +17,7 @@ from .arch import PARAMS, StreamingArch, tech_of
 from .cost import Options, engine_options
 from .engines import Pipeline, build_pipeline
 from .folding import Folding, check_pin, divisors
-from .fifos import FifoCheck, depth_bounds, fifo_bounds
+from .fifos import FifoCheck, depth_bounds, fifo_bounds, fifo_floor
 from .pipeline import MAX_SRL_DEPTH, PipelineCost, evaluate, evaluate_batch
 from .report import pipeline_json, pipeline_table
 from .solver import solve
@@ -169,10 +169,16 @@ class StreamingFamily(Family):
         budgets, up to FIFO_ROUNDS times (not proven)."""
         pins = self.check_pins(network, pins or {})
         pipe, opts = prepare(network, arch)
-        bounds = depth_bounds(pipe, opts, arch) if arch.timing == "rtl" else None
-        check, (floor, per_option, pairs) = FifoCheck(pipe, opts, arch, bounds), fifo_bounds(pipe, opts, arch, bounds=bounds)
-        sol = solve(opts, arch, pins, reserve=floor, fifo=per_option, pairs=pairs)
+        check, floor = FifoCheck(pipe, opts, arch), fifo_floor(pipe, arch)
+        sol = solve(opts, arch, pins, reserve=floor)          # the FIFOs at depth 1 (finn: 2): often enough
         proven = sol.choice is None or check(sol.choice)
+        per_option, pairs = {}, []
+        if not proven and arch.timing == "rtl":               # every FIFO's bound, then frame-0 checks and cuts
+            bounds = depth_bounds(pipe, opts, arch)
+            check.use(bounds)
+            floor, per_option, pairs = fifo_bounds(pipe, opts, arch, bounds=bounds)
+            sol = solve(opts, arch, pins, reserve=floor, fifo=per_option, pairs=pairs)
+            proven = sol.choice is None or check(sol.choice)
         share, reserve = check.last, floor
         if not proven:
             sol = solve(opts, arch, pins, accept=check, reserve=floor, fifo=per_option, pairs=pairs)

@@ -222,14 +222,23 @@ class FifoCheck:
     folding with those job cycles."""
 
     def __init__(self, pipe: Pipeline, opts: dict[str, Options], arch: StreamingArch, bounds: dict | None = None):
+        """`bounds`: `depth_bounds`' answer (frame-0 rejections and cuts; later by `use`)."""
         self.pipe, self.opts, self.arch = pipe, opts, arch
         self.rejected = self.cut_rejected = 0     # by the full schedule; by frame 0 (each with its cuts)
         self.last: dict | None = None
         self.cuts: list = []
         self._seen: dict = {}
-        self._static = (bounds or depth_bounds(pipe, opts, arch)) if arch.timing == "rtl" else {}
-        macs = _Bounds(pipe, opts).macs
-        self._feeds = {(u, v, p): tuple(sorted(macs[v])) for u, v, p in edges(pipe)}
+        self._static: dict = {}
+        if bounds is not None:
+            self.use(bounds)
+
+    def use(self, bounds: dict) -> None:
+        """Reject by frame-0 depths and learn cuts from now on, against the static `depth_bounds`."""
+        if self.arch.timing != "rtl":
+            return
+        macs = _Bounds(self.pipe, self.opts).macs
+        self._feeds = {(u, v, p): tuple(sorted(macs[v])) for u, v, p in edges(self.pipe)}
+        self._static = bounds
 
     def __call__(self, choice: dict[str, int]) -> bool:
         key = tuple(choice.values())
