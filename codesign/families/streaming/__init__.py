@@ -180,6 +180,12 @@ class StreamingFamily(Family):
             sol = solve(opts, arch, pins, reserve=floor, fifo=per_option, pairs=pairs)
             proven = sol.choice is None or check(sol.choice)
         share, reserve = check.last, floor
+        if not proven and check.frame0_capable:
+            # the optimum under frame-0 FIFOs (a relaxation) is optimal if its full FIFOs fit too
+            check.frame0_only = True
+            sol = solve(opts, arch, pins, accept=check, reserve=floor, fifo=per_option, pairs=pairs)
+            check.frame0_only = False
+            proven = sol.exact and (sol.choice is None or check(sol.choice))
         if not proven:
             sol = solve(opts, arch, pins, accept=check, reserve=floor, fifo=per_option, pairs=pairs)
             proven = sol.exact

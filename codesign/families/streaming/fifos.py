@@ -219,7 +219,8 @@ class FifoCheck:
     same job cycles on the MAC engines feeding each edge's consumer) already overflow is rejected
     without its full schedule, and each such edge becomes a cut in `cuts`: (engines, their job cycles,
     edge, LUT and BRAM18 beyond the static bound of `depth_bounds`), which the solver applies to every
-    folding with those job cycles."""
+    folding with those job cycles. With `frame0_only` it accepts what passes that test (a relaxation:
+    frame 0's depths never exceed the full ones)."""
 
     def __init__(self, pipe: Pipeline, opts: dict[str, Options], arch: StreamingArch, bounds: dict | None = None):
         """`bounds`: `depth_bounds`' answer (frame-0 rejections and cuts; later by `use`)."""
@@ -229,6 +230,7 @@ class FifoCheck:
         self.cuts: list = []
         self._seen: dict = {}
         self._static: dict = {}
+        self.frame0_only = False    # accept by the frame-0 depths alone (a relaxation of the check)
         if bounds is not None:
             self.use(bounds)
 
@@ -241,11 +243,16 @@ class FifoCheck:
         self._static = bounds
 
     def __call__(self, choice: dict[str, int]) -> bool:
-        key = tuple(choice.values())
+        key = (tuple(choice.values()), self.frame0_only)
         if key not in self._seen:
             self._seen[key] = (self._fits(choice), self.last)
         good, self.last = self._seen[key]
         return good
+
+    @property
+    def frame0_capable(self) -> bool:
+        """Whether frame-0 rejections are on (`use`)."""
+        return bool(self._static)
 
     def _engines(self, choice) -> dict:
         return {r: sum(int(getattr(self.opts[n], r)[i]) for n, i in choice.items()) for r in ("lut", "dsp", "bram18")}
@@ -279,6 +286,8 @@ class FifoCheck:
         if self._static and not self._frame0(choice, tot):
             self.cut_rejected += 1
             return False
+        if self.frame0_only:
+            return True
         pc = evaluate(self.pipe, self.opts, choice, self.arch)
         b = self.arch.budget()
         good = (tot["lut"] + pc.fifo_lut <= b["lut"] and tot["dsp"] <= b["dsp"]

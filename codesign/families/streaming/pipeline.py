@@ -128,6 +128,8 @@ def _last_write(pipe, sch, f) -> np.ndarray:
 def _depth(w, p) -> np.ndarray:
     """Per row: max over writes k of (k + 1 - pops before write(k)), at least 1 (both rows ascending)."""
     rows = len(w)
+    if rows == 1:
+        return np.maximum(1, np.max(np.arange(1, w.shape[1] + 1) - np.searchsorted(p[0], w[0]), keepdims=True))
     span = max(int(w.max(initial=0)), int(p.max(initial=0))) + 2
     off = np.arange(rows, dtype=np.int64)[:, None] * span
     before = np.searchsorted((p + off).ravel(), (w + off).ravel()).reshape(w.shape) - np.arange(rows)[:, None] * p.shape[1]
