@@ -18,7 +18,7 @@ from .cost import Options, engine_options
 from .engines import Pipeline, build_pipeline
 from .folding import Folding, check_pin, divisors
 from .fifos import FifoCheck, depth_bounds, fifo_bounds, fifo_floor
-from .pipeline import MAX_SRL_DEPTH, PipelineCost, evaluate, evaluate_batch
+from .pipeline import PipelineCost, evaluate, evaluate_batch, fifo_access_pj
 from .report import pipeline_json, pipeline_table
 from .solver import solve
 
@@ -59,7 +59,6 @@ def cost_batch(network, arch: StreamingArch, idx: dict, stats: SearchStats | Non
     pipe, opts = prepare(network, arch)
     pc = evaluate_batch(pipe, opts, idx, arch)
     idx, t, frames, rows = pc.choice, tech_of(arch), pipe.frames, len(pc.ii_cycles)
-    reg = t.reg_pj(arch.op_bits)
     res = {r: sum(getattr(opts[e.name], r)[idx[e.name]] for e in pipe.engines) for r in ("lut", "dsp", "bram18")}
     tot = {"lut": res["lut"] + pc.fifo_lut, "dsp": res["dsp"], "bram18": res["bram18"] + pc.fifo_bram18}
     sram = pc.fifo_bytes + sum(opts[e.name].sram_bytes[idx[e.name]] for e in pipe.engines)
@@ -69,9 +68,8 @@ def cost_batch(network, arch: StreamingArch, idx: dict, stats: SearchStats | Non
     for e in pipe.engines:
         o, i = opts[e.name], idx[e.name]
         depths = [pc.fifo_depth[(s, e.name, p)] for p, s in enumerate(e.inputs)]
-        fifo_pj = sum(2 * pipe.engine(s).jobs * pipe.engine(s).channels_out * np.where(
-            d <= MAX_SRL_DEPTH, reg, t.sram_pj(d * pipe.engine(s).channels_out * arch.op_bits / 8, arch.op_bits))
-            for s, d in zip(e.inputs, depths))
+        fifo_pj = sum(2 * pipe.engine(s).jobs * pipe.engine(s).channels_out * fifo_access_pj(
+            t, d, d * pipe.engine(s).channels_out * arch.op_bits / 8, arch.op_bits) for s, d in zip(e.inputs, depths))
         parts = {k: v[i] * frames for k, v in o.energy_pj.items()}
         parts["fifo"] = fifo_pj * frames + np.zeros(rows)
         cols = {"pe": o.pe[i], "simd": o.simd[i], "fifo": np.max(depths, axis=0) if depths else None,

@@ -35,7 +35,7 @@ from .engines import Pipeline
 from . import finn
 from .timing import schedule_batch
 
-__all__ = ["PipelineCost", "BatchCost", "evaluate", "evaluate_batch", "edges", "fifo_resources",
+__all__ = ["PipelineCost", "BatchCost", "evaluate", "evaluate_batch", "edges", "fifo_resources", "fifo_access_pj",
            "MAX_SRL_DEPTH", "FINN_FIFO_DEPTH"]
 
 MAX_SRL_DEPTH = 256      # FINN set_fifo_depths.py:161 (max_qsrl_depth default)
@@ -198,8 +198,18 @@ def _finn(pipe, opts, idx, ii, frames):
 def fifo_resources(depth, width):
     """(LUT, BRAM18) of FIFOs of `depth` entries of `width` bits (arrays): SRL up to MAX_SRL_DEPTH, else block RAM."""
     srl = np.asarray(depth) <= MAX_SRL_DEPTH
+    if srl.all():
+        return finn.fifo_lut(depth, width, "rtl").astype(np.int64), np.zeros(np.shape(depth), np.int64)
     lut = np.where(srl, finn.fifo_lut(depth, width, "rtl"), finn.fifo_lut(depth, width, "vivado"))
     return lut.astype(np.int64), np.where(srl, 0, finn.fifo_bram(depth, width, "vivado")).astype(np.int64)
+
+
+def fifo_access_pj(t, depth, size_bytes, bits: int):
+    """Energy of one FIFO access: a register's for an SRL FIFO, else an SRAM's of the FIFO's size."""
+    srl = np.asarray(depth) <= MAX_SRL_DEPTH
+    if srl.all():
+        return np.full(np.shape(depth), t.reg_pj(bits))
+    return np.where(srl, t.reg_pj(bits), t.sram_pj(size_bytes, bits))
 
 
 def evaluate_batch(pipe: Pipeline, opts: dict[str, Options], idx: dict[str, np.ndarray], arch: StreamingArch,
@@ -221,7 +231,7 @@ def evaluate_batch(pipe: Pipeline, opts: dict[str, Options], idx: dict[str, np.n
         l, b = fifo_resources(d, width)
         lut, bram = lut + l, bram + b
         size = d * width / 8
-        per_access = np.where(d <= MAX_SRL_DEPTH, t.reg_pj(arch.op_bits), t.sram_pj(size, arch.op_bits))
+        per_access = fifo_access_pj(t, d, size, arch.op_bits)
         energy = energy + 2 * e.jobs * e.channels_out * per_access
         nbytes = nbytes + size
     z = np.zeros(len(ii))
