@@ -108,21 +108,11 @@ def _brute_pairs(opts, arch, pairs, per_option):
     return None
 
 
-def small_fork():
-    g = GraphBuilder("smallfork", [("x", (1, 2, 4, 4))])
-    g.mac(conv2d(1, 2, 4, 4, 2, 3, 3, padding=1, name="c1"))
-    r = g.op("r1", "relu")
-    g.mac(conv2d(1, 2, 4, 4, 2, 3, 3, padding=1, name="c2"))
-    g.op("add", "add", "c2", r)
-    g.mac(gemm(1, 3, 2 * 16, name="fc"))
-    return g.build()
-
-
 @pytest.mark.parametrize("seed", range(8))
 def test_solver_with_pair_terms_equals_brute_force(seed):
     """Random pair and per-option FIFO terms that depend on the options' job cycles (as `fifo_bounds`
-    gives them) on a small network: the solver's optimum equals brute force."""
-    net = small_fork()
+    gives them) on a residual block: the solver's optimum equals brute force."""
+    net = residual_conv3()
     rng = np.random.default_rng(seed)
     arch = StreamingArch(lut=int(rng.integers(1500, 3500)), bram18=int(rng.integers(1, 6)))
     pipe, opts = prepare(net, arch)
@@ -131,7 +121,7 @@ def test_solver_with_pair_terms_equals_brute_force(seed):
         ranks = [np.unique(opts[n].job_cycles, return_inverse=True)[1] for n in names]
         t = rng.integers(0, high, size=tuple(r.max() + 1 for r in ranks) + (2,))
         return t[np.ix_(*ranks)] if len(names) == 2 else t[ranks[0]]
-    pairs = [("c1", "c2", by_cycles("c1", "c2", high=[300, 3])), ("c2", "fc", by_cycles("c2", "fc", high=[200, 2]))]
+    pairs = [("c1", "c2", by_cycles("c1", "c2", high=[300, 3])), ("c2", "c3", by_cycles("c2", "c3", high=[200, 2]))]
     per = {"c1": by_cycles("c1", high=[200, 2])}
     want = _brute_pairs(opts, arch, pairs, per)
     sol = solve(opts, arch, pairs=pairs, fifo=per)

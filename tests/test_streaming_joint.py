@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import yaml
 
-from codesign.config import load_config
+from codesign.config import load_config, parse_config
 from codesign.families.streaming import FAMILY, StreamingArch, cost_batch, cost_choice, pipeline, prepare
-from codesign.search.results import load_results
+from codesign.search.results import load_results, trial_config
 from codesign.search.settings import parse_search
 from codesign.search.sweep import run_sweep
 from codesign.workload.zoo import _finn
@@ -52,17 +52,22 @@ def test_joint_cost_decodes_pe_and_simd_per_engine():
         assert all("/" in k for k in p)                 # joint params, apart from the hardware keys
 
 
-def test_joint_sweep_samples_foldings_and_records_them(tmp_path):
+def _joint_sweep(tmp_path, n_trials, seed, **hardware):
+    """A joint-mode sweep of configs/streaming_cnv.yaml's hardware (no pins): its config path and table."""
     raw = yaml.safe_load(open("configs/streaming_cnv.yaml"))
     raw.pop("mapping")
-    raw["hardware"]["lut"] = [100000, 230400]
-    raw["search"] = {"objectives": ["latency_cycles", "energy_pj"], "mapping": "joint", "n_trials": 24,
-                     "batch": 12, "seed": 0}
+    raw["hardware"].update(hardware)
+    raw["search"] = {"objectives": ["latency_cycles", "energy_pj"], "mapping": "joint", "n_trials": n_trials,
+                     "batch": 12, "seed": seed}
     path = tmp_path / "j.yaml"
     path.write_text(yaml.safe_dump(raw))
     cfg = load_config(str(path))
     run_sweep(cfg, parse_search(cfg), tmp_path / "r", progress=False)
-    df = load_results(tmp_path / "r")
+    return path, load_results(tmp_path / "r")
+
+
+def test_joint_sweep_samples_foldings_and_records_them(tmp_path):
+    _, df = _joint_sweep(tmp_path, 24, 0, lut=[100000, 230400])
     assert len(df) == 24 and df["feasible"].any()
     assert not df["reason"].str.contains("unknown key").any()
     foldings = {json.dumps(json.loads(m), sort_keys=True) for m in df["mappings"]}
@@ -73,17 +78,7 @@ def test_joint_sweep_samples_foldings_and_records_them(tmp_path):
 
 
 def test_a_joint_trial_exports_as_pins_that_reproduce_it(tmp_path):
-    from codesign.config import parse_config
-    from codesign.search.results import trial_config
-    raw = yaml.safe_load(open("configs/streaming_cnv.yaml"))
-    raw.pop("mapping")
-    raw["search"] = {"objectives": ["latency_cycles", "energy_pj"], "mapping": "joint", "n_trials": 12,
-                     "batch": 12, "seed": 1}
-    path = tmp_path / "j.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    cfg = load_config(str(path))
-    run_sweep(cfg, parse_search(cfg), tmp_path / "r", progress=False)
-    df = load_results(tmp_path / "r")
+    path, df = _joint_sweep(tmp_path, 12, 1)
     row = df[df["feasible"]].iloc[0]
     fixed = trial_config(tmp_path / "r", int(row["trial"]))
     assert fixed["mapping"]["conv0"].keys() == {"pe", "simd", "weights"}
