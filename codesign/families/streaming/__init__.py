@@ -7,6 +7,7 @@ pins), finn (FINN's formulas), greedy (FINN's SetFolding baseline), report.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Mapping
 
 import numpy as np
@@ -125,6 +126,12 @@ def _violation(arch, budget, total, engines, ii) -> tuple[float, str]:
     return fits, reason
 
 
+def _target_fps(constraints) -> float | None:
+    """``search.constraints: {throughput_fps: {min: X}}`` (a sweep's, validated by search.settings): X."""
+    bound = (constraints or {}).get("throughput_fps") if isinstance(constraints, dict) else None
+    return float(bound["min"]) if isinstance(bound, dict) and "min" in bound else None
+
+
 class StreamingFamily(Family):
     """FINN-style layer pipeline: one engine per layer instance, folded by PE and SIMD."""
 
@@ -164,8 +171,13 @@ class StreamingFamily(Family):
         against the budgets (`fifos.fifo_bounds`); if that folding's own FIFOs do not fit, solve again with
         every folding checked with its FIFOs (`FifoCheck`, which learns cuts); if that check gives up
         (`branch.ACCEPT_LIMIT`, `branch.CUT_LIMIT`), solve with the last folding's FIFO share off the
-        budgets, up to FIFO_ROUNDS times (not proven)."""
+        budgets, up to FIFO_ROUNDS times (not proven). Option ``constraints`` (a sweep's
+        ``search.constraints``): a ``throughput_fps`` minimum folds for the fewest resources reaching
+        it, as ``target_fps`` does (unless the architecture has its own)."""
         pins = self.check_pins(network, pins or {})
+        target = _target_fps(options.get("constraints"))
+        if target is not None and arch.target_fps is None:      # fewest resources reaching the constraint
+            arch = dataclasses.replace(arch, target_fps=target)
         pipe, opts = prepare(network, arch)
         check, floor = FifoCheck(pipe, opts, arch), fifo_floor(pipe, arch)
         sol = solve(opts, arch, pins, reserve=floor)          # the FIFOs at depth 1 (finn: 2): often enough
