@@ -6,7 +6,8 @@ evaluated by a real sweep, the rest are copies of their journal records with new
 hardware parameters and objective values, appended in one write) is then
 
 - resumed: ``codesign sweep CONFIG -q`` with ``n_trials`` equal to the trials stored
-  (nothing left to evaluate: it loads the study and writes the results), a subprocess;
+  (nothing left to evaluate: it loads the study), a subprocess: once with the results
+  older than the journal (rewritten, as after a kill -9) and once with them current (kept);
 - read: ``codesign pareto RESULTS`` (a subprocess) and `codesign.load_results`, once with
   trials.parquet up to date and once rebuilt from the study (a journal newer than the table,
   as after a kill -9).
@@ -96,10 +97,12 @@ def main() -> None:
                             str(cfg), "-q"], cwd=tmp, env=ENV, check=True, stdout=subprocess.DEVNULL)
             import pstats
             pstats.Stats(str(prof)).sort_stats("cumulative").print_stats(25)
-        runs = {"sweep (resume, nothing left)": [], "pareto": [], "load_results": [],
-                "load_results (rebuilt from the study)": []}
+        runs = {"sweep (resume, results rewritten)": [], "sweep (resume, results current)": [], "pareto": [],
+                "load_results": [], "load_results (rebuilt from the study)": []}
         for _ in range(a.repeat):
-            runs["sweep (resume, nothing left)"].append(_cli("sweep", str(cfg), "-q", cwd=tmp))
+            os.utime(out / "study.journal")      # as after a kill -9: the table is older than the study
+            runs["sweep (resume, results rewritten)"].append(_cli("sweep", str(cfg), "-q", cwd=tmp))
+            runs["sweep (resume, results current)"].append(_cli("sweep", str(cfg), "-q", cwd=tmp))
             runs["pareto"].append(_cli("pareto", str(out), cwd=tmp))
             runs["load_results"].append(_load_results(out, stale=False))
             runs["load_results (rebuilt from the study)"].append(_load_results(out, stale=True))
