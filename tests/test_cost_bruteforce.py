@@ -84,22 +84,29 @@ def brute(layer, mapping, stationary):
     # kept boundaries: dram->glb for all tensors; glb->pe for the stationary one
     for cut, above, below in (("dram", ["dram"], ["glb", "rows", "cols", "pe"]),
                               ("glb", ["dram", "glb"], ["rows", "cols", "pe"])):
+        ls = [(l, d) for l in above for d, f in levels_loops[l] if f > 1]
+        innermost = ls[-1] if ls else None
         for t in ("inputs", "weights", "outputs"):
             if cut == "glb" and t != stationary:
                 continue
             used = layer.tensor(t).dims
-            prev, total = None, 0
+            prev, total, halo_total, resident, prev_it = None, 0, 0, set(), None
             for it in iterate(above):
                 tile = {tensor_elems(layer, t, p) for p in inner_points(it, below)}
                 if not tile:
                     continue
-                # a tile is identified by its place in the nest (its relevant loop
-                # indices): no sliding-window reuse of overlapping conv tiles
+                # a tile is identified by its place in the nest (its relevant loop indices)
                 key = tuple((l, d, v) for l in above for d, v in sorted(it[l].items()) if d in used)
                 if key != prev:
                     total += len(tile)
-                    prev = key
+                    step = prev_it is not None and all(
+                        it[l][d] == prev_it[l][d] + ((l, d) == innermost) for l, d in ls)
+                    halo_total += len(tile - resident) if step else len(tile)
+                    prev, resident = key, tile
+                prev_it = it
             counts[(cut, t)] = total
+            if cut == "dram":
+                counts[("halo", t)] = halo_total
     # streamed operands: per temporal iteration, the distinct elements on the array
     for t in ("inputs", "weights", "outputs"):
         if t == stationary:
@@ -158,13 +165,20 @@ def test_traffic_and_folds_match_bruteforce(lm):
     layer, df, mapping = lm
     R = max(2, math.prod(mapping.level("rows").values()))
     C = max(2, math.prod(mapping.level("cols").values()))
-    arch = SystolicArch(rows=R, cols=C, dataflow=df, glb_kib=1e6, acc_kib=1e6, pe_reg_words=10**6)
+    arch = SystolicArch(rows=R, cols=C, dataflow=df, glb_kib=1e6, acc_kib=1e6, pe_reg_words=10**6,
+                        halo_reuse=False)
     st_t = arch.stationary
     counts, folds, glb_tiles = brute(layer, mapping, st_t)
     costs = evaluate(layer, arch, MappingBatch.from_mappings([mapping]))
     row = costs.row(0)
     z = layer.footprint("outputs")
     assert row["infeasible"] == "ok"
+    halo = evaluate(layer, SystolicArch(**{**arch.__dict__, "halo_reuse": True}),
+                    MappingBatch.from_mappings([mapping])).row(0)
+    for t in ("inputs", "weights"):
+        assert halo[f"dram_{t}_reads"] == halo[f"glb_{t}_fills"] == counts[("halo", t)], f"halo {t}"
+    assert halo["dram_outputs_updates"] == counts[("halo", "outputs")]
+    assert halo["glb_inputs_reads"] == row["glb_inputs_reads"]
     for t in ("inputs", "weights"):
         assert row[f"dram_{t}_reads"] == counts[("dram", t)], f"dram {t}"
         assert row[f"glb_{t}_fills"] == counts[("dram", t)]
@@ -212,3 +226,23 @@ def test_tilings_with_empty_iterations_are_infeasible():
     batch = MappingBatch.from_arrays(layer, inner, np.zeros((1, 3, 3), dtype=np.int64) + np.arange(3))
     arch = SystolicArch(rows=2, cols=2)
     assert evaluate(layer, arch, batch).row(0)["infeasible"] == "tiling"
+
+
+@pytest.mark.parametrize("order,saves", [(["K", "P"], True), (["P", "K"], False), (["K", "R", "P"], False),
+                                         (["K", "P", "R"], True)])
+def test_halo_reuse_follows_the_innermost_loop(order, saves):
+    """Timeloop's convention 7 on a 3-row kernel: a P split innermost at dram
+    fetches only each next tile's new rows; with K inside it every P tile is
+    fetched whole (as timeloop-model counts conv_tiled_pouter_16x16_g32k);
+    an R split innermost slides the window the other way; P tiles over one
+    kernel row share no rows."""
+    layer = conv2d(1, 2, 10, 1, 2, 3, 1)                          # K2 C2 P8 R3 (Q1 S1)
+    dram = {"P": 4, "K": 2, "R": 3 if "R" in order else 1}
+    m = Mapping.build(layer, dram=dram, rows={"P": 2}, cols={"K": 1}, pe={"C": 2, "R": 3 // dram["R"]},
+                      order={"dram": order})
+    counts, _, _ = brute(layer, m, "outputs")
+    arch = SystolicArch(rows=2, cols=2, dataflow="os", glb_kib=1e6, acc_kib=1e6)
+    got = {h: evaluate(layer, SystolicArch(**{**arch.__dict__, "halo_reuse": h}),
+                       MappingBatch.from_mappings([m])).row(0)["dram_inputs_reads"] for h in (False, True)}
+    assert got[True] == counts[("halo", "inputs")] and got[False] == counts[("dram", "inputs")]
+    assert (got[True] < got[False]) == saves

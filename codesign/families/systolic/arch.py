@@ -52,6 +52,8 @@ class SystolicArch:
     dram_bw_bytes: float = 16.0
     clock_mhz: float = 1000.0
     double_buffered: bool = True
+    #: sliding-window reuse of conv inputs between consecutive dram-level tiles (Timeloop's convention 7)
+    halo_reuse: bool = True
     tech: str | tuple = "horowitz45"    # preset name, or a user table (dict -> sorted tuple)
     timing: str = "rtl"
     family: str = "systolic"
@@ -86,8 +88,9 @@ class SystolicArch:
             bad("timing", f"must be one of {', '.join(TIMINGS)}, got {self.timing!r}")
         if self.family != "systolic":
             bad("family", f"must be 'systolic', got {self.family!r}")
-        if not isinstance(self.double_buffered, bool):
-            bad("double_buffered", f"must be true or false, got {self.double_buffered!r}")
+        for k in ("double_buffered", "halo_reuse"):
+            if not isinstance(getattr(self, k), bool):
+                bad(k, f"must be true or false, got {getattr(self, k)!r}")
         if isinstance(self.tech, dict):     # a user table: keep the arch hashable
             object.__setattr__(self, "tech", tuple(sorted(self.tech.items())))
         try:

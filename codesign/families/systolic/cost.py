@@ -12,8 +12,12 @@ use: those reuse it. Ragged tiles are counted exactly: along a dim the
 tiles are full except the last one. A conv input axis ``p*stride +
 r*dilation`` touches exactly ``X*Y - max(X - d/g, 0) * max(Y - s/g, 0)``
 rows for a tile of X output rows and Y kernel rows (g = gcd(s, d)), the
-count `codesign.workload.Axis.extent` gives; sliding-window (halo) reuse between consecutive tiles
-is not modelled (each tile is fetched whole, halo included).
+count `codesign.workload.Axis.extent` gives. Sliding-window (halo) reuse
+(``halo_reuse``, on by default; Timeloop's convention 7): a dram-level
+sweep of the innermost iterating loop fetches only the new rows of each
+next glb tile (`traffic.axis_sum_halo`); the glb still holds whole tiles
+(capacity unchanged), and the PE registers get no halo reuse (each PE
+holds its own words).
 
 Counting conventions (chosen to agree with Timeloop v3, see
 tests/test_timeloop.py and README "Validation"):
@@ -124,7 +128,7 @@ class Costs:
                         INFEASIBLE[int(self.infeasible[i])])
 
 
-_SHARED = ("dataflow", "timing", "tech", "op_bits", "acc_bits", "double_buffered", "family")
+_SHARED = ("dataflow", "timing", "tech", "op_bits", "acc_bits", "double_buffered", "halo_reuse", "family")
 _VARYING = ("rows", "cols", "pe_reg_words", "glb_bytes", "acc_bytes", "dram_bw_bytes")
 
 
@@ -214,7 +218,8 @@ def _evaluate(layer: Layer, av: _ArchView, F_in: np.ndarray, rank: np.ndarray, c
     t_sp = F[F_ROWS] * F[F_COLS]
     t_arr = t_sp * F[F_PE]
     t_glb = t_arr * F[F_GLB]
-    acc = _accesses(info, arch, N, macs, (traffic(info, t, Ft, posm, pos, t_glb, T_DRAM, True) for t in TENSORS),
+    acc = _accesses(info, arch, N, macs,
+                    (traffic(info, t, Ft, posm, pos, t_glb, T_DRAM, True, arch.halo_reuse) for t in TENSORS),
                     {t: (traffic(info, t, Ft, posm, pos, t_arr, T_GLB, True) if t == arch.stationary
                          else traffic(info, t, Ft, posm, pos, t_sp, T_PE, False)) for t in TENSORS})
     e, dram_read_bytes, dram_bytes = _energy(info, av, acc, macs, N)

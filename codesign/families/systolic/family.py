@@ -41,6 +41,8 @@ PARAMS = (
                   source="assumption: 1 GHz"),
     HardwareParam("double_buffered", "bool", True, "", "glb and acc hold two tiles (half usable each)",
                   source=_GEMMINI),
+    HardwareParam("halo_reuse", "bool", True, "", "conv input rows two consecutive dram-level tiles share "
+                  "stay in the glb (sliding window)", source="Timeloop v3 (its convention 7, tests/test_timeloop.py)"),
     HardwareParam("tech", "tech", "horowitz45", "", "energy/area table: horowitz45, eyeriss65 or a table",
                   source="codesign.tech"),
     HardwareParam("timing", "str", "rtl", "", "rtl (our RTL) | scalesim (SCALE-Sim 3.0.0) | ideal",
