@@ -42,6 +42,17 @@ re-read every cycle whatever the order), so one order dominates there:
 the stationary operand's unused dims innermost (`glb_order`). The ``pe``
 order changes no count in the cost model; it is the layer's dim order.
 
+With halo reuse (``hardware.halo_reuse``, see `traffic`) the dram order
+also decides which dim's loop is innermost among those that iterate: a
+*sliding* dim there (a conv's P, Q, R or S) fetches each next glb tile's
+new rows only. So besides the canonical order of each role, the dram level
+searches, per sliding dim, the canonical order of its role with that dim
+innermost: any order whose innermost iterating loop is a sliding dim is
+then matched (same reuse class or a better one, same halo sweep), and one
+whose innermost iterating loop is another dim is matched by its role's
+canonical order (whose own innermost iterating loop may slide: only lower
+input traffic).
+
 **Pins** (the ``Mapping.to_dict()`` shape, e.g. ``{"glb": {"M": 4},
 "order": {"dram": ["K", "N"]}}``) fix the given entries: a pinned factor
 restricts that dim's candidates (a pinned array factor is added even if it
@@ -196,24 +207,60 @@ class MappingSpace:
         present = {self.layer.role(d) for d, b in self.layer.dims if b > 1}
         return tuple(r for r in ROLE_ORDER if r in present)
 
-    def canonical_order(self, innermost: str) -> tuple[str, ...]:
+    def canonical_order(self, innermost: str, last: str | None = None) -> tuple[str, ...]:
         """Dims of bound 1 first, then ``g`` dims, then the other roles in
-        `ROLE_ORDER`, role `innermost` last (layer order within a role)."""
+        `ROLE_ORDER`, role `innermost` last (layer order within a role, but
+        dim `last`, of that role, innermost)."""
         names = self.layer.dim_names
         one = [d for d, b in self.layer.dims if b == 1]
         live = [d for d in names if d not in one]
         seq = [r for r in ROLE_ORDER if r != innermost] + [innermost]
-        return tuple(one + [d for r in seq for d in live if self.layer.role(d) == r])
+        out = [d for r in seq for d in live if self.layer.role(d) == r and d != last]
+        return tuple(one + out + ([last] if last is not None else []))
+
+    @cached_property
+    def sliding_dims(self) -> frozenset[str]:
+        """Live dims of a two-dim tensor axis (a conv's P, Q, R, S): with
+        ``halo_reuse`` the innermost iterating dram loop over one of them
+        keeps the rows consecutive glb tiles share."""
+        if not self.arch.halo_reuse:
+            return frozenset()
+        live = {d for d, b in self.layer.dims if b > 1}
+        out: set[str] = set()
+        for t in self.layer.tensors:
+            for a in t.axes:
+                ds = [d for d, _ in a.terms if d in live]
+                if len(ds) == 2:
+                    out |= set(ds)
+        return frozenset(out)
 
     @cached_property
     def dram_orders(self) -> tuple[tuple[str, ...], ...]:
         """One order per non-dominated reuse class (per role with live
-        non-``g`` dims), or the pinned order."""
+        non-``g`` dims; the first ``len(canonical)``), then, with halo reuse,
+        one per sliding dim that is not already innermost in its role's
+        canonical order, that dim innermost; or the pinned order."""
         pinned = self._pinned_order("dram")
         if pinned is not None:
             return (pinned,)
         roles = [r for r in self.roles if r != "g"] or ["g"]
-        return tuple(self.canonical_order(r) for r in roles)
+        canon = [self.canonical_order(r) for r in roles]
+        extra = [self.canonical_order(self.layer.role(d), d) for d in self.layer.dim_names
+                 if d in self.sliding_dims and self.layer.role(d) in roles]
+        return tuple(canon + [o for o in extra if o not in canon])
+
+    def halo_dim(self, order: int) -> str | None:
+        """The sliding dim that dram order `order` puts innermost (None: not one)."""
+        o = self.dram_orders[order]
+        live = [d for d in o if self.layer.bounds[d] > 1]
+        return live[-1] if live and live[-1] in self.sliding_dims else None
+
+    @property
+    def canonical_orders(self) -> int:
+        """How many of `dram_orders` are reuse-class representatives (the rest: halo orders)."""
+        if self._pinned_order("dram") is not None:
+            return 1
+        return len([r for r in self.roles if r != "g"] or ["g"])
 
     @cached_property
     def glb_orders(self) -> tuple[tuple[str, ...], ...]:
