@@ -51,7 +51,8 @@ def loops(mapping, lvl):
     return [(d, mapping.factors[li][mapping.dims.index(d)]) for d in order]
 
 
-def brute(layer, mapping, stationary):
+def brute(layer, mapping, stationary, elems=None):
+    tensor_elems = elems or globals()["tensor_elems"]
     bounds = layer.bounds
     dims = layer.dim_names
     levels_loops = {l: loops(mapping, l) for l in ("dram", "glb", "pe")}
@@ -246,3 +247,67 @@ def test_halo_reuse_follows_the_innermost_loop(order, saves):
                        MappingBatch.from_mappings([m])).row(0)["dram_inputs_reads"] for h in (False, True)}
     assert got[True] == counts[("halo", "inputs")] and got[False] == counts[("dram", "inputs")]
     assert (got[True] < got[False]) == saves
+
+
+def pixel_elems(conv):
+    """tensor_elems of `flat_layer(conv)` with the real input pixel of each im2col entry."""
+    p = dict(conv.params)
+    P, Q, stride, dil, Cg = conv.bounds["P"], conv.bounds["Q"], p["stride"], p["dilation"], conv.bounds["C"]
+
+    def elems(layer, tensor, point):
+        if tensor != "inputs":
+            return tensor_elems(layer, tensor, point)
+        n, pq = divmod(point["M"], P * Q)
+        pp, q = divmod(pq, Q)
+        return (n, point["G"] * Cg + point["C"], pp * stride + point["R"] * dil, q * stride + point["S"] * dil)
+    return elems
+
+
+@st.composite
+def flat_layer_and_mapping(draw):
+    from codesign.families.systolic.flat import flat_layer
+    n, c, k, h, r, s, dl, grp = (draw(st.integers(1, x)) for x in (2, 2, 2, 4, 3, 2, 2, 2))
+    conv = conv2d(n, c * grp, h + (r - 1) * dl, h + dl, k * grp, r, 2, stride=s, dilation=dl, groups=grp)
+    layer = flat_layer(conv)
+    if layer is None:
+        layer, conv = flat_layer(conv2d(2, 1, 3, 3, 1, 2, 2)), conv2d(2, 1, 3, 3, 1, 2, 2)
+    df = draw(st.sampled_from(["os", "ws", "is"]))
+    r_role, c_role, t_role = ROLES_ON[df]
+    lv = {l: {} for l in ("glb", "rows", "cols", "pe")}
+    for d, b in layer.dims:
+        where = {r_role: "rows", c_role: "cols", t_role: "pe"}.get(layer.role(d))
+        if where and b > 1:
+            lv[where][d] = draw(st.integers(1, b))
+        n_ = math.ceil(b / max(lv["rows"].get(d, 1), lv["cols"].get(d, 1), lv["pe"].get(d, 1)))
+        lv["glb"][d] = draw(st.sampled_from([f for f in range(1, n_ + 1) if n_ % f == 0]))
+    order = {l: draw(st.permutations(layer.dim_names)) for l in ("dram", "glb", "pe")}
+    return conv, layer, df, Mapping.build(layer, **lv, order=order)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flat_layer_and_mapping())
+def test_flattened_tiles_match_bruteforce(clm):
+    """Flattened output-pixel tiles (im2col M, runs of pixels across output rows
+    and images): kept input tiles hold distinct pixels, streamed inputs move
+    im2col entries; the loop nest executed on the conv's real input pixels."""
+    conv, layer, df, mapping = clm
+    R = max(2, math.prod(mapping.level("rows").values()))
+    C = max(2, math.prod(mapping.level("cols").values()))
+    arch = SystolicArch(rows=R, cols=C, dataflow=df, glb_kib=1e6, acc_kib=1e6, pe_reg_words=10**6)
+    counts, folds, _ = brute(layer, mapping, arch.stationary, elems=pixel_elems(conv))
+    row = evaluate(layer, arch, MappingBatch.from_mappings([mapping])).row(0)
+    assert row["infeasible"] == "ok" and row["folds"] == len(folds)
+    for t in ("inputs", "weights"):
+        assert row[f"dram_{t}_reads"] == counts[("dram", t)], f"dram {t}"
+        assert row[f"glb_{t}_reads"] == counts[("glb", t)], f"glb reads {t}"
+    assert row["dram_outputs_updates"] == counts[("dram", "outputs")]
+    assert row["acc_outputs_updates"] == counts[("glb", "outputs")]
+    # the kept glb tile: the largest glb tile's distinct pixels (and its weights)
+    fp = {t: 0 for t in ("inputs", "weights")}
+    inner = [math.prod(mapping.factors[l][i] for l in range(1, 5)) for i in range(len(layer.dims))]
+    for it in itertools.product(*(range(f) for f in mapping.factors[0])):
+        box = [range(i * x, min((i + 1) * x, b)) for i, x, (_, b) in zip(it, inner, layer.dims)]
+        pts = [dict(zip(layer.dim_names, p)) for p in itertools.product(*box)]
+        for t in fp:
+            fp[t] = max(fp[t], len({pixel_elems(conv)(layer, t, p) for p in pts}))
+    assert row["glb_bytes_used"] == sum(fp[t] * layer.tensor(t).bits / 8 for t in fp)

@@ -221,7 +221,7 @@ def _evaluate(layer: Layer, av: _ArchView, F_in: np.ndarray, rank: np.ndarray, c
     acc = _accesses(info, arch, N, macs,
                     (traffic(info, t, Ft, posm, pos, t_glb, T_DRAM, True, arch.halo_reuse) for t in TENSORS),
                     {t: (traffic(info, t, Ft, posm, pos, t_arr, T_GLB, True) if t == arch.stationary
-                         else traffic(info, t, Ft, posm, pos, t_sp, T_PE, False)) for t in TENSORS})
+                         else traffic(info, t, Ft, posm, pos, t_sp, T_PE, False, window=False)) for t in TENSORS})
     e, dram_read_bytes, dram_bytes = _energy(info, av, acc, macs, N)
     compute, folds, sum_urc, n_arr, glb_tile = _compute(info, av, F, t_arr, t_glb)
     if arch.timing == "scalesim" and arch.dataflow == "os":

@@ -27,6 +27,7 @@ from functools import lru_cache
 import numpy as np
 
 from ...workload import TENSORS, Layer
+from .flat import Geometry, is_flat, window_max, window_sum
 
 __all__ = ["LayerInfo", "info", "cdiv", "traffic", "axis_sum_halo", "innermost_sweep", "footprint", "level_sum", "ext2", "axis_sum"]
 
@@ -42,6 +43,7 @@ class LayerInfo:
     size: dict[str, int]
     bits: dict[str, int]
     roles: tuple[str, ...]
+    window: tuple | None = None                   # flattened conv: (Geometry, iM, iR, iS), see `flat`
 
 
 @lru_cache(maxsize=4096)
@@ -55,8 +57,15 @@ def info(layer: Layer) -> LayerInfo:
         live = [tuple((idx[d], c) for d, c in a.terms if bounds[idx[d]] > 1) for a in t.axes]
         axes2[t.name] = tuple(a for a in live if len(a) == 2)
         const[t.name] = math.prod(int(bounds[a[0][0]]) for a in live if len(a) == 1)
-    return LayerInfo(bounds, rel, axes2, const, {t: layer.footprint(t) for t in TENSORS},
-                      {t.name: t.bits for t in layer.tensors}, tuple(layer.role(d) for d in layer.dim_names))
+    window = None
+    size = {t: layer.footprint(t) for t in TENSORS}
+    if is_flat(layer):
+        geo = Geometry.of(layer)
+        window = (geo, idx["M"], idx["R"], idx["S"])
+        size["inputs"] = size["inputs"] // int(bounds[idx["M"]] * bounds[idx["R"]] * bounds[idx["S"]]) \
+            * int(window_sum(geo, bounds[idx["M"]], bounds[idx["R"]], bounds[idx["S"]]))
+    return LayerInfo(bounds, rel, axes2, const, size, {t.name: t.bits for t in layer.tensors},
+                     tuple(layer.role(d) for d in layer.dim_names), window)
 
 
 def cdiv(a, b):
@@ -93,10 +102,13 @@ def footprint(info, tensor, tile):
             out = out * tile[j]
     for (d1, c1), (d2, c2) in info.axes2[tensor]:
         out = out * ext2(c1, c2, tile[d1], tile[d2])
+    if info.window is not None and tensor == "inputs":       # distinct pixels, not im2col entries
+        geo, m, r, s = info.window
+        out = out // (tile[m] * tile[r] * tile[s]) * window_max(geo, tile[m], tile[r], tile[s])
     return out
 
 
-def traffic(info, tensor, Ft, posm, pos, tile, cut, exempt, halo=False):
+def traffic(info, tensor, Ft, posm, pos, tile, cut, exempt, halo=False, window=True):
     """Elements of `tensor` moved across the boundary below temporal level `cut`.
 
     Arrays are dim-major: Ft (3, D, N) temporal factors, posm/pos (3, D, N)
@@ -104,7 +116,9 @@ def traffic(info, tensor, Ft, posm, pos, tile, cut, exempt, halo=False):
     the child's tile. With `exempt`, loops after the innermost loop over a
     dim the tensor uses (above the boundary) reuse the tile; with `halo`,
     sweeps of the innermost loop keep the rows of a two-dim axis that
-    consecutive tiles share (module docstring).
+    consecutive tiles share (module docstring); with `window`, a flattened
+    conv's kept input tiles count distinct pixels (`flat.window_sum`), else
+    im2col entries (what a streamed operand moves).
     """
     bounds = info.bounds
     live = bounds > 1
@@ -129,6 +143,10 @@ def traffic(info, tensor, Ft, posm, pos, tile, cut, exempt, halo=False):
             dim, f = sweep
             total = total * axis_sum_halo(c1, c2, bounds[d1], bounds[d2], tile[d1], tile[d2],
                                           np.where(dim == d1, f, 1), np.where(dim == d2, f, 1))
+    if window and info.window is not None and tensor == "inputs":
+        geo, m, r, s = info.window
+        x = np.minimum(tile[[m, r, s]], bounds[[m, r, s], None])
+        total = total // int(bounds[m] * bounds[r] * bounds[s]) * window_sum(geo, x[0], x[1], x[2])
     return total
 
 
