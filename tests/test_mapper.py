@@ -19,6 +19,7 @@ from codesign.families.systolic.arch import SystolicArch
 from codesign.families.systolic.dataflow import ROLES_ON
 from codesign.families.systolic.bounds import Scorer, cases
 from codesign.families.systolic.cost import evaluate
+from codesign.families.systolic.flat import flat_layer
 from codesign.families.systolic.mapping import LEVELS, MappingBatch
 from codesign.objective import Objective
 from codesign.families.systolic.mapper import NoMappingError, best_dataflow, best_mapping, pareto_mappings
@@ -36,6 +37,7 @@ LAYERS = {
     "conv_d2": conv2d(1, 2, 7, 1, 2, 2, 1, dilation=2, name="c3"),         # K2 C2 P5 R2, dilation 2
     "dwconv": depthwise_conv2d(1, 3, 5, 1, 2, 1, padding=0, name="dw"),    # G3 P4 R2
     "matmul": matmul(2, 3, 4, 3, name="mm"),                                # B2 M3 N4 K3
+    "flat": flat_layer(conv2d(1, 1, 4, 4, 2, 2, 2, name="cf")),             # M9 (P3 Q3) K2 R2 S2, flattened
 }
 
 ARCHS = [

@@ -225,13 +225,16 @@ class MappingSpace:
         keeps the rows consecutive glb tiles share."""
         if not self.arch.halo_reuse:
             return frozenset()
-        live = {d for d, b in self.layer.dims if b > 1}
+        b = self.layer.bounds
         out: set[str] = set()
         for t in self.layer.tensors:
             for a in t.axes:
-                ds = [d for d, _ in a.terms if d in live]
-                if len(ds) == 2:
-                    out |= set(ds)
+                terms = [(d, c) for d, c in a.terms if b[d] > 1]
+                if len(terms) == 2:             # and two tiles can share a row (G*Cg + C never does)
+                    (d1, c1), (d2, c2) = terms
+                    g = math.gcd(c1, c2)
+                    if b[d1] > c2 // g and b[d2] > c1 // g:
+                        out |= {d1, d2}
         return frozenset(out)
 
     @cached_property
