@@ -413,3 +413,21 @@ def test_exhaustive_budget_falls_back_to_beam():
     v = lambda r: o(r.costs.latency_cycles[r.best], r.costs.energy_pj[r.best])  # noqa: E731
     assert v(capped) >= v(full) * (1 - 1e-12)
     assert not best_mapping(LAYERS["gemm"], ARCHS[0], strategy="beam").exact
+
+
+def test_flattening_is_an_option_the_mapper_takes_when_it_is_better():
+    """best_mapping(flatten=True) searches both spaces: its optimum is the
+    better of the unflattened optimum and the unpruned brute force over the
+    flattened layer, so never worse than without flattening."""
+    base, flat = conv2d(1, 1, 4, 4, 2, 2, 2, name="cf"), LAYERS["flat"]
+    wins = 0
+    for arch in ARCHS:
+        for objective in OBJECTIVES:
+            o = Objective.parse(objective)
+            plain = best_mapping(base, arch, objective)
+            both = best_mapping(base, arch, objective, flatten=True)
+            v = lambda r: o(r.cost["latency_cycles"], r.cost["energy_pj"])  # noqa: E731
+            want = min(v(plain), brute_best(flat, arch, objective) or np.inf)
+            assert v(both) == pytest.approx(want, rel=1e-12) and v(both) <= v(plain)
+            wins += both.mapping.flat
+    assert wins > 0

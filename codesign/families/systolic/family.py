@@ -11,6 +11,8 @@ from .arch import ARCH_DATAFLOWS, TIMINGS, SystolicArch
 from .mapper import NoMappingError
 from .mapping import MappingError
 from .network import evaluate_network, infeasible_cost, network_cost
+from .flat import flat_layer
+from .schedules import SCHEDULES
 from .space import check_pin
 
 __all__ = ["SystolicFamily", "FAMILY"]
@@ -66,16 +68,19 @@ class SystolicFamily(Family):
         return arch.to_params()
 
     def check_pins(self, network: Network, pins: Mapping[str, Any]) -> dict:
-        if not isinstance(pins, dict):
-            raise UserError("mapping: must map layer names to mappings")
         workload = network.unique()
+        if pins in SCHEDULES:               # every layer on a tool's schedule
+            return {layer.name: pins for layer, _ in workload}
+        if not isinstance(pins, dict):
+            raise UserError(f"mapping: must map layer names to mappings, or be one of {', '.join(SCHEDULES)}")
         out = {}
         for lname, pin in pins.items():
             try:
                 layer = workload.layer(lname)
             except KeyError:
                 raise UserError(f"mapping.{lname}: no layer of that name in the workload") from None
-            check_pin(layer, pin)
+            if pin not in SCHEDULES:
+                check_pin(layer, pin)
             out[layer.name] = pin
         return out
 
@@ -84,9 +89,12 @@ class SystolicFamily(Family):
         workload = network.unique()
         pins = {}
         for name, m in plans.items():
-            dims = workload.layer(name).dim_names
+            layer = workload.layer(name)
+            dims = (flat_layer(layer) if m.get("flat") else layer).dim_names
             pin = {lvl: {x: int(m.get(lvl, {}).get(x, 1)) for x in dims} for lvl in ("dram", "glb", "rows", "cols", "pe")}
             pin["order"] = m["order"]
+            if m.get("flat"):
+                pin["flat"] = True
             pins[name] = pin
         return pins
 

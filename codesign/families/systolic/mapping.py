@@ -14,6 +14,10 @@ exact (tests/test_cost_bruteforce.py).
 
 `Mapping` is one validated, immutable mapping; `MappingBatch` is N mappings
 as numpy arrays, the form the cost model works on.
+
+A *flattened* mapping (``flat``) tiles a conv's output pixels as one dim
+``M = N*P*Q`` (`codesign.families.systolic.flat`): its dims are those of
+`flat_layer`, and ``flat: true`` in its dict form says so.
 """
 from __future__ import annotations
 
@@ -50,6 +54,7 @@ class Mapping:
     bounds: tuple[int, ...]
     factors: tuple[tuple[int, ...], ...]
     order: tuple[tuple[str, ...], ...]
+    flat: bool = False              # dims of `flat_layer` (output pixels flattened into M)
 
     def __post_init__(self):
         D = len(self.dims)
@@ -75,13 +80,21 @@ class Mapping:
     def build(cls, layer: Layer, *, glb: TMapping[str, int] | None = None,
               rows: TMapping[str, int] | None = None, cols: TMapping[str, int] | None = None,
               pe: TMapping[str, int] | None = None, dram: TMapping[str, int] | None = None,
-              order: TMapping[str, Sequence[str]] | None = None) -> "Mapping":
+              order: TMapping[str, Sequence[str]] | None = None, flat: bool = False) -> "Mapping":
         """A mapping from per-level ``{dim: factor}`` dicts.
 
         Missing factors are 1; ``dram`` factors default to what the inner
         levels leave (ceil(bound / inner)). ``order[level]`` may list only
         some dims (outermost first); the others follow in layer order.
+        With `flat`, the dims are those of ``flat_layer(layer)``.
         """
+        from .flat import flat_layer, is_flat
+        if flat and not is_flat(layer):
+            fl = flat_layer(layer)
+            if fl is None:
+                raise MappingError(f"mapping.flat: layer {layer.name!r} has no output pixels to flatten "
+                                   f"(a conv with two or more of N, P, Q > 1)")
+            layer = fl
         dims = layer.dim_names
         given = {"dram": dram or {}, "glb": glb or {}, "rows": rows or {}, "cols": cols or {}, "pe": pe or {}}
         for lvl, fs in given.items():
@@ -103,7 +116,7 @@ class Mapping:
                 raise MappingError(f"mapping.order.{lvl}: a dim is listed twice in {o}")
             orders.append(tuple(o + [d for d in dims if d not in o]))
         return cls(layer.name, dims, tuple(b for _, b in layer.dims),
-                   (dram_f,) + tuple(inner[l] for l in LEVELS[1:]), tuple(orders))
+                   (dram_f,) + tuple(inner[l] for l in LEVELS[1:]), tuple(orders), is_flat(layer))
 
     # -- views ---------------------------------------------------------------
     def factor(self, level: str, dim: str) -> int:
@@ -125,6 +138,8 @@ class Mapping:
         """Plain-data form (the YAML/JSON ``mapping:`` shape); `build` reads it back."""
         out = {l: self.level(l) for l in LEVELS}
         out["order"] = {l: list(o) for l, o in zip(TEMPORAL, self.order)}
+        if self.flat:
+            out["flat"] = True
         return out
 
     def __str__(self) -> str:
@@ -161,7 +176,7 @@ class Mapping:
             else:
                 keys = list(fs)
             parts.append(f"{lvl}[{' '.join(f'{d}{fs[d]}' for d in keys)}]")
-        return " ".join(parts)
+        return ("flat " if self.flat else "") + " ".join(parts)
 
 
 @dataclass(frozen=True)

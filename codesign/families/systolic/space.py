@@ -69,9 +69,11 @@ from functools import cached_property
 import numpy as np
 
 from .arch import SystolicArch
-from .dataflow import ARRAY_LEVELS, ROLES_ON, level_of_role
+from .dataflow import ROLES_ON, level_of_role
 from ...workload import Layer
+from .flat import is_flat
 from .mapping import LEVELS, TEMPORAL, Mapping, MappingBatch, MappingError
+from .pins import check_pin
 
 __all__ = ["DimSpace", "MappingSpace", "array_tiles", "reuse_class", "ROLE_ORDER"]
 
@@ -332,7 +334,7 @@ class MappingSpace:
     def mapping(self, batch: MappingBatch, i: int) -> Mapping:
         """Mapping `i` of a batch, named after the layer."""
         m = batch[i]
-        return Mapping(self.layer.name, m.dims, m.bounds, m.factors, m.order)
+        return Mapping(self.layer.name, m.dims, m.bounds, m.factors, m.order, is_flat(self.layer))
 
 
 def random_batch(layer: Layer, arch: SystolicArch, n: int, seed: int = 0) -> MappingBatch:
@@ -360,39 +362,3 @@ def random_batch(layer: Layer, arch: SystolicArch, n: int, seed: int = 0) -> Map
     inner[:, 0, :] = table[tiles, pick]
     rank = np.argsort(rng.random((n, 3, D)), axis=2)
     return MappingBatch.from_arrays(layer, inner, rank)
-
-
-def check_pin(layer: Layer, pin: dict, arch: SystolicArch | None = None) -> None:
-    """Pins name known levels and dims with positive factors; given an
-    architecture, array factors > 1 sit on the level its dataflow gives the
-    dim's role. Raises `MappingError` naming the key."""
-    if not isinstance(pin, dict):
-        raise MappingError(f"mapping.{layer.name}: a pin must map levels to {{dim: factor}}")
-    on = level_of_role(arch.dataflow) if arch is not None else None
-    key = f"mapping.{layer.name}"
-    for lvl, fs in pin.items():
-        if lvl == "order":
-            if not isinstance(fs, dict):
-                raise MappingError(f"{key}.order: must map levels to lists of dims")
-            for ol, dims in fs.items():
-                if ol not in TEMPORAL:
-                    raise MappingError(f"{key}.order.{ol}: unknown level; one of {', '.join(TEMPORAL)}")
-                if not isinstance(dims, (list, tuple)) or any(d not in layer.dim_names for d in dims) \
-                        or len(set(dims)) != len(dims):
-                    raise MappingError(f"{key}.order.{ol}: must list distinct dims of layer {layer.name!r} "
-                                       f"({', '.join(layer.dim_names)})")
-            continue
-        if lvl not in LEVELS:
-            raise MappingError(f"{key}.{lvl}: unknown level; one of {', '.join(LEVELS)}, order")
-        if not isinstance(fs, dict):
-            raise MappingError(f"{key}.{lvl}: must map dims to factors")
-        for d, f in fs.items():
-            if d not in layer.dim_names:
-                raise MappingError(f"{key}.{lvl}.{d}: layer {layer.name!r} has no dim {d} "
-                                   f"(dims: {', '.join(layer.dim_names)})")
-            if isinstance(f, bool) or not isinstance(f, (int, np.integer)) or f < 1:
-                raise MappingError(f"{key}.{lvl}.{d}: must be a positive integer, got {f!r}")
-            if on is not None and lvl in ARRAY_LEVELS and f > 1 and on.get(layer.role(d)) != lvl:
-                where = on.get(layer.role(d))
-                raise MappingError(f"{key}.{lvl}.{d}: the {arch.dataflow} dataflow puts {d} "
-                                   f"({layer.role(d)}-dim) {'on ' + where if where else 'off the array'}")
