@@ -250,27 +250,33 @@ def test_halo_reuse_follows_the_innermost_loop(order, saves):
 
 
 def pixel_elems(conv):
-    """tensor_elems of `flat_layer(conv)` with the real input pixel of each im2col entry."""
+    """tensor_elems of a flattened `conv` with the real input pixel of each im2col entry."""
     p = dict(conv.params)
-    P, Q, stride, dil, Cg = conv.bounds["P"], conv.bounds["Q"], p["stride"], p["dilation"], conv.bounds["C"]
+    b = conv.bounds
+    P, Q, stride, dil, Cg = b["P"], b["Q"], p["stride"], p["dilation"], b["C"]
 
     def elems(layer, tensor, point):
         if tensor != "inputs":
             return tensor_elems(layer, tensor, point)
         n, pq = divmod(point["M"], P * Q)
         pp, q = divmod(pq, Q)
-        return (n, point["G"] * Cg + point["C"], pp * stride + point["R"] * dil, q * stride + point["S"] * dil)
+        if "CRS" in point:                      # c outermost, then r, then s
+            c, rs = divmod(point["CRS"], b["R"] * b["S"])
+            r, s = divmod(rs, b["S"])
+        else:
+            c, r, s = point["C"], point["R"], point["S"]
+        return (n, point["G"] * Cg + c, pp * stride + r * dil, q * stride + s * dil)
     return elems
 
 
 @st.composite
 def flat_layer_and_mapping(draw):
-    from codesign.families.systolic.flat import flat_layer
+    from codesign.families.systolic.flat import flattened
     n, c, k, h, r, s, dl, grp = (draw(st.integers(1, x)) for x in (2, 2, 2, 4, 3, 2, 2, 2))
     conv = conv2d(n, c * grp, h + (r - 1) * dl, h + dl, k * grp, r, 2, stride=s, dilation=dl, groups=grp)
-    layer = flat_layer(conv)
+    layer = flattened(conv, draw(st.sampled_from(["pixels", "im2col"])))
     if layer is None:
-        layer, conv = flat_layer(conv2d(2, 1, 3, 3, 1, 2, 2)), conv2d(2, 1, 3, 3, 1, 2, 2)
+        layer, conv = flattened(conv2d(2, 1, 3, 3, 1, 2, 2), "pixels"), conv2d(2, 1, 3, 3, 1, 2, 2)
     df = draw(st.sampled_from(["os", "ws", "is"]))
     r_role, c_role, t_role = ROLES_ON[df]
     lv = {l: {} for l in ("glb", "rows", "cols", "pe")}
@@ -288,8 +294,9 @@ def flat_layer_and_mapping(draw):
 @given(flat_layer_and_mapping())
 def test_flattened_tiles_match_bruteforce(clm):
     """Flattened output-pixel tiles (im2col M, runs of pixels across output rows
-    and images): kept input tiles hold distinct pixels, streamed inputs move
-    im2col entries; the loop nest executed on the conv's real input pixels."""
+    and images; and the whole im2col GEMM, runs of kernel taps across channels
+    too): kept input tiles hold distinct pixels, streamed inputs move im2col
+    entries; the loop nest executed on the conv's real input pixels."""
     conv, layer, df, mapping = clm
     R = max(2, math.prod(mapping.level("rows").values()))
     C = max(2, math.prod(mapping.level("cols").values()))

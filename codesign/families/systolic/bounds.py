@@ -47,7 +47,7 @@ import numpy as np
 
 from ...workload import TENSORS, Layer
 from .dataflow import UNUSED_BY
-from .flat import Geometry, is_flat, window_max, window_sum
+from .flat import Window, window_of
 from .traffic import axis_sum, axis_sum_halo, ext2
 from .space import MappingSpace
 from .timing import fold_timing
@@ -96,8 +96,9 @@ def _blocks_of(layer: Layer) -> list[list[int]]:
             ids = [names.index(d) for d, _ in ax.terms if names.index(d) in parent]
             for j in ids[1:]:
                 parent[find(j)] = find(ids[0])
-    if is_flat(layer):                  # a run of pixels and the kernel taps decide the input pixels
-        ids = [names.index(d) for d in ("M", "R", "S") if names.index(d) in parent]
+    w = window_of(layer)
+    if w is not None:                   # a run of pixels and the kernel taps decide the input pixels
+        ids = [i for i in w.dims if i in parent]
         for j in ids[1:]:
             parent[find(j)] = find(ids[0])
     groups: dict[int, list[int]] = {}
@@ -120,7 +121,7 @@ class _Ctx:
     neg_fold: bool
     memo: dict                    # equal tables across cases: filter once
     halo_min: bool = False        # pinned dram order with halo reuse: least of the halo sweeps
-    window: tuple | None = None   # a flattened conv: (Geometry, iM, iR, iS), see `flat`
+    window: Window | None = None  # a flattened conv's kept input tiles (see `flat`)
 
 
 def cases(space: MappingSpace) -> list[Case]:
@@ -143,13 +144,11 @@ def cases(space: MappingSpace) -> list[Case]:
         const = math.prod(layer.dims[ax[0][0]][1] for ax in axes[t.name] if len(ax) == 1)
         for col in (T0, T1):
             P0[col + _X[t.name]] = const
-    window = None
-    if is_flat(layer):      # kept input tiles: distinct pixels of the M, R, S tiles (the window terms)
-        window = (Geometry.of(layer),) + tuple(names.index(d) for d in ("M", "R", "S"))
-        mrs = math.prod(layer.bounds[d] for d in ("M", "R", "S"))
-        P0[T0 + _X["inputs"]] /= mrs
+    window = window_of(layer)
+    if window is not None:  # kept input tiles: distinct pixels of the window dims' tiles
+        P0[T0 + _X["inputs"]] /= window.volume
         if st == "inputs":
-            P0[T1 + _X["inputs"]] /= mrs
+            P0[T1 + _X["inputs"]] /= window.volume
 
     ft = fold_timing(arch.timing, arch.dataflow)
     c_fold = ft.fold_const(arch.rows, arch.cols)
@@ -266,22 +265,22 @@ def _axis_terms(ctx: _Ctx, V: np.ndarray, tiles: dict, halo: int | None) -> None
     """Multiply the footprint and traffic of every tensor axis over the block's dims into `V`
     (the dram traffic of an axis over dim `halo` with its halo sweep)."""
     layer = ctx.space.layer
-    if ctx.window is not None and ctx.window[1] in tiles:
-        geo, m, r, s = ctx.window
-        one = (np.ones_like(tiles[m][0]),) * 4
-        (aM, tM, _, _), (aR, tR, _, _), (aS, tS, _, _) = (tiles.get(i, one) for i in (m, r, s))
+    w = ctx.window
+    if w is not None and w.dims[0] in tiles:
+        one = (np.ones_like(tiles[w.dims[0]][0]),) * 4
+        parts = [tiles.get(i, one) for i in w.dims]
         x_ = _X["inputs"]
-        V[:, FP + x_] *= window_max(geo, tM, tR, tS)
-        V[:, T0 + x_] *= window_sum(geo, tM, tR, tS)
+        V[:, FP + x_] *= w.max(*(p[1] for p in parts))
+        V[:, T0 + x_] *= w.sum(*(p[1] for p in parts))
         if ctx.stationary == "inputs":
-            V[:, T1 + x_] *= window_sum(geo, aM, aR, aS)
+            V[:, T1 + x_] *= w.sum(*(p[0] for p in parts))
     for tn in TENSORS:
         x_ = _X[tn]
         for ax in ctx.axes[tn]:
             if not ax or ax[0][0] not in tiles:
                 continue
             if len(ax) == 1:
-                if ctx.window is not None and tn == "inputs" and ax[0][0] in ctx.window[1:]:
+                if w is not None and tn == "inputs" and ax[0][0] in w.dims:
                     continue
                 V[:, FP + x_] *= tiles[ax[0][0]][1]
                 continue

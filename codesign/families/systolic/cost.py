@@ -42,7 +42,7 @@ from .arch import SystolicArch, tech_of
 from .dataflow import ARRAY_LEVELS, ROLES_ON
 from ...workload import TENSORS, Layer
 from .mapping import LEVELS, Mapping, MappingBatch
-from .flat import flat_layer, is_flat
+from .flat import flattened, is_flat
 from .timing import fold_timing
 from .traffic import LayerInfo, cdiv, footprint, level_sum, traffic
 from .traffic import info as layer_info
@@ -379,5 +379,5 @@ def evaluate_mapping(layer: Layer, arch: SystolicArch, mapping: Mapping, **kw) -
     """Cost of a single mapping as a flat dict of scalars (see `Costs.row`); a
     flattened mapping (`Mapping.flat`) is costed on ``flat_layer(layer)``."""
     if mapping.flat and not is_flat(layer):
-        layer = flat_layer(layer)
+        layer = flattened(layer, mapping.flat)
     return evaluate(layer, arch, MappingBatch.from_mappings([mapping]), **kw).row(0)

@@ -11,7 +11,7 @@ from .arch import ARCH_DATAFLOWS, TIMINGS, SystolicArch
 from .mapper import NoMappingError
 from .mapping import MappingError
 from .network import evaluate_network, infeasible_cost, network_cost
-from .flat import flat_layer
+from .flat import flattened
 from .schedules import SCHEDULES
 from .space import check_pin
 
@@ -90,11 +90,11 @@ class SystolicFamily(Family):
         pins = {}
         for name, m in plans.items():
             layer = workload.layer(name)
-            dims = (flat_layer(layer) if m.get("flat") else layer).dim_names
+            dims = (flattened(layer, m["flat"]) if m.get("flat") else layer).dim_names
             pin = {lvl: {x: int(m.get(lvl, {}).get(x, 1)) for x in dims} for lvl in ("dram", "glb", "rows", "cols", "pe")}
             pin["order"] = m["order"]
             if m.get("flat"):
-                pin["flat"] = True
+                pin["flat"] = m["flat"]
             pins[name] = pin
         return pins
 

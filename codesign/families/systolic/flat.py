@@ -14,10 +14,20 @@ run of X pixels and a kernel tile of ``yR x yS`` taps, the distinct input
 pixels exactly (a run spans a partial first row, full rows and a partial
 last row, per image; module `traffic` uses them). Halo reuse does not apply
 to flattened tiles (no two-dim axis is left).
+
+`im2col_layer` flattens the kernel taps too: ``G, M, K, CRS`` with
+``CRS = C*R*S`` (c outermost, then r, then s, PyTorch's unfold order), the
+whole im2col GEMM as SCALE-Sim runs it (its ws and is rows hold
+``ceil(C*R*S / side)`` folds). Its kept input tiles are counted by
+enumerating the im2col matrix once per tile size (exact, O(M*CRS)): for
+fixed schedules (``mapping: scalesim``), not for the mapper's search.
+Both layers carry a `Window` (`window_of`): which dims decide a kept
+input tile's pixels and how to count them.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -25,13 +35,22 @@ import numpy as np
 from ...workload import Layer
 from ...workload.ir import Axis, Tensor
 
-__all__ = ["flat_layer", "is_flat", "window_sum", "window_max", "FLAT_OP", "Geometry"]
+__all__ = ["flat_layer", "im2col_layer", "flattened", "is_flat", "flat_kind", "window_of", "Window", "window_sum",
+           "window_max", "FLAT_OP", "IM2COL_OP", "Geometry"]
 
-FLAT_OP = "im2col"
+FLAT_OP = "im2col"              # output pixels flattened (M)
+IM2COL_OP = "im2col_gemm"       # output pixels and kernel taps flattened (M, CRS)
+#: the flattening a mapping's dims come from, by its layer's op
+KINDS = {FLAT_OP: "pixels", IM2COL_OP: "im2col"}
 
 
 def is_flat(layer: Layer) -> bool:
-    return layer.op == FLAT_OP
+    return layer.op in KINDS
+
+
+def flat_kind(layer: Layer) -> str:
+    """``"pixels"``, ``"im2col"`` or ``""`` (not flattened)."""
+    return KINDS.get(layer.op, "")
 
 
 def flat_layer(layer: Layer) -> Layer | None:
@@ -55,13 +74,34 @@ def flat_layer(layer: Layer) -> Layer | None:
     return Layer(layer.name, FLAT_OP, dims, tensors, params)
 
 
+def im2col_layer(layer: Layer) -> Layer | None:
+    """`layer` (a conv) as its im2col GEMM ``G, M, K, CRS``; None when it is not a conv."""
+    if layer.op not in ("conv2d", "depthwise_conv2d"):
+        return None
+    b = layer.bounds
+    crs = b["C"] * b["R"] * b["S"]
+    dims = (("G", b["G"]), ("M", b["N"] * b["P"] * b["Q"]), ("K", b["K"]), ("CRS", crs))
+    bits = {t.name: t.bits for t in layer.tensors}
+    ax = lambda *terms: Axis(tuple(terms))  # noqa: E731
+    tensors = (Tensor("inputs", (ax(("M", 1)), ax(("G", crs), ("CRS", 1))), bits["inputs"]),
+               Tensor("weights", (ax(("G", b["K"]), ("K", 1)), ax(("CRS", 1))), bits["weights"]),
+               Tensor("outputs", (ax(("M", 1)), ax(("G", b["K"]), ("K", 1))), bits["outputs"]))
+    params = layer.params + (("P", b["P"]), ("Q", b["Q"]), ("Cg", b["C"]), ("of", layer.op))
+    return Layer(layer.name, IM2COL_OP, dims, tensors, params)
+
+
+def flattened(layer: Layer, kind: str) -> Layer | None:
+    """`flat_layer` (kind ``pixels``) or `im2col_layer` (``im2col``) of `layer`."""
+    return flat_layer(layer) if kind == "pixels" else im2col_layer(layer)
+
+
 class Geometry(tuple):
-    """(N, P, Q, R, S, stride, dilation) of a flattened conv."""
+    """(N, P, Q, R, S, stride, dilation, Cg) of a flattened conv."""
 
     @classmethod
     def of(cls, layer: Layer) -> "Geometry":
         p = dict(layer.params)
-        return cls((p["N"], p["P"], p["Q"], p["R"], p["S"], p["stride"], p["dilation"]))
+        return cls((p["N"], p["P"], p["Q"], p["R"], p["S"], p["stride"], p["dilation"], p.get("Cg", 1)))
 
 
 def _ext(c1, c2, x, y):
@@ -73,7 +113,7 @@ def _ext(c1, c2, x, y):
 def _runs(geo: Geometry, m0: np.ndarray, m1: np.ndarray, yr: int, ys: int) -> np.ndarray:
     """Distinct input pixels (h, w) of the output-pixel runs [m0, m1) inside
     one image (0 <= m0 < m1 <= P*Q) for a yr x ys kernel tile."""
-    _, P, Q, _, _, s, d = geo
+    _, P, Q, _, _, s, d, _ = geo
     p0, q0 = m0 // Q, m0 % Q
     p1, q1 = (m1 - 1) // Q, (m1 - 1) % Q
     # input columns of each output column, and of its prefixes and suffixes
@@ -143,3 +183,63 @@ def _each(f, x, yr, ys) -> np.ndarray:
     uniq, inv = np.unique(trip, axis=0, return_inverse=True)
     vals = np.array([f(int(a), int(b), int(c)) for a, b, c in uniq], dtype=np.int64)
     return vals[inv.ravel()].reshape(x.shape)
+
+
+@lru_cache(maxsize=4)
+def _im2col_ids(geo: Geometry) -> np.ndarray:
+    """(M, CRS) input-pixel ids of the im2col matrix of one group."""
+    N, P, Q, R, S, st, d, Cg = geo
+    H, W = (P - 1) * st + (R - 1) * d + 1, (Q - 1) * st + (S - 1) * d + 1
+    n, p, q = np.unravel_index(np.arange(N * P * Q), (N, P, Q))
+    c, r, s = np.unravel_index(np.arange(Cg * R * S), (Cg, R, S))
+    h = p[:, None] * st + r[None, :] * d
+    w = q[:, None] * st + s[None, :] * d
+    return ((n[:, None] * Cg + c[None, :]) * H + h) * W + w
+
+
+@lru_cache(maxsize=1 << 12)
+def _im2col_counts(geo: Geometry, xm: int, xk: int) -> tuple[int, int]:
+    """(sum, max) over the xm x xk tiles of the im2col matrix of its distinct pixels."""
+    ids = _im2col_ids(geo)
+    M, K = ids.shape
+    xm, xk = min(xm, M), min(xk, K)
+    nk = -(-K // xk)
+    tile = (np.arange(M)[:, None] // xm) * nk + np.arange(K)[None, :] // xk
+    keys = np.unique(tile.ravel() * int(ids.max() + 1) + ids.ravel())
+    per = np.bincount(keys // int(ids.max() + 1))
+    return int(per.sum()), int(per.max())
+
+
+@dataclass(frozen=True)
+class Window:
+    """How a flattened conv's kept input tiles count distinct pixels: the
+    tiles of `dims` (indices into the layer's dims: M, R, S or M, CRS)
+    decide them; `volume` is what the im2col count of those dims gives."""
+
+    kind: str
+    geo: Geometry
+    dims: tuple[int, ...]
+    volume: int
+
+    def sum(self, *tiles) -> np.ndarray:
+        """Distinct pixels summed over all tiles of these extents (ragged last ones)."""
+        if self.kind == "pixels":
+            return window_sum(self.geo, *tiles)
+        return _each(lambda a, b, _: _im2col_counts(self.geo, a, b)[0], tiles[0], tiles[1], 1)
+
+    def max(self, *tiles) -> np.ndarray:
+        """Distinct pixels of the largest tile of these extents."""
+        if self.kind == "pixels":
+            return window_max(self.geo, *tiles)
+        return _each(lambda a, b, _: _im2col_counts(self.geo, a, b)[1], tiles[0], tiles[1], 1)
+
+
+def window_of(layer: Layer) -> Window | None:
+    """The `Window` of a flattened layer (None for any other)."""
+    kind = flat_kind(layer)
+    if not kind:
+        return None
+    names = layer.dim_names
+    dims = ("M", "R", "S") if kind == "pixels" else ("M", "CRS")
+    return Window(kind, Geometry.of(layer), tuple(names.index(d) for d in dims),
+                  math.prod(layer.bounds[d] for d in dims))

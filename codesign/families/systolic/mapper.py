@@ -21,7 +21,8 @@ import numpy as np
 from .arch import DATAFLOWS, SystolicArch
 from ...workload import Layer
 from .cost import INFEASIBLE, evaluate
-from .flat import flat_layer
+from .flat import flat_layer, flattened
+from .pins import flat_pin
 from .mapping import Mapping, MappingBatch, MappingError
 from .schedules import scalesim_mapping
 from ...objective import OBJECTIVES, Objective
@@ -86,12 +87,12 @@ def best_mapping(layer: Layer, arch: SystolicArch, objective="edp", pin: dict | 
         return _fixed(layer, arch, scalesim_mapping(layer, arch), t0)
     strat = _strategy(strategy)
     pin = dict(pin or {})
+    kind = flat_pin(layer, pin.pop("flat", False), f"mapping.{layer.name}")
     spaces = [layer]
-    if pin.pop("flat", False) or flatten:
-        fl = flat_layer(layer)
-        if fl is None and not flatten:
-            raise MappingError(f"mapping.{layer.name}.flat: the layer has no output pixels to flatten")
-        spaces = ([] if not flatten else [layer]) + ([fl] if fl is not None else [])
+    if kind:
+        spaces = [flattened(layer, kind)]
+    elif flatten and flat_layer(layer) is not None:
+        spaces = [layer, flat_layer(layer)]
     best = None
     for lay in spaces:
         space = MappingSpace(lay, arch, pin or None)
@@ -113,7 +114,7 @@ def best_mapping(layer: Layer, arch: SystolicArch, objective="edp", pin: dict | 
 
 def _fixed(layer: Layer, arch: SystolicArch, mapping: Mapping, t0: float) -> MapResult:
     """A fixed mapping costed as a one-mapping space."""
-    lay = flat_layer(layer) if mapping.flat else layer
+    lay = flattened(layer, mapping.flat) if mapping.flat else layer
     c = evaluate(lay, arch, MappingBatch.from_mappings([mapping]))
     if not c.feasible[0]:
         raise NoMappingError(f"layer {layer.name!r}: SCALE-Sim's schedule does not fit "

@@ -5,11 +5,25 @@ import numpy as np
 
 from .arch import SystolicArch
 from .dataflow import ARRAY_LEVELS, level_of_role
-from .flat import flat_layer, is_flat
+from .flat import flattened, is_flat
 from .mapping import LEVELS, TEMPORAL, MappingError
 from ...workload import Layer
 
-__all__ = ["check_pin"]
+__all__ = ["check_pin", "flat_pin"]
+
+
+def flat_pin(layer: Layer, value, key: str) -> str:
+    """The flattening kind a pin's ``flat`` asks for (``""``: none); raises
+    `MappingError` naming `key` when the value or the layer does not allow it."""
+    if value is False:
+        return ""
+    kind = "pixels" if value is True else value
+    if kind not in ("pixels", "im2col"):
+        raise MappingError(f"{key}.flat: must be true, false, pixels or im2col, got {value!r}")
+    if not is_flat(layer) and flattened(layer, kind) is None:
+        raise MappingError(f"{key}.flat: layer {layer.name!r} cannot be flattened as {kind} "
+                           f"(pixels: a conv with two or more of N, P, Q > 1; im2col: a conv)")
+    return kind
 
 
 def check_pin(layer: Layer, pin: dict, arch: SystolicArch | None = None) -> None:
@@ -20,13 +34,10 @@ def check_pin(layer: Layer, pin: dict, arch: SystolicArch | None = None) -> None
         raise MappingError(f"mapping.{layer.name}: a pin must map levels to {{dim: factor}}")
     on = level_of_role(arch.dataflow) if arch is not None else None
     key = f"mapping.{layer.name}"
-    if "flat" in pin:                   # the dims are then those of flat_layer
-        if not isinstance(pin["flat"], bool):
-            raise MappingError(f"{key}.flat: must be true or false, got {pin['flat']!r}")
-        if pin["flat"] and not is_flat(layer):
-            layer = flat_layer(layer)
-            if layer is None:
-                raise MappingError(f"{key}.flat: the layer has no output pixels to flatten")
+    if "flat" in pin:                   # the dims are then those of the flattened layer
+        kind = flat_pin(layer, pin["flat"], key)
+        if kind and not is_flat(layer):
+            layer = flattened(layer, kind)
         pin = {k: v for k, v in pin.items() if k != "flat"}
     for lvl, fs in pin.items():
         if lvl == "order":

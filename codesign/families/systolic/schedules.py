@@ -8,13 +8,13 @@ Folds run over the two spatial dims (``ceil(Sr/R) * ceil(Sc/C)``), with
 no dram tiling (its SRAMs are sized to hold the layer or stream it).
 
 `scalesim_mapping` builds that schedule: a conv's output pixels flattened
-into M (`flat`), so a fold of rows may span output rows as SCALE-Sim's
-does. A role with several live dims on one side of the array (a conv's
-C, R, S on the rows under ws and is) is filled greedily in layer order:
-``C`` up to the side, then ``R`` with what is left, and so on. That equals
-SCALE-Sim's ``ceil(C*R*S / side)`` folds when the side divides C or
-``C*R*S`` fits the side, but not in general (C = 3, 7x7 kernel on 32 rows:
-7 folds here, 5 there); its RTL peers have the same limit.
+into M (`flat.flat_layer`), so a fold of rows may span output rows as
+SCALE-Sim's does, and C, R, S (ws and is rows) filled greedily in layer
+order, C up to the side, then R with what is left. When that does not give
+SCALE-Sim's ``ceil(C*R*S / side)`` folds (C = 3 and a 7x7 kernel on 32
+rows: 7 folds, not 5) the layer runs as its whole im2col GEMM
+(`flat.im2col_layer`, kernel taps flattened too), whose kept input tiles
+are counted by enumeration (slower, exact).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import math
 
 from .arch import SystolicArch
 from .dataflow import ROLES_ON
-from .flat import flat_layer
+from .flat import flat_layer, im2col_layer
 from .mapping import Mapping
 from ...workload import Layer
 
@@ -34,12 +34,22 @@ SCHEDULES = ("scalesim",)
 
 def scalesim_mapping(layer: Layer, arch: SystolicArch) -> Mapping:
     """SCALE-Sim's schedule of `layer` on `arch` (module docstring)."""
-    flat = flat_layer(layer)
-    L = flat or layer
+    L = flat_layer(layer) or layer
+    lv, exact = _greedy(L, arch)
+    if not exact:                     # C, R, S on one side: only the whole im2col GEMM folds as SCALE-Sim
+        L = im2col_layer(layer)
+        lv, _ = _greedy(L, arch)
+    return Mapping.build(L, **lv)
+
+
+def _greedy(L: Layer, arch: SystolicArch) -> tuple[dict, bool]:
+    """Per-level factors of the schedule on `L`, and whether its folds per
+    side are SCALE-Sim's ``ceil(product of the role's bounds / side)``."""
     rows_role, cols_role, t_role = ROLES_ON[arch.dataflow]
     lv = {"rows": {}, "cols": {}, "pe": {}, "glb": {}}
+    exact = True
     for role, lvl, side in ((rows_role, "rows", arch.rows), (cols_role, "cols", arch.cols), (t_role, "pe", None)):
-        left = side
+        left, folds, size = side, 1, 1
         for d, b in L.dims:
             if L.role(d) != role or b == 1:
                 continue
@@ -48,4 +58,6 @@ def scalesim_mapping(layer: Layer, arch: SystolicArch) -> Mapping:
             if side is not None:
                 left = max(1, left // tile)
                 lv["glb"][d] = math.ceil(b / tile)
-    return Mapping.build(L, **lv)
+                folds, size = folds * lv["glb"][d], size * b
+        exact &= side is None or folds == math.ceil(size / side)
+    return lv, exact

@@ -71,7 +71,7 @@ import numpy as np
 from .arch import SystolicArch
 from .dataflow import ROLES_ON, level_of_role
 from ...workload import Layer
-from .flat import is_flat
+from .flat import flat_kind
 from .mapping import LEVELS, TEMPORAL, Mapping, MappingBatch, MappingError
 from .pins import check_pin
 
@@ -334,7 +334,7 @@ class MappingSpace:
     def mapping(self, batch: MappingBatch, i: int) -> Mapping:
         """Mapping `i` of a batch, named after the layer."""
         m = batch[i]
-        return Mapping(self.layer.name, m.dims, m.bounds, m.factors, m.order, is_flat(self.layer))
+        return Mapping(self.layer.name, m.dims, m.bounds, m.factors, m.order, flat_kind(self.layer))
 
 
 def random_batch(layer: Layer, arch: SystolicArch, n: int, seed: int = 0) -> MappingBatch:

@@ -27,7 +27,7 @@ from functools import lru_cache
 import numpy as np
 
 from ...workload import TENSORS, Layer
-from .flat import Geometry, is_flat, window_max, window_sum
+from .flat import Window, window_of
 
 __all__ = ["LayerInfo", "info", "cdiv", "traffic", "axis_sum_halo", "innermost_sweep", "footprint", "level_sum", "ext2", "axis_sum"]
 
@@ -43,7 +43,7 @@ class LayerInfo:
     size: dict[str, int]
     bits: dict[str, int]
     roles: tuple[str, ...]
-    window: tuple | None = None                   # flattened conv: (Geometry, iM, iR, iS), see `flat`
+    window: Window | None = None                  # a flattened conv's kept input tiles (see `flat`)
 
 
 @lru_cache(maxsize=4096)
@@ -57,13 +57,10 @@ def info(layer: Layer) -> LayerInfo:
         live = [tuple((idx[d], c) for d, c in a.terms if bounds[idx[d]] > 1) for a in t.axes]
         axes2[t.name] = tuple(a for a in live if len(a) == 2)
         const[t.name] = math.prod(int(bounds[a[0][0]]) for a in live if len(a) == 1)
-    window = None
+    window = window_of(layer)
     size = {t: layer.footprint(t) for t in TENSORS}
-    if is_flat(layer):
-        geo = Geometry.of(layer)
-        window = (geo, idx["M"], idx["R"], idx["S"])
-        size["inputs"] = size["inputs"] // int(bounds[idx["M"]] * bounds[idx["R"]] * bounds[idx["S"]]) \
-            * int(window_sum(geo, bounds[idx["M"]], bounds[idx["R"]], bounds[idx["S"]]))
+    if window is not None:
+        size["inputs"] = size["inputs"] // window.volume * int(window.sum(*bounds[list(window.dims)]))
     return LayerInfo(bounds, rel, axes2, const, size, {t.name: t.bits for t in layer.tensors},
                      tuple(layer.role(d) for d in layer.dim_names), window)
 
@@ -102,9 +99,10 @@ def footprint(info, tensor, tile):
             out = out * tile[j]
     for (d1, c1), (d2, c2) in info.axes2[tensor]:
         out = out * ext2(c1, c2, tile[d1], tile[d2])
-    if info.window is not None and tensor == "inputs":       # distinct pixels, not im2col entries
-        geo, m, r, s = info.window
-        out = out // (tile[m] * tile[r] * tile[s]) * window_max(geo, tile[m], tile[r], tile[s])
+    w = info.window
+    if w is not None and tensor == "inputs":                  # distinct pixels, not im2col entries
+        t = tile[list(w.dims)]
+        out = out // np.prod(t, axis=0) * w.max(*t)
     return out
 
 
@@ -117,7 +115,7 @@ def traffic(info, tensor, Ft, posm, pos, tile, cut, exempt, halo=False, window=T
     dim the tensor uses (above the boundary) reuse the tile; with `halo`,
     sweeps of the innermost loop keep the rows of a two-dim axis that
     consecutive tiles share (module docstring); with `window`, a flattened
-    conv's kept input tiles count distinct pixels (`flat.window_sum`), else
+    conv's kept input tiles count distinct pixels (`flat.Window`), else
     im2col entries (what a streamed operand moves).
     """
     bounds = info.bounds
@@ -143,10 +141,9 @@ def traffic(info, tensor, Ft, posm, pos, tile, cut, exempt, halo=False, window=T
             dim, f = sweep
             total = total * axis_sum_halo(c1, c2, bounds[d1], bounds[d2], tile[d1], tile[d2],
                                           np.where(dim == d1, f, 1), np.where(dim == d2, f, 1))
-    if window and info.window is not None and tensor == "inputs":
-        geo, m, r, s = info.window
-        x = np.minimum(tile[[m, r, s]], bounds[[m, r, s], None])
-        total = total // int(bounds[m] * bounds[r] * bounds[s]) * window_sum(geo, x[0], x[1], x[2])
+    w = info.window
+    if window and w is not None and tensor == "inputs":
+        total = total // w.volume * w.sum(*np.minimum(tile[list(w.dims)], bounds[list(w.dims), None]))
     return total
 
 
