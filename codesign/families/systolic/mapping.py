@@ -181,7 +181,7 @@ class Mapping:
             else:
                 keys = list(fs)
             parts.append(f"{lvl}[{' '.join(f'{d}{fs[d]}' for d in keys)}]")
-        return ("flat " if self.flat else "") + " ".join(parts)
+        return (f"flat:{self.flat} " if self.flat else "") + " ".join(parts)
 
 
 @dataclass(frozen=True)
