@@ -48,6 +48,8 @@ ARCHS = [
     SystolicArch(rows=2, cols=4, dataflow="os", glb_kib=0.03, acc_kib=0, double_buffered=False,
                  timing="scalesim", pe_reg_words=4),
     SystolicArch(rows=4, cols=4, dataflow="os", glb_kib=0.06, acc_kib=0.04, dram_bw_bytes=1, timing="rtl"),
+    SystolicArch(rows=4, cols=2, dataflow="ws", glb_kib=0.08, acc_kib=0, dram_bw_bytes=8, timing="ideal",
+                 glb_read_bits=12, glb_write_bits=40),           # narrow glb ports: stalls
 ]
 
 

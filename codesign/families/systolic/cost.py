@@ -131,6 +131,17 @@ class Costs:
 
 _SHARED = ("dataflow", "timing", "tech", "op_bits", "acc_bits", "double_buffered", "halo_reuse", "family")
 _VARYING = ("rows", "cols", "pe_reg_words", "glb_bytes", "acc_bytes", "dram_bw_bytes")
+#: the port widths (bits per cycle) of the view, per (memory, direction)
+_PORTS = {("glb", "read"): "glb_read_port", ("glb", "write"): "glb_write_port",
+          ("acc", "read"): "acc_read_port", ("acc", "write"): "acc_write_port"}
+_VARYING += tuple(_PORTS.values())
+
+
+def _get(arch: SystolicArch, key: str):
+    for (mem, kind), k in _PORTS.items():
+        if k == key:
+            return arch.port_bits(mem, kind)
+    return getattr(arch, key)
 
 
 def flat_row(macs: int, scalars, parts_pj, accesses, infeasible: str) -> dict:
@@ -155,11 +166,15 @@ class _ArchView:
     glb_bytes: np.ndarray | float
     acc_bytes: np.ndarray | float
     dram_bw_bytes: np.ndarray | float
+    glb_read_port: np.ndarray | int
+    glb_write_port: np.ndarray | int
+    acc_read_port: np.ndarray | int
+    acc_write_port: np.ndarray | int
 
     @classmethod
     def of(cls, arch, n: int) -> "_ArchView":
         if isinstance(arch, SystolicArch):
-            return cls(arch, *(getattr(arch, k) for k in _VARYING))
+            return cls(arch, *(_get(arch, k) for k in _VARYING))
         archs = list(arch)
         if len(archs) != n:
             raise ValueError(f"{len(archs)} architectures for {n} mappings")
@@ -170,7 +185,7 @@ class _ArchView:
                     raise ValueError(f"architectures in one batch must share {k}")
             if (a.acc_kib > 0) != (a0.acc_kib > 0):
                 raise ValueError("architectures in one batch must all have, or all lack, an accumulator")
-        return cls(a0, *(np.array([getattr(a, k) for a in archs]) for k in _VARYING))
+        return cls(a0, *(np.array([_get(a, k) for a in archs]) for k in _VARYING))
 
     @property
     def pes(self):
@@ -233,7 +248,7 @@ def _evaluate(layer: Layer, av: _ArchView, F_in: np.ndarray, rank: np.ndarray, c
     fp = {t: footprint(info, t, glb_tile) for t in TENSORS}
     glb_used = sum(fp[t] * info.bits[t] for t in TENSORS if t in _kept(arch, "glb")) / 8
     acc_used = fp["outputs"] * info.bits["outputs"] / 8 if arch.acc_kib > 0 else np.zeros(N)
-    latency = _latency(info, av, compute, fp, dram_read_bytes, dram_bytes)
+    latency = _latency(info, av, compute, fp, dram_read_bytes, dram_bytes, _port_cycles(info, av, acc))
     reason = _feasibility(info, av, F, n_arr, glb_used, acc_used, check_dataflow)
     return Costs(
         macs=macs, compute_cycles=compute.astype(np.int64), stall_cycles=latency - compute,
@@ -311,8 +326,21 @@ def _compute(info: LayerInfo, av: "_ArchView", F: np.ndarray, t_arr: np.ndarray,
     return compute, folds, sum_urc, n_arr, glb_tile
 
 
-def _latency(info: LayerInfo, av: "_ArchView", compute, fp: dict, dram_read_bytes, dram_bytes) -> np.ndarray:
-    """Latency with DRAM bandwidth (double buffering: the first load and the last drain exposed)."""
+def _port_cycles(info: LayerInfo, av: "_ArchView", acc: dict) -> np.ndarray:
+    """Cycles the glb and acc ports need for the layer's accesses: the most
+    loaded port's bits over its width (reads: reads; writes: fills and updates)."""
+    need: dict[tuple[str, str], np.ndarray] = {}
+    for (mem, t, kind), v in acc.items():
+        if mem in ("glb", "acc"):
+            key = (mem, "read" if kind == "reads" else "write")
+            need[key] = need.get(key, 0) + v * info.bits[t]
+    return np.max([v / getattr(av, _PORTS[k]) for k, v in need.items()], axis=0)
+
+
+def _latency(info: LayerInfo, av: "_ArchView", compute, fp: dict, dram_read_bytes, dram_bytes,
+             ports) -> np.ndarray:
+    """Latency with DRAM bandwidth (double buffering: the first load and the last drain
+    exposed) and the buffer ports: never below the cycles the busiest port needs."""
     arch, bits, bw = av.base, info.bits, av.dram_bw_bytes
     if arch.timing == "scalesim":           # SCALE-Sim's CALC mode: no stalls
         latency = compute.astype(np.float64)
@@ -326,6 +354,8 @@ def _latency(info: LayerInfo, av: "_ArchView", compute, fp: dict, dram_read_byte
             latency = first + np.maximum(compute, np.maximum(transfer - first - last, 0)) + last
         else:
             latency = compute + transfer
+    if arch.timing != "scalesim":
+        latency = np.maximum(latency, ports)
     return np.ceil(latency).astype(np.int64)
 
 

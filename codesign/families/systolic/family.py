@@ -7,7 +7,7 @@ from ...errors import LIMITS, UserError
 from ...objective import Objective
 from ...workload import Network
 from ..base import Family, HardwareParam, JointSpace, NetworkCost
-from .arch import ARCH_DATAFLOWS, TIMINGS, SystolicArch
+from .arch import ARCH_DATAFLOWS, PORT_KEYS, TIMINGS, SystolicArch
 from .mapper import NoMappingError
 from .mapping import MappingError
 from .network import evaluate_network, infeasible_cost, network_cost
@@ -45,6 +45,10 @@ PARAMS = (
                   source=_GEMMINI),
     HardwareParam("halo_reuse", "bool", True, "", "conv input rows two consecutive dram-level tiles share "
                   "stay in the glb (sliding window)", source="Timeloop v3 (its convention 7, tests/test_timeloop.py)"),
+    *(HardwareParam(k, "int", 0, "bits/cycle", f"{k[:3]} {k[4:-5]} port width (0: Gemmini's sizing, "
+                    f"banks x one row of max(rows, cols) words)", low=0, high=1 << 24,
+                    source="Gemmini defaultConfig: sp_banks = 4 and acc_banks = 2, a bank row = DIM words")
+      for k in PORT_KEYS),
     HardwareParam("tech", "tech", "horowitz45", "", "energy/area table: horowitz45, eyeriss65 or a table",
                   source="codesign.tech"),
     HardwareParam("timing", "str", "rtl", "", "rtl (our RTL) | scalesim (SCALE-Sim 3.0.0) | ideal",

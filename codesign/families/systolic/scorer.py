@@ -46,6 +46,7 @@ class Scorer:
     glb_kept: np.ndarray
     glb_cap_bits: float
     acc_cap_bits: float
+    ports: np.ndarray             # (4, 1 + 6): per port, [constant, T0 x3, T1 x3] bits / width
 
     @classmethod
     def of(cls, layer: Layer, arch: SystolicArch) -> "Scorer":
@@ -70,11 +71,12 @@ class Scorer:
         e0 += reg * ((2 * macs - z) if st == "outputs" else macs) - (reg * z if st == "outputs" else 0)
         kept = next(m.tensors for m in arch.memories if m.name == "glb")
         div = 2 if arch.double_buffered else 1
+        ports = _port_rows(arch, bits, z)
         return cls(ft.per_layer, ft.per_glb_tile, ft.fold_const(arch.rows, arch.cols),
                    ft.per_used_rows, ft.per_used_cols, ft.per_t, e0, eT0, eT1,
                    np.array([bits[t] for t in TENSORS], dtype=float), z, arch.timing, arch.double_buffered,
                    arch.dram_bw_bytes, arch.rows, arch.cols, np.array([t in kept for t in TENSORS]),
-                   8 * arch.glb_bytes / div, 8 * arch.acc_bytes / div if arch.acc_kib > 0 else math.inf)
+                   8 * arch.glb_bytes / div, 8 * arch.acc_bytes / div if arch.acc_kib > 0 else math.inf, ports)
 
     def compute(self, P: np.ndarray, partial: bool = False) -> np.ndarray:
         """Compute cycles of term products; with `partial` (products are lower
@@ -116,7 +118,32 @@ class Scorer:
                 latency = np.maximum(compute + first_last, (rd + wr) / self.bw)
             else:
                 latency = compute + (rd + wr) / self.bw
+            port = self.ports[:, 0] + np.concatenate([t0, t1], axis=1) @ self.ports[:, 1:].T
+            latency = np.maximum(latency, port.max(axis=1))
         fits = ((P[:, ROWS] <= self.rows) & (P[:, COLS] <= self.cols)
                 & (fpb[:, self.glb_kept].sum(axis=1) <= self.glb_cap_bits)
                 & (fpb[:, 2] <= self.acc_cap_bits))
         return latency, energy, fits
+
+
+def _port_rows(arch: SystolicArch, bits: dict, z: int) -> np.ndarray:
+    """The cost model's port cycles (`cost._port_cycles`) as affine functions of
+    the traffic terms: per port, a constant and coefficients of T0, T1 (one per tensor)."""
+    b = np.array([bits[t] for t in TENSORS], dtype=float)
+    out_mem = "acc" if arch.acc_kib > 0 else "glb"
+    rows = {}
+    for mem in ("glb", "acc"):
+        for kind in ("read", "write"):
+            rows[(mem, kind)] = np.zeros(7)
+    i, w, o = (X_OF[t] for t in TENSORS)
+    for t in (i, w):                                  # inputs, weights: glb fills (T0) and reads (T1)
+        rows[("glb", "write")][1 + t] += b[t]
+        rows[("glb", "read")][4 + t] += b[t]
+    rd, wr = rows[(out_mem, "read")], rows[(out_mem, "write")]
+    rd[4 + o] += b[o]                                 # reads T1 - |Z|
+    rd[0] -= z * b[o]
+    wr[1 + o] += b[o]                                 # fills T0 - |Z|, updates T1
+    wr[4 + o] += b[o]
+    wr[0] -= z * b[o]
+    keys = [k for k in rows if k[0] == "glb" or arch.acc_kib > 0]
+    return np.array([rows[k] / arch.port_bits(*k) for k in keys])
