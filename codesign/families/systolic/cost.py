@@ -43,6 +43,7 @@ from .dataflow import ARRAY_LEVELS, ROLES_ON
 from ...workload import TENSORS, Layer
 from .mapping import LEVELS, Mapping, MappingBatch
 from .flat import flattened, is_flat
+from .stalls import PORTS as _PORTS, port_cycles, stalled_latency
 from .timing import fold_timing
 from .traffic import LayerInfo, cdiv, footprint, level_sum, traffic
 from .traffic import info as layer_info
@@ -131,9 +132,6 @@ class Costs:
 
 _SHARED = ("dataflow", "timing", "tech", "op_bits", "acc_bits", "double_buffered", "halo_reuse", "family")
 _VARYING = ("rows", "cols", "pe_reg_words", "glb_bytes", "acc_bytes", "dram_bw_bytes")
-#: the port widths (bits per cycle) of the view, per (memory, direction)
-_PORTS = {("glb", "read"): "glb_read_port", ("glb", "write"): "glb_write_port",
-          ("acc", "read"): "acc_read_port", ("acc", "write"): "acc_write_port"}
 _VARYING += tuple(_PORTS.values())
 
 
@@ -248,7 +246,7 @@ def _evaluate(layer: Layer, av: _ArchView, F_in: np.ndarray, rank: np.ndarray, c
     fp = {t: footprint(info, t, glb_tile) for t in TENSORS}
     glb_used = sum(fp[t] * info.bits[t] for t in TENSORS if t in _kept(arch, "glb")) / 8
     acc_used = fp["outputs"] * info.bits["outputs"] / 8 if arch.acc_kib > 0 else np.zeros(N)
-    latency = _latency(info, av, compute, fp, dram_read_bytes, dram_bytes, _port_cycles(info, av, acc))
+    latency = stalled_latency(info, av, compute, fp, dram_read_bytes, dram_bytes, port_cycles(info, av, acc))
     reason = _feasibility(info, av, F, n_arr, glb_used, acc_used, check_dataflow)
     return Costs(
         macs=macs, compute_cycles=compute.astype(np.int64), stall_cycles=latency - compute,
@@ -324,39 +322,6 @@ def _compute(info: LayerInfo, av: "_ArchView", F: np.ndarray, t_arr: np.ndarray,
     ft = fold_timing(av.base.timing, av.base.dataflow)
     compute = ft.total(av.rows, av.cols, folds, lr.prod(axis=0), lc.prod(axis=0), lp.prod(axis=0), glb_tiles)
     return compute, folds, sum_urc, n_arr, glb_tile
-
-
-def _port_cycles(info: LayerInfo, av: "_ArchView", acc: dict) -> np.ndarray:
-    """Cycles the glb and acc ports need for the layer's accesses: the most
-    loaded port's bits over its width (reads: reads; writes: fills and updates)."""
-    need: dict[tuple[str, str], np.ndarray] = {}
-    for (mem, t, kind), v in acc.items():
-        if mem in ("glb", "acc"):
-            key = (mem, "read" if kind == "reads" else "write")
-            need[key] = need.get(key, 0) + v * info.bits[t]
-    return np.max([v / getattr(av, _PORTS[k]) for k, v in need.items()], axis=0)
-
-
-def _latency(info: LayerInfo, av: "_ArchView", compute, fp: dict, dram_read_bytes, dram_bytes,
-             ports) -> np.ndarray:
-    """Latency with DRAM bandwidth (double buffering: the first load and the last drain
-    exposed) and the buffer ports: never below the cycles the busiest port needs."""
-    arch, bits, bw = av.base, info.bits, av.dram_bw_bytes
-    if arch.timing == "scalesim":           # SCALE-Sim's CALC mode: no stalls
-        latency = compute.astype(np.float64)
-    elif arch.timing == "ideal":            # Timeloop: reads and writes limited separately
-        latency = np.maximum(compute, np.maximum(dram_read_bytes, dram_bytes - dram_read_bytes) / bw)
-    else:
-        transfer = dram_bytes / bw
-        if arch.double_buffered:
-            first = (fp["inputs"] * bits["inputs"] + fp["weights"] * bits["weights"]) / 8 / bw
-            last = fp["outputs"] * bits["outputs"] / 8 / bw
-            latency = first + np.maximum(compute, np.maximum(transfer - first - last, 0)) + last
-        else:
-            latency = compute + transfer
-    if arch.timing != "scalesim":
-        latency = np.maximum(latency, ports)
-    return np.ceil(latency).astype(np.int64)
 
 
 def _feasibility(info: LayerInfo, av: "_ArchView", F, n_arr, glb_used, acc_used, check_dataflow: bool):

@@ -127,7 +127,7 @@ class Scorer:
 
 
 def _port_rows(arch: SystolicArch, bits: dict, z: int) -> np.ndarray:
-    """The cost model's port cycles (`cost._port_cycles`) as affine functions of
+    """The cost model's port cycles (`stalls.port_cycles`) as affine functions of
     the traffic terms: per port, a constant and coefficients of T0, T1 (one per tensor)."""
     b = np.array([bits[t] for t in TENSORS], dtype=float)
     out_mem = "acc" if arch.acc_kib > 0 else "glb"
