@@ -46,7 +46,7 @@ class Scorer:
     glb_kept: np.ndarray
     glb_cap_bits: float
     acc_cap_bits: float
-    ports: np.ndarray             # (4, 1 + 6): per port, [constant, T0 x3, T1 x3] bits / width
+    ports: tuple                  # per port: (constant, ((P column, coefficient), ...)), cycles = bits / width
 
     @classmethod
     def of(cls, layer: Layer, arch: SystolicArch) -> "Scorer":
@@ -118,15 +118,18 @@ class Scorer:
                 latency = np.maximum(compute + first_last, (rd + wr) / self.bw)
             else:
                 latency = compute + (rd + wr) / self.bw
-            port = self.ports[:, 0] + np.concatenate([t0, t1], axis=1) @ self.ports[:, 1:].T
-            latency = np.maximum(latency, port.max(axis=1))
+            for const, terms in self.ports:
+                port = const
+                for col, c in terms:
+                    port = port + c * P[:, col]
+                latency = np.maximum(latency, port)
         fits = ((P[:, ROWS] <= self.rows) & (P[:, COLS] <= self.cols)
                 & (fpb[:, self.glb_kept].sum(axis=1) <= self.glb_cap_bits)
                 & (fpb[:, 2] <= self.acc_cap_bits))
         return latency, energy, fits
 
 
-def _port_rows(arch: SystolicArch, bits: dict, z: int) -> np.ndarray:
+def _port_rows(arch: SystolicArch, bits: dict, z: int) -> tuple:
     """The cost model's port cycles (`stalls.port_cycles`) as affine functions of
     the traffic terms: per port, a constant and coefficients of T0, T1 (one per tensor)."""
     b = np.array([bits[t] for t in TENSORS], dtype=float)
@@ -146,4 +149,9 @@ def _port_rows(arch: SystolicArch, bits: dict, z: int) -> np.ndarray:
     wr[4 + o] += b[o]
     wr[0] -= z * b[o]
     keys = [k for k in rows if k[0] == "glb" or arch.acc_kib > 0]
-    return np.array([rows[k] / arch.port_bits(*k) for k in keys])
+    cols = (T0, T0 + 1, T0 + 2, T1, T1 + 1, T1 + 2)
+    out = []
+    for k in keys:
+        r = rows[k] / arch.port_bits(*k)
+        out.append((float(r[0]), tuple((col, float(c)) for col, c in zip(cols, r[1:]) if c)))
+    return tuple(out)
