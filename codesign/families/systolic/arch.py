@@ -26,6 +26,8 @@ ARCH_DATAFLOWS = DATAFLOWS + ("flexible",)
 #: the tech's PE area already counts two operand registers and one accumulator.
 FLEX_PE_AREA_FACTOR = 1.10
 TIMINGS = ("rtl", "scalesim", "ideal")
+#: the buffer port widths (bits per cycle), `SystolicArch.port_bits`
+PORT_KEYS = ("glb_read_bits", "glb_write_bits", "acc_read_bits", "acc_write_bits")
 
 
 class ArchError(UserError, ValueError):
@@ -52,6 +54,13 @@ class SystolicArch:
     dram_bw_bytes: float = 16.0
     clock_mhz: float = 1000.0
     double_buffered: bool = True
+    #: sliding-window reuse of conv inputs between consecutive dram-level tiles (Timeloop's convention 7)
+    halo_reuse: bool = True
+    #: buffer port widths, bits per cycle (0: Gemmini's sizing, see `port_bits`)
+    glb_read_bits: int = 0
+    glb_write_bits: int = 0
+    acc_read_bits: int = 0
+    acc_write_bits: int = 0
     tech: str | tuple = "horowitz45"    # preset name, or a user table (dict -> sorted tuple)
     timing: str = "rtl"
     family: str = "systolic"
@@ -72,6 +81,10 @@ class SystolicArch:
             v = getattr(self, k)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 bad(k, f"must be a positive integer, got {v!r}")
+        for k in PORT_KEYS:
+            v = getattr(self, k)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                bad(k, f"must be an integer >= 0 (bits per cycle; 0: Gemmini's sizing), got {v!r}")
         for k in ("glb_kib", "dram_bw_bytes", "clock_mhz"):
             v = getattr(self, k)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
@@ -93,7 +106,7 @@ class SystolicArch:
             bad("timing", f"must be one of {', '.join(TIMINGS)}, got {self.timing!r}")
         if self.family != "systolic":
             bad("family", f"must be 'systolic', got {self.family!r}")
-        for k in ("double_buffered", "keep_activations"):
+        for k in ("double_buffered", "keep_activations", "halo_reuse"):
             if not isinstance(getattr(self, k), bool):
                 bad(k, f"must be true or false, got {getattr(self, k)!r}")
         if isinstance(self.tech, dict):     # a user table: keep the arch hashable
@@ -144,6 +157,19 @@ class SystolicArch:
             raise ArchError("hardware.dataflow: a flexible array has no fixed stationary operand; "
                             "the mapper picks a dataflow per layer")
         return STATIONARY[self.dataflow]
+
+    def port_bits(self, mem: str, kind: str) -> int:
+        """Width of the `kind` (read, write) port of `mem` (glb, acc) in bits
+        per cycle. A 0 in the field means Gemmini's sizing: one row of
+        ``max(rows, cols)`` words per bank and cycle, 4 scratchpad banks of
+        op_bits words, 2 accumulator banks of acc_bits words (Gemmini's
+        defaultConfig: sp_banks = 4, acc_banks = 2, a bank row is DIM words;
+        512 and 1024 bits on the default 16x16 int8/int32 array)."""
+        v = getattr(self, f"{mem}_{kind}_bits")
+        if v:
+            return v
+        side = max(self.rows, self.cols)
+        return 4 * side * self.op_bits if mem == "glb" else 2 * side * self.acc_bits
 
     @property
     def glb_bytes(self) -> float:

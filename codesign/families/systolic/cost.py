@@ -12,8 +12,12 @@ use: those reuse it. Ragged tiles are counted exactly: along a dim the
 tiles are full except the last one. A conv input axis ``p*stride +
 r*dilation`` touches exactly ``X*Y - max(X - d/g, 0) * max(Y - s/g, 0)``
 rows for a tile of X output rows and Y kernel rows (g = gcd(s, d)), the
-count `codesign.workload.Axis.extent` gives; sliding-window (halo) reuse between consecutive tiles
-is not modelled (each tile is fetched whole, halo included).
+count `codesign.workload.Axis.extent` gives. Sliding-window (halo) reuse
+(``halo_reuse``, on by default; Timeloop's convention 7): a dram-level
+sweep of the innermost iterating loop fetches only the new rows of each
+next glb tile (`traffic.axis_sum_halo`); the glb still holds whole tiles
+(capacity unchanged), and the PE registers get no halo reuse (each PE
+holds its own words).
 
 Counting conventions (chosen to agree with Timeloop v3, see
 tests/test_timeloop.py and README "Validation"):
@@ -42,6 +46,8 @@ from .dataflow import ARRAY_LEVELS, ROLES_ON
 from .energy import ENERGY_PARTS, energy, keep, out_word
 from ...workload import TENSORS, Layer
 from .mapping import LEVELS, Mapping, MappingBatch
+from .flat import flattened, is_flat
+from .stalls import PORTS as _PORTS, port_cycles, stalled_latency
 from .timing import floored_t_sum, fold_timing
 from .traffic import LayerInfo, cdiv, footprint, level_sum, traffic
 from .traffic import info as layer_info
@@ -128,8 +134,17 @@ class Costs:
                         INFEASIBLE[int(self.infeasible[i])])
 
 
-_SHARED = ("dataflow", "timing", "tech", "op_bits", "acc_bits", "out_bits", "double_buffered", "family")
+_SHARED = ("dataflow", "timing", "tech", "op_bits", "acc_bits", "out_bits", "double_buffered", "halo_reuse",
+           "family")
 _VARYING = ("rows", "cols", "pe_reg_words", "glb_bytes", "acc_bytes", "dram_bw_bytes")
+_VARYING += tuple(_PORTS.values())
+
+
+def _get(arch: SystolicArch, key: str):
+    for (mem, kind), k in _PORTS.items():
+        if k == key:
+            return arch.port_bits(mem, kind)
+    return getattr(arch, key)
 
 
 def flat_row(macs: int, scalars, parts_pj, accesses, infeasible: str) -> dict:
@@ -154,11 +169,15 @@ class _ArchView:
     glb_bytes: np.ndarray | float
     acc_bytes: np.ndarray | float
     dram_bw_bytes: np.ndarray | float
+    glb_read_port: np.ndarray | int
+    glb_write_port: np.ndarray | int
+    acc_read_port: np.ndarray | int
+    acc_write_port: np.ndarray | int
 
     @classmethod
     def of(cls, arch, n: int) -> "_ArchView":
         if isinstance(arch, SystolicArch):
-            return cls(arch, *(getattr(arch, k) for k in _VARYING))
+            return cls(arch, *(_get(arch, k) for k in _VARYING))
         archs = list(arch)
         if len(archs) != n:
             raise ValueError(f"{len(archs)} architectures for {n} mappings")
@@ -169,7 +188,7 @@ class _ArchView:
                     raise ValueError(f"architectures in one batch must share {k}")
             if (a.acc_kib > 0) != (a0.acc_kib > 0):
                 raise ValueError("architectures in one batch must all have, or all lack, an accumulator")
-        return cls(a0, *(np.array([getattr(a, k) for a in archs]) for k in _VARYING))
+        return cls(a0, *(np.array([_get(a, k) for a in archs]) for k in _VARYING))
 
     @property
     def pes(self):
@@ -224,9 +243,10 @@ def _evaluate(layer: Layer, av: _ArchView, F_in: np.ndarray, rank: np.ndarray, c
     t_sp = F[F_ROWS] * F[F_COLS]
     t_arr = t_sp * F[F_PE]
     t_glb = t_arr * F[F_GLB]
-    acc = _accesses(info, arch, N, macs, (traffic(info, t, Ft, posm, pos, t_glb, T_DRAM, True) for t in TENSORS),
+    acc = _accesses(info, arch, N, macs,
+                    (traffic(info, t, Ft, posm, pos, t_glb, T_DRAM, True, arch.halo_reuse) for t in TENSORS),
                     {t: (traffic(info, t, Ft, posm, pos, t_arr, T_GLB, True) if t == arch.stationary
-                         else traffic(info, t, Ft, posm, pos, t_sp, T_PE, False)) for t in TENSORS})
+                         else traffic(info, t, Ft, posm, pos, t_sp, T_PE, False, window=False)) for t in TENSORS})
     if kept:
         keep(acc, kept, info.size["outputs"])
     e, dram_read_bytes, dram_bytes = energy(info, av, acc, macs, N)
@@ -239,7 +259,8 @@ def _evaluate(layer: Layer, av: _ArchView, F_in: np.ndarray, rank: np.ndarray, c
     fp = {t: footprint(info, t, glb_tile) for t in TENSORS}
     glb_used = sum(fp[t] * info.bits[t] for t in TENSORS if t in _kept(arch, "glb")) / 8
     acc_used = fp["outputs"] * info.bits["outputs"] / 8 if arch.acc_kib > 0 else np.zeros(N)
-    latency = _latency(info, av, compute, fp, dram_read_bytes, dram_bytes, kept)
+    latency = stalled_latency(info, av, compute, fp, dram_read_bytes, dram_bytes, port_cycles(info, av, acc),
+                              kept)
     reason = _feasibility(info, av, F, n_arr, glb_used, acc_used, check_dataflow)
     return Costs(
         macs=macs, compute_cycles=compute.astype(np.int64), stall_cycles=latency - compute,
@@ -297,26 +318,6 @@ def _compute(info: LayerInfo, av: "_ArchView", F: np.ndarray, t_arr: np.ndarray,
     return compute, folds, sum_urc, n_arr, glb_tile
 
 
-def _latency(info: LayerInfo, av: "_ArchView", compute, fp: dict, dram_read_bytes, dram_bytes,
-             kept: frozenset[str] = frozenset()) -> np.ndarray:
-    """Latency with DRAM bandwidth (double buffering: the first load and the last drain
-    exposed; the last drain holds final outputs, requantized; none for a kept tensor)."""
-    arch, bits, bw = av.base, info.bits, av.dram_bw_bytes
-    if arch.timing == "scalesim":           # SCALE-Sim's CALC mode: no stalls
-        latency = compute.astype(np.float64)
-    elif arch.timing == "ideal":            # Timeloop: reads and writes limited separately
-        latency = np.maximum(compute, np.maximum(dram_read_bytes, dram_bytes - dram_read_bytes) / bw)
-    else:
-        transfer = dram_bytes / bw
-        if arch.double_buffered:
-            first = sum(fp[t] * bits[t] for t in ("inputs", "weights") if t not in kept) / 8 / bw
-            last = 0 if "outputs" in kept else fp["outputs"] * out_word(arch, bits) / 8 / bw
-            latency = first + np.maximum(compute, np.maximum(transfer - first - last, 0)) + last
-        else:
-            latency = compute + transfer
-    return np.ceil(latency).astype(np.int64)
-
-
 def _feasibility(info: LayerInfo, av: "_ArchView", F, n_arr, glb_used, acc_used, check_dataflow: bool):
     """Index into `INFEASIBLE` per mapping (0: feasible; the first failed check otherwise)."""
     arch = av.base
@@ -364,5 +365,8 @@ def _dataflow_violations(info: LayerInfo, arch: SystolicArch, F: np.ndarray) -> 
 
 
 def evaluate_mapping(layer: Layer, arch: SystolicArch, mapping: Mapping, **kw) -> dict:
-    """Cost of a single mapping as a flat dict of scalars (see `Costs.row`)."""
+    """Cost of a single mapping as a flat dict of scalars (see `Costs.row`); a
+    flattened mapping (`Mapping.flat`) is costed on ``flat_layer(layer)``."""
+    if mapping.flat and not is_flat(layer):
+        layer = flattened(layer, mapping.flat)
     return evaluate(layer, arch, MappingBatch.from_mappings([mapping]), **kw).row(0)

@@ -7,10 +7,12 @@ from ...errors import LIMITS, UserError
 from ...objective import Objective
 from ...workload import Network
 from ..base import Family, HardwareParam, JointSpace, NetworkCost
-from .arch import ARCH_DATAFLOWS, TIMINGS, SystolicArch
+from .arch import ARCH_DATAFLOWS, PORT_KEYS, TIMINGS, SystolicArch
 from .mapper import NoMappingError
 from .mapping import MappingError
 from .network import evaluate_network, infeasible_cost, network_cost
+from .flat import flattened
+from .schedules import SCHEDULES
 from .space import check_pin
 
 __all__ = ["SystolicFamily", "FAMILY"]
@@ -45,6 +47,12 @@ PARAMS = (
                   source="assumption: 1 GHz"),
     HardwareParam("double_buffered", "bool", True, "", "glb and acc hold two tiles (half usable each)",
                   source=_GEMMINI),
+    HardwareParam("halo_reuse", "bool", True, "", "conv input rows two consecutive dram-level tiles share "
+                  "stay in the glb (sliding window)", source="Timeloop v3 (its convention 7, tests/test_timeloop.py)"),
+    *(HardwareParam(k, "int", 0, "bits/cycle", f"{k[:3]} {k[4:-5]} port width (0: Gemmini's sizing, "
+                    f"banks x one row of max(rows, cols) words)", low=0, high=1 << 24,
+                    source="Gemmini defaultConfig: sp_banks = 4 and acc_banks = 2, a bank row = DIM words")
+      for k in PORT_KEYS),
     HardwareParam("tech", "tech", "horowitz45", "", "energy/area table: horowitz45, eyeriss65 or a table",
                   source="codesign.tech"),
     HardwareParam("keep_activations", "bool", False, "", "keep an activation in the glb between consecutive "
@@ -71,16 +79,19 @@ class SystolicFamily(Family):
         return arch.to_params()
 
     def check_pins(self, network: Network, pins: Mapping[str, Any]) -> dict:
-        if not isinstance(pins, dict):
-            raise UserError("mapping: must map layer names to mappings")
         workload = network.unique()
+        if pins in SCHEDULES:               # every layer on a tool's schedule
+            return {layer.name: pins for layer, _ in workload}
+        if not isinstance(pins, dict):
+            raise UserError(f"mapping: must map layer names to mappings, or be one of {', '.join(SCHEDULES)}")
         out = {}
         for lname, pin in pins.items():
             try:
                 layer = workload.layer(lname)
             except KeyError:
                 raise UserError(f"mapping.{lname}: no layer of that name in the workload") from None
-            check_pin(layer, pin)
+            if pin not in SCHEDULES:
+                check_pin(layer, pin)
             out[layer.name] = pin
         return out
 
@@ -89,9 +100,12 @@ class SystolicFamily(Family):
         workload = network.unique()
         pins = {}
         for name, m in plans.items():
-            dims = workload.layer(name).dim_names
+            layer = workload.layer(name)
+            dims = (flattened(layer, m["flat"]) if m.get("flat") else layer).dim_names
             pin = {lvl: {x: int(m.get(lvl, {}).get(x, 1)) for x in dims} for lvl in ("dram", "glb", "rows", "cols", "pe")}
             pin["order"] = m["order"]
+            if m.get("flat"):
+                pin["flat"] = m["flat"]
             pins[name] = pin
         return pins
 
