@@ -1,22 +1,29 @@
-"""Co-design search benchmarks: quality, throughput, storage. Prints figures.
+"""Co-design search benchmarks: quality, pareto mode, large space, throughput, storage. Prints figures.
 
 (a) quality: configs/quickstart.yaml (ResNet-18; rows 5 x cols 5 x 3
     dataflows x 6 glb sizes x 3 bandwidths = 1350 points, area <= 8 mm²).
-    The true Pareto front comes from evaluating every point; each sampler's
-    front after 100, 300 and 1000 trials is scored by the fraction of the
-    true front's hypervolume it reaches (normalized log objectives), mean
-    and worst over seeds. Joint mode (tilings searched by Optuna too) is
-    scored against the same nested-exhaustive front: above 100% means it
-    found tilings better than the mapper's.
+    The true Pareto front comes from evaluating every point (one pass of
+    every layer's exact front per design, `_fronts_cache`; ``--cache``
+    keeps it); each sampler's front after 100, 300 and 1000 trials is
+    scored by the fraction of the true front's hypervolume it reaches
+    (normalized log objectives), mean and worst over seeds.
+(c) pareto: pareto mode against nested mode at equal mapper time on the
+    same space, as fractions of the same enumerated nested front (above
+    100%: mappings nested mode never reaches); `_pareto_mode`.
+(d) large: samplers at equal wall time on configs/resnet50_large.yaml
+    (ResNet-50, 6 hardware parameters, not enumerable): random, Optuna's
+    TPE, NSGA-II, NSGA-III, QMC and GP (when their dependencies are
+    installed) and the project's default, nested and pareto; `_large`.
 (b) throughput: 1000 nested trials on ResNet-18 over a continuous space (so
     nearly every trial is a new design, nothing memoized), storage included,
     with 1 and 2 evaluation processes.
-(c) storage: trials/s written by the sweep's path (local mirror +
+(e) storage: trials/s written by the sweep's path (local mirror +
     ``add_trials``) against plain ``ask``/``tell`` on the storage, for the
     journal file and SQLite.
 
-    python benchmarks/bench_search.py            # all (several minutes)
-    python benchmarks/bench_search.py quality --seeds 1
+    python benchmarks/bench_search.py            # all (long)
+    python benchmarks/bench_search.py quality pareto --cache /tmp/quickstart_fronts.pkl
+    python benchmarks/bench_search.py large --budget 150 --large-cache /tmp/large.pkl
     python benchmarks/bench_search.py throughput storage
 """
 from __future__ import annotations
@@ -210,13 +217,14 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=1000, help="trials for (b)")
     ap.add_argument("--samplers", default="nsga2,tpe,random", help="samplers of (a), comma-separated")
     ap.add_argument("--cache", help="(a), (c): pickle of every quickstart design's layer fronts, reused when it exists")
+    ap.add_argument("--budgets", default="100,300,1000", help="(a): trial counts scored, comma-separated")
     ap.add_argument("--budget", type=float, default=120.0, help="(d): wall seconds per run")
     ap.add_argument("--large-seeds", type=int, default=1, help="(d): seeds per run")
     ap.add_argument("--large-runs", help="(d): labels of the runs to make, separated by ';' (default: all)")
     ap.add_argument("--large-cache", help="(d): pickle of the runs made, reused when it exists")
     a = ap.parse_args()
     if "quality" in a.parts:
-        quality(a.seeds, a.jobs, a.cache, a.samplers.split(","))
+        quality(a.seeds, a.jobs, a.cache, a.samplers.split(","), tuple(int(x) for x in a.budgets.split(",")))
     if "pareto" in a.parts:
         from _pareto_mode import pareto_vs_nested
         pareto_vs_nested(a.seeds, a.jobs, a.cache)
