@@ -1,28 +1,34 @@
-"""Co-design search benchmarks: quality, throughput, storage. Prints figures.
+"""Co-design search benchmarks: quality, pareto mode, large space, throughput, storage. Prints figures.
 
 (a) quality: configs/quickstart.yaml (ResNet-18; rows 5 x cols 5 x 3
     dataflows x 6 glb sizes x 3 bandwidths = 1350 points, area <= 8 mm²).
-    The true Pareto front comes from evaluating every point; each sampler's
-    front after 100, 300 and 1000 trials is scored by the fraction of the
-    true front's hypervolume it reaches (normalized log objectives), mean
-    and worst over seeds. Joint mode (tilings searched by Optuna too) is
-    scored against the same nested-exhaustive front: above 100% means it
-    found tilings better than the mapper's.
+    The true Pareto front comes from evaluating every point (one pass of
+    every layer's exact front per design, `_fronts_cache`; ``--cache``
+    keeps it); each sampler's front after 100, 300 and 1000 trials is
+    scored by the fraction of the true front's hypervolume it reaches
+    (normalized log objectives), mean and worst over seeds.
+(c) pareto: pareto mode against nested mode at equal mapper time on the
+    same space, as fractions of the same enumerated nested front (above
+    100%: mappings nested mode never reaches); `_pareto_mode`.
+(d) large: samplers at equal wall time on configs/resnet50_large.yaml
+    (ResNet-50, 6 hardware parameters, not enumerable): random, Optuna's
+    TPE, NSGA-II, NSGA-III, QMC and GP (when their dependencies are
+    installed) and the project's default, nested and pareto; `_large`.
 (b) throughput: 1000 nested trials on ResNet-18 over a continuous space (so
     nearly every trial is a new design, nothing memoized), storage included,
     with 1 and 2 evaluation processes.
-(c) storage: trials/s written by the sweep's path (local mirror +
+(e) storage: trials/s written by the sweep's path (local mirror +
     ``add_trials``) against plain ``ask``/``tell`` on the storage, for the
     journal file and SQLite.
 
-    python benchmarks/bench_search.py            # all (several minutes)
-    python benchmarks/bench_search.py quality --seeds 1
+    python benchmarks/bench_search.py            # all (long)
+    python benchmarks/bench_search.py quality pareto --cache /tmp/quickstart_fronts.pkl
+    python benchmarks/bench_search.py large --budget 150 --large-cache /tmp/large.pkl
     python benchmarks/bench_search.py throughput storage
 """
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import sys
 import tempfile
@@ -37,11 +43,16 @@ sys.path.insert(0, str(ROOT))
 
 from codesign.config import load_config  # noqa: E402
 from codesign.search.evaluate import NestedEvaluator  # noqa: E402
-from codesign.search.pareto import hypervolume, normalize, pareto_mask  # noqa: E402
+from codesign.search.fronts import outcome_from_fronts  # noqa: E402
+from codesign.search.pareto import normalize, pareto_mask  # noqa: E402
 from codesign.search.results import load_results  # noqa: E402
 from codesign.search.settings import parse_search  # noqa: E402
-from codesign.search.space import grid_space  # noqa: E402
+from codesign.search.space import SearchSpace, grid_space  # noqa: E402
 from codesign.search.sweep import run_sweep  # noqa: E402
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _fronts_cache import all_fronts  # noqa: E402
+from _hv import hv3  # noqa: E402
+from _large import large  # noqa: E402
 
 QUICKSTART = ROOT / "configs" / "quickstart.yaml"
 BUDGETS = (100, 300, 1000)
@@ -51,30 +62,25 @@ def _with_search(cfg, **search):
     return replace(cfg, search={**cfg.search, **search})
 
 
-def true_front(cfg, jobs: int, cache: str | None = None):
-    """Every point of the grid: (objective matrix of feasible points, points, seconds).
-    `cache`: a pickle of the evaluations, written once and reused by later runs."""
-    import pickle
+def _feasible(o, s) -> bool:
+    return o.fits == 0 and all(b.violation(o.metrics[b.metric]) <= 0 for b in s.constraints if not b.layer)
+
+
+def enumerated(cfg, jobs: int, cache: str | None):
+    """Every grid point's nested and pareto outcomes, from one pass of the layers' fronts
+    (`_fronts_cache`), and the pass's (design count, seconds, fronts memo)."""
     s = parse_search(cfg)
-    space = grid_space(cfg)
-    points = [dict(zip(space, v)) for v in itertools.product(*space.values())]
-    ev = NestedEvaluator(cfg, jobs)
-    if cache and os.path.exists(cache):
-        with open(cache, "rb") as f:
-            ev.memo.update(pickle.load(f))
-    t0 = time.perf_counter()
-    outs = ev(points)
-    ev.close()
-    dt = time.perf_counter() - t0
-    if cache and not os.path.exists(cache):
-        with open(cache, "wb") as f:
-            pickle.dump(dict(ev.memo), f)
-    vals = []
-    for o in outs:
-        ok = o.fits == 0 and all(b.violation(o.metrics[b.metric]) <= 0 for b in s.constraints if not b.layer)
-        if ok:
-            vals.append([o.metrics[m] for m in s.objectives])
-    return np.array(vals), len(points), dt
+    memo, npts, dt = all_fronts(cfg, jobs, cache)
+    nested = {a: outcome_from_fronts(cfg, a, fr, s.metrics, per_layer=True) for a, (fr, _) in memo.items()}
+    return nested, memo, npts, dt
+
+
+def true_front(cfg, nested):
+    """(objective rows of the feasible enumerated designs, lo, hi, hypervolume of their front)."""
+    s = parse_search(cfg)
+    vals = np.array([[o.metrics[m] for m in s.objectives] for o in nested.values() if _feasible(o, s)])
+    lo, hi = vals.min(0), vals.max(0)
+    return vals, lo, hi, hv3(normalize(vals, lo, hi))
 
 
 def hv_fraction(df, objectives, n, lo, hi, hv_true) -> float:
@@ -83,37 +89,45 @@ def hv_fraction(df, objectives, n, lo, hi, hv_true) -> float:
     if d.empty:
         return 0.0
     z = normalize(d[list(objectives)].to_numpy(float), lo, hi)
-    return hypervolume(z) / hv_true
+    return hv3(z) / hv_true
 
 
-def quality(seeds: int, jobs: int, joint: bool, cache: str | None, samplers: list[str]) -> None:
+def _preload(cfg, nested) -> None:
+    """Put the enumerated outcomes in the sweep's memo: a sweep then costs only its sampler and storage."""
+    s = parse_search(cfg)
+    NestedEvaluator(cfg, SearchSpace(cfg, False), s.metrics).memo.update(nested)
+
+
+SAMPLER_ROWS = {"nsga2": {"sampler": "nsga2"}, "tpe": {"sampler": "tpe"}, "random": {"sampler": "random"}}
+
+
+def quality(seeds: int, jobs: int, cache: str | None, samplers: list[str], budgets=BUDGETS) -> None:
     cfg = load_config(QUICKSTART)
     s = parse_search(cfg)
-    vals, npts, dt = true_front(cfg, jobs, cache)
-    lo, hi = vals.min(0), vals.max(0)
+    nested, _, npts, dt = enumerated(cfg, jobs, cache)
+    vals, lo, hi, hv_true = true_front(cfg, nested)
     front = vals[pareto_mask(vals)]
-    hv_true = hypervolume(normalize(front, lo, hi))
-    print(f"(a) quality on {QUICKSTART.name}: {npts} points enumerated in {dt:.1f} s ({jobs} process(es)); "
-          f"{len(vals)} feasible, true front {len(front)} points, objectives {', '.join(s.objectives)}")
+    _preload(cfg, nested)
+    print(f"(a) quality on {QUICKSTART.name}: {npts} points enumerated in {dt:.1f} s ({jobs} process(es); 0 s: "
+          f"from the cache); {len(vals)} feasible, true front {len(front)} points, objectives "
+          f"{', '.join(s.objectives)}")
     print(f"    hypervolume fraction of the true front (normalized log objectives), mean [worst] over "
           f"{seeds} seed(s):")
-    print(f"    {'sampler':<16}" + "".join(f"{f'{n} trials':>20}" for n in BUDGETS) + f"{'run s':>9}")
-    runs = [("nested", x) for x in samplers if x] + ([("joint", "nsga2")] if joint else [])
-    for mode, sampler in runs:
-        fr = {n: [] for n in BUDGETS}
+    print(f"    {'sampler':<16}" + "".join(f"{f'{n} trials':>20}" for n in budgets) + f"{'run s':>9}")
+    for name in samplers:
+        fr = {n: [] for n in budgets}
         secs = []
         for seed in range(seeds):
-            c = _with_search(cfg, sampler=sampler, seed=seed, n_trials=max(BUDGETS), mapping=mode,
-                             **({"batch": 64} if mode == "joint" else {}))
+            c = _with_search(cfg, **SAMPLER_ROWS[name], seed=seed, n_trials=max(budgets))
             with tempfile.TemporaryDirectory() as tmp:
                 t0 = time.perf_counter()
                 run_sweep(c, parse_search(c), Path(tmp), progress=False)
                 secs.append(time.perf_counter() - t0)
                 df = load_results(tmp)
-            for n in BUDGETS:
+            for n in budgets:
                 fr[n].append(hv_fraction(df, s.objectives, n, lo, hi, hv_true))
         cells = "".join(f"{f'{100 * np.mean(v):.1f}% [{100 * min(v):.1f}%]':>20}" for v in fr.values())
-        print(f"    {mode + ' ' + sampler:<16}{cells}{np.mean(secs):9.1f}", flush=True)
+        print(f"    {'nested ' + name:<16}{cells}{np.mean(secs):9.1f}", flush=True)
 
 
 THROUGHPUT_HW = {"rows": {"low": 4, "high": 128}, "cols": {"low": 4, "high": 128}, "dataflow": ["os", "ws", "is"],
@@ -185,19 +199,38 @@ def storage(n: int) -> None:
             print(f"    {kind:<8} {how:<34} {rate:8.0f} trials/s", flush=True)
 
 
+LARGE = ROOT / "configs" / "resnet50_large.yaml"
+#: (label, a sampler Optuna ships or None for the config's own, mapping mode)
+LARGE_RUNS = [("nested, random", "random", "nested"), ("nested, tpe (optuna default)", "tpe (optuna default)", "nested"),
+              ("nested, nsga2 (optuna default)", "nsga2 (optuna default)", "nested"),
+              ("nested, nsga3", "nsga3", "nested"), ("nested, qmc (sobol)", "qmc (sobol)", "nested"),
+              ("nested, gp", "gp", "nested"),
+              ("nested, project default", None, "nested"), ("pareto, project default", None, "pareto")]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("parts", nargs="*", default=["quality", "throughput", "storage"],
-                    choices=["quality", "throughput", "storage"])
+    ap.add_argument("parts", nargs="*", default=["quality", "pareto", "large", "throughput", "storage"],
+                    choices=["quality", "pareto", "large", "throughput", "storage"])
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
-    ap.add_argument("--no-joint", action="store_true", help="skip the joint-mode row of (a)")
     ap.add_argument("--trials", type=int, default=1000, help="trials for (b)")
     ap.add_argument("--samplers", default="nsga2,tpe,random", help="samplers of (a), comma-separated")
-    ap.add_argument("--cache", help="(a): pickle of the 1350 evaluations, reused when it exists")
+    ap.add_argument("--cache", help="(a), (c): pickle of every quickstart design's layer fronts, reused when it exists")
+    ap.add_argument("--budgets", default="100,300,1000", help="(a): trial counts scored, comma-separated")
+    ap.add_argument("--budget", type=float, default=120.0, help="(d): wall seconds per run")
+    ap.add_argument("--large-seeds", type=int, default=1, help="(d): seeds per run")
+    ap.add_argument("--large-runs", help="(d): labels of the runs to make, separated by ';' (default: all)")
+    ap.add_argument("--large-cache", help="(d): pickle of the runs made, reused when it exists")
     a = ap.parse_args()
     if "quality" in a.parts:
-        quality(a.seeds, a.jobs, not a.no_joint, a.cache, a.samplers.split(","))
+        quality(a.seeds, a.jobs, a.cache, a.samplers.split(","), tuple(int(x) for x in a.budgets.split(",")))
+    if "pareto" in a.parts:
+        from _pareto_mode import pareto_vs_nested
+        pareto_vs_nested(a.seeds, a.jobs, a.cache)
+    if "large" in a.parts:
+        runs = [r for r in LARGE_RUNS if not a.large_runs or r[0] in a.large_runs.split(";")]
+        large(LARGE, a.budget, a.large_seeds, a.jobs, runs, a.large_cache)
     if "throughput" in a.parts:
         throughput(a.trials, tuple(sorted({1, a.jobs})))
     if "storage" in a.parts:

@@ -148,7 +148,7 @@ def test_joint_mode_gives_valid_tilings(tmp_path):
 @pytest.mark.parametrize("search, message", [
     ({"sampler": "annealing"}, "error: search.sampler: must be one of nsga2, tpe, random, grid"),
     ({"objectives": ["latency_cycles", "speed"]}, "error: search.objectives[1]: unknown objective 'speed'"),
-    ({"mapping": "both"}, "error: search.mapping: must be one of nested, joint"),
+    ({"mapping": "both"}, "error: search.mapping: must be one of nested, pareto, joint"),
     ({"n_trials": 0}, "error: search.n_trials: must be an integer in [1, "),
     ({"batch": 1}, "error: search.batch: nsga2 needs a batch of at least 2"),
     ({"constraints": {"area_mm2": {"below": 3}}}, "error: search.constraints.area_mm2: a bound is"),

@@ -279,6 +279,19 @@ class Family(abc.ABC):
         """Joint params that decode to (at most) the plans of `cost` (joint mode's warm start)."""
         raise UserError(f"search.mapping: family {self.name} has no joint mode; use nested")
 
+    def layer_fronts(self, network, arch, pins: Mapping[str, Any] | None = None) -> list[tuple[LayerCost, ...]] | None:
+        """Pareto mode: per unique layer of `network` (in order), its exact
+        latency/energy Pareto set on `arch`, one `LayerCost` per point by
+        increasing latency (an empty tuple: the layer fits nowhere). Only for
+        families whose network latency and energy are sums over layers
+        (None: the family has none; a sweep then maps the network as nested)."""
+        return None
+
+    def combine(self, network, arch, layers: tuple[LayerCost, ...]) -> NetworkCost:
+        """Pareto mode: the `NetworkCost` of `arch` running one point of each
+        layer's front (`layer_fronts`; same order)."""
+        raise UserError(f"search.mapping: family {self.name} has no pareto mode; use nested")
+
     @abc.abstractmethod
     def generate(self, arch, cost: NetworkCost) -> Design:
         """The RTL of `arch` running the plans of `cost` (export and verify)."""

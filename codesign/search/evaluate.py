@@ -47,6 +47,7 @@ class Outcome:
     mappings: dict[str, dict] = field(default_factory=dict)
     fits: float = 0.0
     reason: str = ""
+    front: dict = field(default_factory=dict)     # pareto mode: the network's front (`fronts.front_record`)
 
 
 def outcome_of(cost: NetworkCost, metrics: tuple[str, ...]) -> Outcome:
@@ -79,10 +80,10 @@ def _invalid(reason: str, metrics: tuple[str, ...]) -> Outcome:
 _WORKER: dict = {}
 
 
-def _init_worker(cfg: Config, metrics: tuple[str, ...], parent: int) -> None:
+def _init_worker(cfg: Config, metrics: tuple[str, ...], parent: int, fn=None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)      # Ctrl-C is the parent's to handle
     die_with_parent(parent)                           # a killed sweep leaves no mapper behind
-    _WORKER.update(cfg=cfg, metrics=metrics)
+    _WORKER.update(cfg=cfg, metrics=metrics, fn=fn or _map)
 
 
 def _map(cfg: Config, arch, metrics: tuple[str, ...]) -> Outcome:
@@ -92,7 +93,7 @@ def _map(cfg: Config, arch, metrics: tuple[str, ...]) -> Outcome:
 
 
 def _work(arch) -> Outcome:
-    return _map(_WORKER["cfg"], arch, _WORKER["metrics"])
+    return _WORKER["fn"](_WORKER["cfg"], arch, _WORKER["metrics"])
 
 
 #: nested outcomes of this process: (network, mapper objective, pins) -> {arch: Outcome}
@@ -110,10 +111,13 @@ class NestedEvaluator:
     """
 
     POOL_AFTER_S = 0.05
+    #: the outcome of one architecture (a module-level function: it runs in the worker processes too)
+    map_one = staticmethod(_map)
+    mode = "nested"
 
     def __init__(self, cfg: Config, space: SearchSpace, metrics: tuple[str, ...], jobs: int = 1):
         self.cfg, self.space, self.metrics, self.jobs = cfg, space, metrics, jobs
-        key = (tuple((l.name, l.shape_key(), c) for l, c in cfg.workload), repr(cfg.network.edges),
+        key = (self.mode, tuple((l.name, l.shape_key(), c) for l, c in cfg.workload), repr(cfg.network.edges),
                repr(cfg.objective), repr(cfg.pins), metrics, repr(cfg.search.get("constraints")))
         self.memo = _MEMO.setdefault(key, {})
         self._pool: ProcessPoolExecutor | None = None
@@ -121,7 +125,7 @@ class NestedEvaluator:
 
     def _one(self, arch) -> Outcome:
         t0 = time.perf_counter()
-        o = _map(self.cfg, arch, self.metrics)
+        o = self.map_one(self.cfg, arch, self.metrics)
         self._slow = self._slow or time.perf_counter() - t0 > self.POOL_AFTER_S
         return o
 
@@ -146,7 +150,7 @@ class NestedEvaluator:
                 # children start with this process's mapper caches; the sweep runs no threads to fork with
                 ctx = get_context("fork" if sys.platform.startswith("linux") else "spawn")
                 self._pool = ProcessPoolExecutor(self.jobs, mp_context=ctx, initializer=_init_worker,
-                                                 initargs=(self.cfg, self.metrics, os.getpid()))
+                                                 initargs=(self.cfg, self.metrics, os.getpid(), self.map_one))
             results = list(self._pool.map(_work, todo, chunksize=max(1, len(todo) // (4 * self.jobs))))
         else:
             results = [self._one(a) for a in todo]

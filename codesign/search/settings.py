@@ -10,7 +10,7 @@ Shape (every key optional; defaults shown)::
         utilization: {min: 0.3}
         layers:                                           # per-layer bounds
           - {layer: conv1, latency_cycles: {max: 2.0e6}}
-      mapping: nested        # nested | joint
+      mapping: nested        # nested | pareto | joint
       sampler: nsga2         # nsga2 | tpe | random | grid
       n_trials: 500
       batch: 32              # trials asked, evaluated and stored together (nsga2: one generation)
@@ -48,7 +48,7 @@ UNITS = {"latency_cycles": "latency (cycles)", "energy_pj": "energy (pJ)", "area
          "edp": "energy-delay product (pJ·cycles)", "power_mw": "power (mW)", "utilization": "PE utilization",
          "throughput_fps": "throughput (frames/s)", "ii_cycles": "initiation interval (cycles)", "lut_used": "LUTs used",
          "dsp_used": "DSPs used", "bram18_used": "BRAM18s used"}
-MAPPINGS = ("nested", "joint")
+MAPPINGS = ("nested", "pareto", "joint")
 SAMPLERS = ("nsga2", "tpe", "random", "grid")
 _KEYS = ("objectives", "constraints", "mapping", "sampler", "n_trials", "batch", "seed", "storage", "jobs")
 _DEFAULT_OBJECTIVES = ("latency_cycles", "energy_pj", "area_mm2")
@@ -233,7 +233,7 @@ def parse_search(cfg: Config) -> SearchSettings:
     if s.sampler == "nsga2" and s.batch < 2:
         raise ConfigError("search.batch: nsga2 needs a batch of at least 2 (one batch is one generation)")
     free = [k for sp in cfg.spaces for k in sp.free]
-    if not free and len(cfg.spaces) == 1 and s.mapping == "nested":
+    if not free and len(cfg.spaces) == 1 and s.mapping in ("nested", "pareto"):
         raise ConfigError("hardware: nothing to search; give at least one hardware value as a list or a "
                           "{low, high} range (or use search.mapping: joint to search tilings only)")
     if s.sampler == "grid":

@@ -72,7 +72,7 @@ def _constraints(o: Outcome, settings: SearchSettings) -> dict[str, float]:
 def _attrs(o: Outcome, eval_s: float) -> dict:
     metrics = {k: (v if math.isfinite(v) else None) for k, v in o.metrics.items()}
     return {"metrics": metrics, "layers": o.layers, "mappings": o.mappings, "reason": o.reason,
-            "eval_s": eval_s}
+            "eval_s": eval_s, **({"front": o.front} if o.front else {})}
 
 
 class _Front:
@@ -98,6 +98,9 @@ def _evaluator(cfg: Config, settings: SearchSettings):
     space = SearchSpace(cfg, settings.mapping == "joint")
     if settings.mapping == "nested":
         return space, NestedEvaluator(cfg, space, settings.metrics, settings.jobs)
+    if settings.mapping == "pareto":
+        from .fronts import ParetoEvaluator
+        return space, ParetoEvaluator(cfg, space, settings.metrics, settings.jobs)
     return space, JointEvaluator(cfg, space, settings.metrics)
 
 

@@ -44,3 +44,26 @@ def warm_start(cfg: Config, settings: SearchSettings, space: SearchSpace, n: int
         params.update({pre + k: v for k, v in s.impl.encode(js, cost).items()})
         out.append(params)
     return out
+
+
+def spread(space: SearchSpace, n: int, seed: int | None) -> list[dict]:
+    """`n` hardware points that cover every categorical value about equally
+    (a Latin hypercube over the choice lists: each parameter's values are
+    dealt in turn, shuffled per parameter), for a first batch that sees
+    every value of every parameter. Ranges are drawn uniformly (log ranges
+    in log space). One space only; [] for several."""
+    import random
+    if space.multi:
+        return []
+    rng = random.Random(seed)
+    cols = {}
+    for name, d in space.hardware(space.spaces[0]).items():
+        if isinstance(d, optuna.distributions.CategoricalDistribution):
+            vals = [d.choices[i % len(d.choices)] for i in range(n)]
+            rng.shuffle(vals)
+        else:
+            pick = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=rng.randrange(2**31)))
+            vals = [pick.ask({name: d}).params[name] for _ in range(n)]
+        cols[name] = vals
+    out = [{k: v[i] for k, v in cols.items()} for i in range(n)]
+    return list({repr(sorted(p.items())): p for p in out}.values())

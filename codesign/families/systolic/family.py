@@ -136,6 +136,14 @@ class SystolicFamily(Family):
         from .joint import encode
         return encode(space.state, cost)
 
+    def layer_fronts(self, network: Network, arch: SystolicArch, pins=None):
+        from .fronts import layer_fronts
+        return layer_fronts(network.unique(), arch, pins or {})
+
+    def combine(self, network: Network, arch: SystolicArch, layers) -> NetworkCost:
+        from .fronts import combine
+        return combine(arch, layers)
+
     def generate(self, arch: SystolicArch, cost: NetworkCost):
         from .rtl.design import SystolicDesign
         return SystolicDesign(arch, cost)
