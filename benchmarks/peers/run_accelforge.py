@@ -112,6 +112,7 @@ def main(argv=None):
     set_n_parallel_jobs(1)
     cold = True
     with tempfile.TemporaryDirectory() as folder:
+        os.chdir(folder)            # AccelForge writes a mapping.svg into the working directory
         for case in args.case or list(cases.CASES):
             specs = cases.CASES[case][:args.layers or None]
             out = dict(tool="accelforge", version="1.0.467", case=case, seconds=0.0, evaluations=0, cycles=0.0,
