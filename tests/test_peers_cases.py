@@ -51,13 +51,14 @@ def test_zigzag_nest_with_operand_boundaries():
 
 
 def test_accelforge_nest_translates():
-    """AccelForge's gemm256 nest: tile shapes become factors, the first buffer storage the boundary."""
+    """AccelForge's gemm256 nest: tile shapes become factors, one candidate per buffer storage node."""
     (layer, _), = run_ours.layers("gemm256")
     nest = [["storage", "MainMemory", ["A", "B", "Z"]], ["storage", "GlobalBuffer", ["A"]],
             ["temporal", "n", 16, None], ["storage", "GlobalBuffer", ["B"]], ["temporal", "m", 16, None],
             ["spatial", "m", 1, "reuse_weight"], ["spatial", "n", 1, "reuse_input"],
             ["storage", "Register", ["Z"]], ["temporal", "k", 1, None]]
-    m, = compare.accelforge_mapping(layer, nest)
+    m, inner = compare.accelforge_mapping(layer, nest)
     assert m.level("glb") == {"M": 16, "N": 16} and m.level("rows") == {"M": 16} and m.level("cols") == {"N": 16}
     assert m.level("pe") == {"K": 256} and m.order[1][:2] == ("N", "M")
+    assert inner.level("dram") == {"N": 16} and inner.level("glb") == {"M": 16}
     assert compare.accelforge_mapping(layer, [["temporal", "x", 1, None]]) == []

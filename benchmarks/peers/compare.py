@@ -92,37 +92,42 @@ def zigzag_mappings(layer, spec, zz):
 
 
 def accelforge_mapping(layer, nest):
-    """AccelForge's loop nest as a codesign Mapping (a list of one, or none): loops above the first GlobalBuffer storage -> dram, from
-    there to the spatial fanout -> glb, the fanout (reuse_weight: rows, reuse_input: cols), below -> pe.
-    Each loop's factor is its parent tile over its tile_shape."""
+    """AccelForge's loop nest as codesign Mappings: the loops above a GlobalBuffer storage node -> dram
+    (one candidate per such node: AccelForge places each tensor's, codesign has one boundary), from
+    there to the spatial fanout -> glb, the fanout (reuse_weight: rows, reuse_input: cols), below it
+    -> pe. Each loop's factor is its parent tile over its tile_shape."""
     if not isinstance(nest, list):
         return []
-    tile = dict(layer.bounds)
-    lv = {k: ({}, []) for k in ("dram", "glb", "rows", "cols", "pe")}
-    level = "dram"
-    for node in nest:
-        if node[0] == "storage":
-            if node[1] == "GlobalBuffer" and level == "dram":
-                level = "glb"
-            continue
-        kind, rank, shape, name = node
-        d = rank.upper()
-        if d not in tile:
-            return []
-        f = -(-tile[d] // max(shape, 1))
-        tile[d] = shape
-        at = level
-        if kind == "spatial":
-            at, level = ("rows" if name == "reuse_weight" else "cols"), "pe"
-        fs, order = lv[at]
-        fs[d] = fs.get(d, 1) * f
-        if d not in order:
-            order.append(d)
-    try:
-        return [Mapping.build(layer, dram=lv["dram"][0] or None, glb=lv["glb"][0], rows=lv["rows"][0],
-                              cols=lv["cols"][0], pe=lv["pe"][0], order={k: lv[k][1] for k in ("dram", "glb", "pe")})]
-    except Exception:
-        return []
+    glb_nodes = [i for i, n in enumerate(nest) if n[0] == "storage" and n[1] == "GlobalBuffer"]
+    out = []
+    for boundary in glb_nodes:
+        tile = dict(layer.bounds)
+        lv = {k: ({}, []) for k in ("dram", "glb", "rows", "cols", "pe")}
+        level = "dram"
+        for i, node in enumerate(nest):
+            if node[0] == "storage":
+                level = "glb" if i == boundary else level
+                continue
+            kind, rank, shape, name = node
+            d = rank.upper()
+            if d not in tile:
+                return []
+            f = -(-tile[d] // max(shape, 1))
+            tile[d] = shape
+            at = level
+            if kind == "spatial":
+                at, level = ("rows" if name == "reuse_weight" else "cols"), "pe"
+            fs, order = lv[at]
+            fs[d] = fs.get(d, 1) * f
+            if d not in order:
+                order.append(d)
+        try:
+            out.append(Mapping.build(layer, dram=lv["dram"][0] or None, glb=lv["glb"][0], rows=lv["rows"][0],
+                                     cols=lv["cols"][0], pe=lv["pe"][0],
+                                     order={k: lv[k][1] for k in ("dram", "glb", "pe")}))
+        except Exception:
+            pass
+    return out
 
 
 def costed(case, rows, convert):
@@ -171,7 +176,7 @@ def fmt(x, unit=""):
         return "-"
     if unit == "uJ":
         return f"{x / 1e6:,.2f}"
-    if unit == "s":
+    if unit == "s" or abs(x) < 100:
         return f"{x:.3g}"
     return f"{x:,.0f}"
 
