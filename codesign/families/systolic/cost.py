@@ -38,6 +38,7 @@ from .arch import SystolicArch, tech_of
 from .dataflow import ARRAY_LEVELS, ROLES_ON
 from ...workload import TENSORS, Layer
 from .mapping import LEVELS, Mapping, MappingBatch
+from .stalls import soc_latency
 from .timing import fold_timing
 from .traffic import LayerInfo, cdiv, footprint, level_sum, traffic
 from .traffic import info as layer_info
@@ -227,7 +228,10 @@ def _evaluate(layer: Layer, av: _ArchView, F_in: np.ndarray, rank: np.ndarray, c
     fp = {t: footprint(info, t, glb_tile) for t in TENSORS}
     glb_used = sum(fp[t] * info.bits[t] for t in TENSORS if t in _kept(arch, "glb")) / 8
     acc_used = fp["outputs"] * info.bits["outputs"] / 8 if arch.acc_kib > 0 else np.zeros(N)
-    latency = _latency(info, av, compute, fp, dram_read_bytes, dram_bytes)
+    if arch.timing == "rtl" and arch.double_buffered:     # the SoC's DMA schedule (stalls.py)
+        latency = soc_latency(info, av, F, rank[:, T_DRAM, :].T, fold_timing("rtl", arch.dataflow), compute)
+    else:
+        latency = _latency(info, av, compute, fp, dram_read_bytes, dram_bytes)
     reason = _feasibility(info, av, F, n_arr, glb_used, acc_used, check_dataflow)
     return Costs(
         macs=macs, compute_cycles=compute.astype(np.int64), stall_cycles=latency - compute,
@@ -306,7 +310,9 @@ def _compute(info: LayerInfo, av: "_ArchView", F: np.ndarray, t_arr: np.ndarray,
 
 
 def _latency(info: LayerInfo, av: "_ArchView", compute, fp: dict, dram_read_bytes, dram_bytes) -> np.ndarray:
-    """Latency with DRAM bandwidth (double buffering: the first load and the last drain exposed)."""
+    """Latency with DRAM bandwidth for ``scalesim``, ``ideal`` and single-buffered ``rtl`` timing
+    (double buffering, other timings: the first load and the last drain exposed; double-buffered
+    ``rtl`` follows the SoC's DMA schedule, `stalls.soc_latency`)."""
     arch, bits, bw = av.base, info.bits, av.dram_bw_bytes
     if arch.timing == "scalesim":           # SCALE-Sim's CALC mode: no stalls
         latency = compute.astype(np.float64)
