@@ -231,7 +231,7 @@ def _evaluate(layer: Layer, av: _ArchView, F_in: np.ndarray, rank: np.ndarray, c
     if arch.timing == "rtl" and arch.double_buffered:     # the SoC's DMA schedule (stalls.py)
         latency = soc_latency(info, av, F, rank[:, T_DRAM, :].T, fold_timing("rtl", arch.dataflow), compute)
     else:
-        latency = _latency(info, av, compute, fp, dram_read_bytes, dram_bytes)
+        latency = _latency(info, av, compute, dram_read_bytes, dram_bytes)
     reason = _feasibility(info, av, F, n_arr, glb_used, acc_used, check_dataflow)
     return Costs(
         macs=macs, compute_cycles=compute.astype(np.int64), stall_cycles=latency - compute,
@@ -309,23 +309,16 @@ def _compute(info: LayerInfo, av: "_ArchView", F: np.ndarray, t_arr: np.ndarray,
     return compute, folds, sum_urc, n_arr, glb_tile
 
 
-def _latency(info: LayerInfo, av: "_ArchView", compute, fp: dict, dram_read_bytes, dram_bytes) -> np.ndarray:
+def _latency(info: LayerInfo, av: "_ArchView", compute, dram_read_bytes, dram_bytes) -> np.ndarray:
     """Latency with DRAM bandwidth for ``scalesim``, ``ideal`` and single-buffered ``rtl`` timing
-    (double buffering, other timings: the first load and the last drain exposed; double-buffered
-    ``rtl`` follows the SoC's DMA schedule, `stalls.soc_latency`)."""
+    (double-buffered ``rtl`` follows the SoC's DMA schedule, `stalls.soc_latency`)."""
     arch, bits, bw = av.base, info.bits, av.dram_bw_bytes
     if arch.timing == "scalesim":           # SCALE-Sim's CALC mode: no stalls
         latency = compute.astype(np.float64)
     elif arch.timing == "ideal":            # Timeloop: reads and writes limited separately
         latency = np.maximum(compute, np.maximum(dram_read_bytes, dram_bytes - dram_read_bytes) / bw)
-    else:
-        transfer = dram_bytes / bw
-        if arch.double_buffered:
-            first = (fp["inputs"] * bits["inputs"] + fp["weights"] * bits["weights"]) / 8 / bw
-            last = fp["outputs"] * bits["outputs"] / 8 / bw
-            latency = first + np.maximum(compute, np.maximum(transfer - first - last, 0)) + last
-        else:
-            latency = compute + transfer
+    else:                                   # rtl, single-buffered: transfers never overlap compute
+        latency = compute + dram_bytes / bw
     return np.ceil(latency).astype(np.int64)
 
 

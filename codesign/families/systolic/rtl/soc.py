@@ -46,7 +46,9 @@ class PingPong(wiring.Component):
 
     def __init__(self, lanes: int, op_bits: int, depth: int):
         self.lanes, self.op_bits, self.depth = lanes, op_bits, depth
-        base = Scratchpad(lanes, op_bits, depth).signature.members
+        plain = Scratchpad(lanes, op_bits, depth)
+        plain._MustUse__silence = True      # only its signature is used
+        base = plain.signature.members
         self.mem_data = MemoryData(shape=lanes * op_bits, depth=2 * depth, init=[])
         super().__init__({**dict(base), "sel": In(1), "dma_we": In(1), "dma_addr": In(base["w_addr"].shape),
                           "dma_wdata": In(base["w_data"].shape)})
@@ -66,6 +68,8 @@ class BufferedTop(Top):
 
     def __init__(self, p: RtlParams):
         super().__init__(p)
+        for bank in (self.west, self.north):
+            bank._MustUse__silence = True   # replaced before elaboration
         self.west = PingPong(p.rows, p.op_bits, p.west_depth)
         self.north = PingPong(p.cols, p.op_bits, p.north_depth)
 
