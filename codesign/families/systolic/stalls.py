@@ -3,27 +3,29 @@
 The glb tiles ``i = 0 .. T-1`` run in the dram-level loop order. Operand
 banks are double-buffered, the accumulator is not:
 
-- prologue: the DMA loads tile 0's operands;
+- prologue: the DMA loads tile 0's operands (``L`` cycles);
 - step ``i``: the array computes tile ``i`` (``C_i`` compute cycles) while the
-  DMA loads tile ``i+1``'s operands (``L_{i+1}`` cycles); the step lasts
-  ``max(C_i + RUN_AFTER_COMPUTE, L_{i+1} + RUN_AFTER_LOAD)`` (the last step
+  DMA loads tile ``i+1``'s operands; the step lasts
+  ``max(C_i + RUN_AFTER_COMPUTE, L + RUN_AFTER_LOAD)`` (the last step
   ``C_{T-1} + RUN_AFTER_COMPUTE``), plus ``STEP_CYCLES`` of sequencing;
-- after step ``i``: a store of the output tile (``S_i + STORE_EXTRA``) when
-  tile ``i`` ends a visit of its output tile, and a reload of partial sums
-  (``S_{i+1} + RELOAD_EXTRA``) when tile ``i+1`` resumes a reduction.
+- after step ``i``: a store of the output tile (``S + STORE_EXTRA``) when
+  tile ``i`` ends a visit of its output tile, and a reload of its partial
+  sums (``S + RELOAD_EXTRA``) when tile ``i+1`` resumes a reduction.
 
 DMA time moves whole on-chip words: ``L = west_words * k_w + north_words *
 k_n``, ``S = acc_rows * k_a`` with ``k = ceil(word_bits / (8 *
 dram_bw_bytes))`` cycles per word (a west word holds `rows` operands, a
-north word and an accumulator row `cols`; the tile's words as the banks
-hold them, `rtl/params.depths`). So every tile re-loads both operands (no
-operand reuse across glb tiles) and ragged folds move padded words.
+north word and an accumulator row `cols`; words as the banks hold them,
+`rtl/params.depths`). Every tile loads both operands (no operand reuse
+across glb tiles) and always a *full* tile's words (a ragged tile's are
+zero-padded in DRAM: fixed-size loads keep each step's max a function of
+tile ``i`` alone); stores and reloads move the output tile's exact rows.
 
-The sum of per-step maxima is exact without a loop per tile: the tiles of
-a dim are full (extent ``e``) except the last (``l``), so a step's pair
-(tile ``i``, tile ``i+1``) is one of few kinds, counted in closed form per
-kind (`_mixed`); mappings whose every step is compute-bound or every step
-load-bound skip the enumeration.
+So the steps sum ``max(C + RUN_AFTER_COMPUTE, L + RUN_AFTER_LOAD)`` over
+tiles, exact without a loop per tile: a tile is full (extent ``e``) along a
+dim or the ragged last one (``l``), and the sum runs over these kinds with
+their counts (`_tiles_sum`); mappings whose every tile is compute-bound or
+every tile load-bound take a closed form.
 """
 from __future__ import annotations
 
@@ -72,23 +74,19 @@ def _word_cycles(bits, bw):
     return np.ceil(bits / (8.0 * bw) - 1e-9)
 
 
-def _factors(info, arch, F, E, x):
+def _factors(roles, dataflow, F, E, x, words):
     """Per dim (D, N) factors of a tile with extents `E`: fold counts, used-extent sums
-    (rows, cols, pe levels) and word counts (west, north, acc rows)."""
+    (rows, cols, pe levels) and the word counts named in `words` (west, north, acc rows)."""
     nf = cdiv(E, x)
     out = {"folds": nf, "ur": level_sum(F, F_ROWS, E, x, nf), "uc": level_sum(F, F_COLS, E, x, nf),
            "t": level_sum(F, F_PE, E, x, nf)}
-    row, col, time = ROLES_ON[arch.dataflow]
-    roles = np.array(info.roles)[:, None]
-    run_n, run_a = (time, row) if arch.dataflow == "os" else (row, time)
-
-    def words(blocked, level, run):
-        f = np.ones_like(E)
-        f = np.where(roles == blocked, cdiv(E, F[level]), f)
-        return np.where((roles == run) | (roles == "g"), E, f)
-    out["west"] = words(row, F_ROWS, time)
-    out["north"] = words(col, F_COLS, run_n)
-    out["acc"] = words(col, F_COLS, run_a)
+    row, col, time = ROLES_ON[dataflow]
+    run_n, run_a = (time, row) if dataflow == "os" else (row, time)
+    kinds = {"west": (row, F_ROWS, time), "north": (col, F_COLS, run_n), "acc": (col, F_COLS, run_a)}
+    for w in words:
+        blocked, level, run = kinds[w]
+        f = np.where(roles == blocked, cdiv(E, F[level]), 1)
+        out[w] = np.where((roles == run) | (roles == "g"), E, f)
     return out
 
 
@@ -96,79 +94,77 @@ def soc_latency(info, av, F: np.ndarray, dram_pos: np.ndarray, ft: FoldTiming, c
     """Total cycles of the SoC schedule (module docstring) for mappings F (5, D, N) with
     dram-level loop positions `dram_pos` (D, N); `compute` the layer's compute cycles."""
     arch, bw = av.base, av.dram_bw_bytes
-    B = info.bounds[:, None]
+    N = F.shape[2]
+    live = np.flatnonzero(info.bounds > 1)          # bound-1 dims: one tile, every factor 1
+    F, dram_pos, B = F[:, live], dram_pos[live], info.bounds[live, None]
+    roles = np.array(info.roles)[live, None]
     t_arr = F[F_ROWS] * F[F_COLS] * F[F_PE]
     x = np.minimum(t_arr, B)
     e = np.minimum(t_arr * F[F_GLB], B)
     n = cdiv(B, e)
     last = np.maximum(B - (n - 1) * e, 1)
-    fe, fl = _factors(info, arch, F, e, x), _factors(info, arch, F, last, x)
-    kw = _word_cycles(av.rows * arch.op_bits, bw)
-    kn = _word_cycles(av.cols * arch.op_bits, bw)
-    ka = _word_cycles(av.cols * arch.acc_bits, bw)
+    fe = _factors(roles, arch.dataflow, F, e, x, ("west", "north", "acc"))
+    fl = _factors(roles, arch.dataflow, F, last, x, ("acc",))
+    full = lambda v: np.broadcast_to(np.asarray(v, dtype=np.float64), (N,))  # noqa: E731
+    rows, cols = full(av.rows), full(av.cols)
+    kw, kn, ka = (full(_word_cycles(w * b, bw)) for w, b in ((av.rows, arch.op_bits), (av.cols, arch.op_bits),
+                                                               (av.cols, arch.acc_bits)))
 
-    def comp(fac):
-        p = {q: np.prod(fac[q], axis=0) for q in _Q_COMPUTE}
-        return tile_compute_cycles(ft, av.rows, av.cols, p["folds"], p["ur"], p["uc"], p["t"])
+    def comp(p, idx=slice(None)):
+        return tile_compute_cycles(ft, rows[idx], cols[idx], p["folds"], p["ur"], p["uc"], p["t"])
 
-    def load(fac):
-        return np.prod(fac["west"], axis=0) * kw + np.prod(fac["north"], axis=0) * kn
+    def load(p, idx=slice(None)):
+        return p["west"] * kw[idx] + p["north"] * kn[idx]
 
-    T = np.prod(n, axis=0)
-    tot = {q: np.prod((n - 1) * fe[q] + fl[q], axis=0) for q in ("west", "north", "acc")}
-    c_first, c_last = comp(fe), comp(fl)
-    l_first, l_last = load(fe), load(fl)
-    sum_c = compute - ft.per_layer
-    sum_l = tot["west"] * kw + tot["north"] * kn
-    bound_c = c_last + RUN_AFTER_COMPUTE >= l_first + RUN_AFTER_LOAD      # every step compute-bound
-    bound_l = c_first + RUN_AFTER_COMPUTE <= l_last + RUN_AFTER_LOAD      # every step load-bound
-    steps = np.where(bound_c, sum_c - c_last + (T - 1) * RUN_AFTER_COMPUTE,
-                     sum_l - l_first + (T - 1) * RUN_AFTER_LOAD).astype(np.float64)
-    mixed = np.flatnonzero(~bound_c & ~bound_l)
-    if len(mixed):
-        sub = lambda d: {q: v[:, mixed] for q, v in d.items()}  # noqa: E731
-        steps[mixed] = _mixed(n[:, mixed], dram_pos[:, mixed], sub(fe), sub(fl), comp, load)
+    prod = lambda fac: {q: np.prod(v, axis=0) for q, v in fac.items()}  # noqa: E731
+    c_last, l_full = comp(prod(fl)), load(prod(fe))
+    floor = l_full + RUN_AFTER_LOAD                     # every step but the last loads a full tile
+    steps = _tiles_sum(n, fe, fl, comp, floor, compute - ft.per_layer) - np.maximum(c_last + RUN_AFTER_COMPUTE, floor)
     # output tiles: visits per output tile (dram loops over unused dims outside its innermost loop)
-    out = info.rel["outputs"][:, None]
+    out = info.rel["outputs"][live, None]
     p_star = np.where(out & (n > 1), dram_pos, -1).max(axis=0)
     visits = np.prod(np.where(~out & (dram_pos < p_star) & (n > 1), n, 1), axis=0)
     out_tiles = np.prod(np.where(out, n, 1), axis=0)
     acc_rows = np.prod(np.where(out, (n - 1) * fe["acc"] + fl["acc"], 1), axis=0)
     stores = visits * (acc_rows * ka + out_tiles * STORE_EXTRA)
     reloads = (visits - 1) * (acc_rows * ka + out_tiles * RELOAD_EXTRA)
-    total = (ft.per_layer + PROLOGUE_CYCLES + l_first + STEP_CYCLES * T + steps + c_last + RUN_AFTER_COMPUTE
+    total = (ft.per_layer + PROLOGUE_CYCLES + l_full + STEP_CYCLES * np.prod(n, axis=0) + steps + c_last + RUN_AFTER_COMPUTE
              + stores + reloads)
     return np.rint(total).astype(np.int64)
 
 
-def _mixed(n, pos, fe, fl, comp, load):
-    """Sum over steps i < T-1 of max(C_i + RUN_AFTER_COMPUTE, L_{i+1} + RUN_AFTER_LOAD), by step kind.
+def _tiles_sum(n, fe, fl, comp, floor, sum_c):
+    """Sum over all glb tiles of max(C + RUN_AFTER_COMPUTE, floor).
 
-    A step is the transition where dim ``j``'s dram index goes up by one and
-    every dim inside it wraps from its last tile to its first; dims outside
-    keep their index (full or last tile). Dims never split are fixed."""
+    Tiles are full (extent ``e``) along a dim except the last (``l``), so a
+    tile's kind is which of its dims are at a ragged last tile: when even the
+    smallest tile is compute-bound (or the largest load-bound) the sum is
+    closed form, else the kinds of the dims ragged somewhere are enumerated."""
     D, N = n.shape
-    split = [d for d in range(D) if (n[d] > 1).any()]
-    total = np.zeros(N)
-    for j in split:
-        others = [d for d in split if d != j]
-        for cj, choice in itertools.product((0, 1), itertools.product((0, 1), repeat=len(others))):
-            w = np.maximum(n[j] - 2, 0) if cj == 0 else (n[j] >= 2).astype(np.int64)
-            fi = {q: fl[q].copy() for q in fe}
-            fn = {q: fl[q].copy() for q in fe}
-            for q in fe:
-                fi[q][j] = fe[q][j]
-                fn[q][j] = fe[q][j] if cj == 0 else fl[q][j]
-            for d, c in zip(others, choice):
-                outer = pos[d] < pos[j]
-                if c == 0:
-                    w = w * np.where(outer, n[d] - 1, 0)
-                    for q in fe:
-                        fi[q][d], fn[q][d] = fe[q][d], fe[q][d]
-                else:
-                    for q in fe:
-                        fn[q][d] = np.where(outer, fl[q][d], fe[q][d])
-            live = w > 0
-            if live.any():
-                total += np.where(live, w * np.maximum(comp(fi) + RUN_AFTER_COMPUTE, load(fn) + RUN_AFTER_LOAD), 0)
+    prod = lambda f: {q: np.prod(v, axis=0) for q, v in f.items()}  # noqa: E731
+    fe, fl = ({q: f[q] for q in _Q_COMPUTE} for f in (fe, fl))
+    c_min, c_max = comp(prod(fl)) + RUN_AFTER_COMPUTE, comp(prod(fe)) + RUN_AFTER_COMPUTE
+    T = np.prod(n, axis=0)
+    total = np.where(c_min >= floor, sum_c + T * RUN_AFTER_COMPUTE, T * floor).astype(np.float64)
+    mixed = np.flatnonzero((c_min < floor) & (c_max > floor))
+    if not len(mixed):
+        return total
+    nm = n[:, mixed]
+    e = {q: fe[q][:, mixed] for q in _Q_COMPUTE}
+    l = {q: fl[q][:, mixed] for q in _Q_COMPUTE}  # noqa: E741
+    rag = (nm > 1) & np.any([e[q] != l[q] for q in _Q_COMPUTE], axis=0)
+    dims = [d for d in range(D) if rag[d].any()]
+    rest = np.array([d not in dims for d in range(D)])[:, None]
+    base = {q: np.prod(np.where(rest, e[q], 1), axis=0) for q in _Q_COMPUTE}
+    w0 = np.prod(np.where(rest, nm, 1), axis=0)
+    acc = np.zeros(len(mixed))
+    # a dim ragged for some mappings only: its two kinds coincide for the others (weights n - 1 and 1)
+    for choice in itertools.product((0, 1), repeat=len(dims)):
+        w, p = w0, dict(base)
+        for d, c in zip(dims, choice):
+            f = e if c == 0 else l
+            w = w * (nm[d] - 1 if c == 0 else 1)
+            p = {q: p[q] * f[q][d] for q in _Q_COMPUTE}
+        acc += w * np.maximum(comp(p, mixed) + RUN_AFTER_COMPUTE, floor[mixed])
+    total[mixed] = acc
     return total

@@ -4,7 +4,8 @@ One descriptor per glb tile, in the mapping's dram-level loop order (the
 order `Plan.tiles` gives; `regs.FIELD_DOC` lists the words). The DRAM holds,
 per glb tile, its west words and its north words exactly as the scratchpad
 banks hold them (`sim._words`: fold-sized blocks, lanes past the fold or
-the tile edge zero), and per output tile one region of accumulator rows
+the tile edge zero; a ragged tile padded with zero words to a full tile's
+count, so every load has the same size, `stalls.py`), and per output tile one region of accumulator rows
 (written by stores, read back by reloads). A word of ``B`` bits takes
 ``ceil(B / (8 * data_bytes))`` beats, low beat first; regions follow each
 other, aligned to the data width.
@@ -94,7 +95,7 @@ def make_program(arch: SystolicArch, layer: Layer, mapping: Mapping, a: np.ndarr
     tiles = list(plan.tiles())
     out_roles = [r for r in range(3) if r != k_role]
     key = lambda t: tuple(t.index[r] for r in out_roles)  # noqa: E731
-    regions, descs = {}, []
+    regions, descs, full = {}, [], {}
     for i, tile in enumerate(tiles):
         n = plan.folds_in(tile.extent)
         src = {}
@@ -103,7 +104,8 @@ def make_program(arch: SystolicArch, layer: Layer, mapping: Mapping, a: np.ndarr
             sub = op[tile.base[blk]:tile.base[blk] + tile.extent[blk],
                      tile.base[role]:tile.base[role] + tile.extent[role]]
             words = _pack(_words(sub, n[blk], plan.fold[blk], lanes), params.op_bits)
-            src[bank] = (img.put(words, kw[bank]), len(words))
+            full.setdefault(bank, len(words))              # tile 0 is a full tile: the most words
+            src[bank] = (img.put(words + [0] * (full[bank] - len(words)), kw[bank]), full[bank])
         rows = n[COL] * tile.extent[y_role]
         if key(tile) not in regions:
             regions[key(tile)] = [img.reserve(rows * kw["acc"]), rows, i]
