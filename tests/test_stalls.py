@@ -97,3 +97,24 @@ def test_latency_is_at_least_compute_and_grows_as_bandwidth_falls():
         assert (c.latency_cycles > c.compute_cycles).all()
         lat.append(c.latency_cycles)
     assert (lat[0] <= lat[1]).all() and (lat[1] <= lat[2]).all() and (lat[2] > lat[0]).any()
+
+
+def test_walk_grid_reaches_every_regime(monkeypatch):
+    """The grid above has mappings whose tiles are all compute-bound, all load-bound, and
+    mixed (the enumeration of tile kinds in `stalls._tiles_sum`)."""
+    seen = {"compute": 0, "load": 0, "mixed": 0}
+    real = S._tiles_sum
+
+    def spy(n, fe, fl, comp, floor, sum_c):
+        prod = lambda f: {q: np.prod(v, axis=0) for q, v in f.items() if q in S._Q_COMPUTE}  # noqa: E731
+        lo, hi = comp(prod(fl)) + S.RUN_AFTER_COMPUTE, comp(prod(fe)) + S.RUN_AFTER_COMPUTE
+        seen["compute"] += int((lo >= floor).sum())
+        seen["load"] += int((hi <= floor).sum())
+        seen["mixed"] += int(((lo < floor) & (hi > floor)).sum())
+        return real(n, fe, fl, comp, floor, sum_c)
+    monkeypatch.setattr(S, "_tiles_sum", spy)
+    for dataflow, bw in [("os", 1), ("ws", 4), ("is", 2), ("os", 32)]:
+        arch = SystolicArch(rows=4, cols=3, dataflow=dataflow, dram_bw_bytes=bw)
+        for li, layer in enumerate(LAYERS):
+            evaluate(layer, arch, random_batch(layer, arch, 60, seed=li))
+    assert min(seen.values()) > 10, seen

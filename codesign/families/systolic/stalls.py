@@ -95,7 +95,8 @@ def soc_latency(info, av, F: np.ndarray, dram_pos: np.ndarray, ft: FoldTiming, c
     dram-level loop positions `dram_pos` (D, N); `compute` the layer's compute cycles."""
     arch, bw = av.base, av.dram_bw_bytes
     N = F.shape[2]
-    live = np.flatnonzero(info.bounds > 1)          # bound-1 dims: one tile, every factor 1
+    # bound-1 dims: one tile, every factor 1 (a 1x1x1 layer keeps one)
+    live = np.flatnonzero(info.bounds > 1) if (info.bounds > 1).any() else np.arange(1)
     F, dram_pos, B = F[:, live], dram_pos[live], info.bounds[live, None]
     roles = np.array(info.roles)[live, None]
     t_arr = F[F_ROWS] * F[F_COLS] * F[F_PE]
