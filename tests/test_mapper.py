@@ -174,13 +174,9 @@ def test_bound_model_is_exact_on_canonical_mappings():
                     | ~(dram[:, st_dims] > 1).any(1))
                 exact = real & (phi if case.phi else ~phi)
                 lb = np.ceil(lat * (1 - 1e-12))
-                if arch.timing == "rtl" and arch.double_buffered:   # SoC schedule: bounded, not exact
-                    assert (lb[exact] <= c.latency_cycles[exact]).all()
-                else:
-                    assert np.array_equal(lb[exact], c.latency_cycles[exact])
-                    assert (lb >= c.latency_cycles).all()
+                assert np.array_equal(lb[exact], c.latency_cycles[exact])
                 assert np.allclose(energy[exact], c.energy_pj[exact], rtol=1e-12, atol=0)
-                assert (energy >= c.energy_pj * (1 - 1e-12)).all()
+                assert (lb >= c.latency_cycles).all() and (energy >= c.energy_pj * (1 - 1e-12)).all()
                 checked += exact.sum()
     assert checked > 10000
 
@@ -232,10 +228,7 @@ def test_orders_in_one_reuse_class_cost_the_same():
                 cls.append(reuse_class(order, dict(zip(layer.dim_names, f[lvl])), layer))
             groups.setdefault(tuple(cls), []).append(j)
         for js in groups.values():
-            # double-buffered rtl: the SoC's per-step pairing of ragged tiles depends on the whole
-            # dram order (stalls.py), so only energy is a function of the reuse class there
-            same_lat = arch.timing != "rtl" or not arch.double_buffered
-            assert len(set(energy[ci, js])) == 1 and (len(set(lat[ci, js])) == 1 or not same_lat)
+            assert len(set(energy[ci, js])) == 1 and len(set(lat[ci, js])) == 1
 
 
 @pytest.mark.parametrize("pin", [

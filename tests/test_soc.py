@@ -46,7 +46,7 @@ def cases_for(R, C, dataflow, seed):
     (4, 4, "os", 1), (4, 4, "os", 64), (4, 4, "ws", 4), (3, 4, "is", 1), (4, 4, "is", 64), (3, 4, "ws", 16),
 ])
 def test_total_cycles_incl_dram_stalls_equal_the_model(R, C, dataflow, bw):
-    arch = SystolicArch(rows=R, cols=C, dataflow=dataflow, dram_bw_bytes=bw)
+    arch = SystolicArch(timing="soc", rows=R, cols=C, dataflow=dataflow, dram_bw_bytes=bw)
     cases = cases_for(R, C, dataflow, seed=R * 100 + bw)
     for case, res in zip(cases, simulate_soc(arch, cases)):
         where = f"{R}x{C} {dataflow} bw {bw} {case.layer.describe()} {case.mapping.oneline()}"
@@ -61,11 +61,11 @@ def test_grid_covers_compute_bound_load_bound_and_mixed_steps():
     load-bound, and mixed ones (the enumeration path of `stalls._mixed`)."""
     seen = set()
     for R, C, df, bw in [(4, 4, "os", 1), (4, 4, "os", 64), (4, 4, "ws", 4), (3, 4, "is", 1), (4, 4, "is", 64)]:
-        arch = SystolicArch(rows=R, cols=C, dataflow=df, dram_bw_bytes=bw)
+        arch = SystolicArch(timing="soc", rows=R, cols=C, dataflow=df, dram_bw_bytes=bw)
         for case in cases_for(R, C, df, 0):
             c = evaluate(case.layer, arch, MappingBatch.from_mappings([case.mapping]))
             slow = c.latency_cycles[0]
-            fast = evaluate(case.layer, SystolicArch(rows=R, cols=C, dataflow=df, dram_bw_bytes=1e9),
+            fast = evaluate(case.layer, SystolicArch(timing="soc", rows=R, cols=C, dataflow=df, dram_bw_bytes=1e9),
                             MappingBatch.from_mappings([case.mapping])).latency_cycles[0]
             seen.add("load" if slow > c.compute_cycles[0] * 2 else "compute" if slow < fast * 1.5 else "mixed")
     assert {"load", "compute"} <= seen, seen
@@ -73,7 +73,7 @@ def test_grid_covers_compute_bound_load_bound_and_mixed_steps():
 
 def test_host_writes_descriptors_over_axi_lite():
     """The same program written word by word over AXI4-Lite (not the backdoor): same result."""
-    arch = SystolicArch(rows=4, cols=4, dataflow="ws", dram_bw_bytes=8)
+    arch = SystolicArch(timing="soc", rows=4, cols=4, dataflow="ws", dram_bw_bytes=8)
     cases = cases_for(4, 4, "ws", 7)[1:2]
     res = simulate_soc(arch, cases, backdoor=False)[0]
     assert res.bit_exact and res.cycles == res.model_cycles, res.summary()
@@ -83,4 +83,4 @@ def test_stall_model_constants_and_bandwidth_checks():
     """The schedule's constants are the RTL's (kept in one place) and odd bandwidths are refused."""
     assert stalls.RUN_AFTER_LOAD > stalls.RUN_AFTER_COMPUTE > 0
     with pytest.raises(RtlError, match="dram_bw_bytes"):
-        simulate_soc(SystolicArch(rows=2, cols=2, dram_bw_bytes=12), cases_for(2, 2, "os", 0)[:1])
+        simulate_soc(SystolicArch(timing="soc", rows=2, cols=2, dram_bw_bytes=12), cases_for(2, 2, "os", 0)[:1])

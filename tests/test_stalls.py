@@ -75,7 +75,7 @@ def walk(layer, arch, F, rank):
 
 @pytest.mark.parametrize("dataflow,bw", [("os", 1), ("ws", 4), ("is", 2), ("os", 32)])
 def test_closed_form_equals_the_tile_walk(dataflow, bw):
-    arch = SystolicArch(rows=4, cols=3, dataflow=dataflow, dram_bw_bytes=bw)
+    arch = SystolicArch(timing="soc", rows=4, cols=3, dataflow=dataflow, dram_bw_bytes=bw)
     checked = 0
     for li, layer in enumerate(LAYERS):
         batch = random_batch(layer, arch, 60, seed=li)
@@ -92,7 +92,7 @@ def test_latency_is_at_least_compute_and_grows_as_bandwidth_falls():
     layer = LAYERS[0]
     lat = []
     for bw in (64, 8, 1):
-        arch = SystolicArch(rows=4, cols=3, dataflow="os", dram_bw_bytes=bw)
+        arch = SystolicArch(timing="soc", rows=4, cols=3, dataflow="os", dram_bw_bytes=bw)
         c = evaluate(layer, arch, random_batch(layer, arch, 200, seed=5))
         assert (c.latency_cycles > c.compute_cycles).all()
         lat.append(c.latency_cycles)
@@ -114,7 +114,42 @@ def test_walk_grid_reaches_every_regime(monkeypatch):
         return real(n, fe, fl, comp, floor, sum_c)
     monkeypatch.setattr(S, "_tiles_sum", spy)
     for dataflow, bw in [("os", 1), ("ws", 4), ("is", 2), ("os", 32)]:
-        arch = SystolicArch(rows=4, cols=3, dataflow=dataflow, dram_bw_bytes=bw)
+        arch = SystolicArch(timing="soc", rows=4, cols=3, dataflow=dataflow, dram_bw_bytes=bw)
         for li, layer in enumerate(LAYERS):
             evaluate(layer, arch, random_batch(layer, arch, 60, seed=li))
     assert min(seen.values()) > 10, seen
+
+
+def test_pruning_bound_is_below_the_soc_schedule():
+    """The mapper's bound model (`bounds.Scorer`) stays a lower bound of ``soc`` latency on
+    complete mappings of every case (the check test_mapper does for the other timings)."""
+    from codesign.families.systolic.bounds import Scorer, cases
+    from codesign.families.systolic.space import MappingSpace
+    rng = np.random.default_rng(4)
+    checked = 0
+    for layer in LAYERS[:3] + LAYERS[4:]:
+        for df, bw in (("os", 2), ("ws", 1), ("is", 8)):
+            arch = SystolicArch(timing="soc", rows=4, cols=3, dataflow=df, dram_bw_bytes=bw, glb_kib=0.2, acc_kib=0.1)
+            sp, sc = MappingSpace(layer, arch), Scorer.of(layer, arch)
+            for case in cases(sp):
+                idx = np.stack([rng.integers(0, len(b.V), 100) for b in case.blocks], axis=1)
+                P = case.P0 * np.prod([b.V[idx[:, k]] for k, b in enumerate(case.blocks)], axis=0)
+                choice = np.zeros((100, len(sp.dims)), dtype=np.int64)
+                for k, b in enumerate(case.blocks):
+                    choice[:, list(b.dims)] = b.choice[idx[:, k]]
+                batch = sp.batch(choice, case.dram_order)
+                c = evaluate(layer, arch, batch)
+                lat, _, _ = sc(P)
+                # the mappings this case describes exactly (test_mapper's rule; other cases over-estimate)
+                roles = np.array([layer.role(d) for d in layer.dim_names])
+                r0 = layer.role([d for d in sp.dram_orders[case.dram_order] if layer.bounds[d] > 1][-1])
+                dram = batch.factors[:, 0, :]
+                real = (dram[:, roles == r0] > 1).any(axis=1) | ~(dram > 1).any(axis=1)
+                st = np.array([d in layer.tensor(arch.stationary).dims for d in layer.dim_names])
+                phi = ~(batch.factors[:, 1, st] > 1).any(1) & (
+                    (r0 == {"outputs": "k", "weights": "m", "inputs": "n"}[arch.stationary])
+                    | ~(dram[:, st] > 1).any(1))
+                exact = real & (phi if case.phi else ~phi)
+                assert (np.ceil(lat * (1 - 1e-12))[exact] <= c.latency_cycles[exact]).all()
+                checked += exact.sum()
+    assert checked > 500

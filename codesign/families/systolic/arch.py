@@ -25,7 +25,8 @@ ARCH_DATAFLOWS = DATAFLOWS + ("flexible",)
 #: in front of the three registers. Assumption (no published figure used);
 #: the tech's PE area already counts two operand registers and one accumulator.
 FLEX_PE_AREA_FACTOR = 1.10
-TIMINGS = ("rtl", "scalesim", "ideal")
+#: compute timing modes (`timing.py`); ``soc``: ``rtl`` compute plus the SoC DMA's stalls (`stalls.py`)
+TIMINGS = ("rtl", "scalesim", "ideal", "soc")
 
 
 class ArchError(UserError, ValueError):

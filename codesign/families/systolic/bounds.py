@@ -26,9 +26,9 @@ With a pinned dram or glb order the refetch factors that depend on the
 order are bounded below by 1 (the search then costs more candidates).
 
 tests/test_mapper.py checks bound == cost.evaluate on complete canonical
-mappings (latency: for every timing but double-buffered ``rtl``, whose
-per-step DMA schedule, `stalls.py`, is bounded by max(compute + first
-load, transfer)), and bound <= cost.evaluate under pins.
+mappings (latency: for every timing but double-buffered ``soc``, whose
+per-step DMA schedule, `stalls.py`, is bounded from below, `Scorer._soc`;
+tests/test_stalls.py checks that bound), and bound <= cost.evaluate under pins.
 """
 from __future__ import annotations
 
@@ -42,7 +42,8 @@ from ...workload import TENSORS, Layer
 from .dataflow import UNUSED_BY
 from .traffic import axis_sum, ext2
 from .space import MappingSpace
-from .timing import fold_timing
+from . import stalls
+from .stalls import compute_timing
 
 __all__ = ["Case", "Block", "Scorer", "cases", "K_TERMS"]
 
@@ -133,7 +134,7 @@ def cases(space: MappingSpace) -> list[Case]:
         for col in (T0, T1):
             P0[col + _X[t.name]] = const
 
-    ft = fold_timing(arch.timing, arch.dataflow)
+    ft = compute_timing(arch)
     c_fold = ft.fold_const(arch.rows, arch.cols)
     coef = {SUR: ft.per_used_rows, SUC: ft.per_used_cols, SUT: ft.per_t}
     # with a negative per-fold coefficient fewer folds alone is not better: a
@@ -317,11 +318,16 @@ class Scorer:
     glb_kept: np.ndarray
     glb_cap_bits: float
     acc_cap_bits: float
+    #: bits per element the SoC's DMA moves at least (the tensor's, at most the on-chip word's)
+    dma_bits: np.ndarray | None = None
+    #: cycles per west / north word and which tensor (index in TENSORS) each bank holds
+    word_cycles: tuple = (1.0, 1.0)
+    banks: tuple = (0, 1)
 
     @classmethod
     def of(cls, layer: Layer, arch: SystolicArch) -> "Scorer":
         tech = tech_of(arch)
-        ft = fold_timing(arch.timing, arch.dataflow)
+        ft = compute_timing(arch)
         st = arch.stationary
         bits = {t.name: t.bits for t in layer.tensors}
         word = {"inputs": arch.op_bits, "weights": arch.op_bits, "outputs": arch.acc_bits}
@@ -345,7 +351,10 @@ class Scorer:
                    ft.per_used_rows, ft.per_used_cols, ft.per_t, e0, eT0, eT1,
                    np.array([bits[t] for t in TENSORS], dtype=float), z, arch.timing, arch.double_buffered,
                    arch.dram_bw_bytes, arch.rows, arch.cols, np.array([t in kept for t in TENSORS]),
-                   8 * arch.glb_bytes / div, 8 * arch.acc_bytes / div if arch.acc_kib > 0 else math.inf)
+                   8 * arch.glb_bytes / div, 8 * arch.acc_bytes / div if arch.acc_kib > 0 else math.inf,
+                   np.minimum([bits[t] for t in TENSORS], [arch.op_bits, arch.op_bits, arch.acc_bits]),
+                   tuple(math.ceil(w * arch.op_bits / (8 * arch.dram_bw_bytes) - 1e-9) for w in (arch.rows, arch.cols)),
+                   (1, 0) if arch.dataflow == "is" else (0, 1))
 
     def compute(self, P: np.ndarray, partial: bool = False) -> np.ndarray:
         """Compute cycles of term products; with `partial` (products are lower
@@ -367,6 +376,23 @@ class Scorer:
             out = self.c_layer + self.c_gtile * P[:, GTILES] + (0.0 if per_fold_min >= 0 else -np.inf)
         return out
 
+    def _soc(self, P: np.ndarray, compute: np.ndarray, t0: np.ndarray, partial: bool) -> np.ndarray:
+        """A lower bound of the SoC's schedule (`stalls.py`), monotone in the products: every
+        glb tile loads at least a full tile's operand footprint (``L``), every step lasts at
+        least its compute + 1 and (but the last) ``L + 8``, and stores and reloads move at
+        least the reuse rule's output traffic. Not exact: the SoC's words are padded."""
+        b = self.dma_bits
+        T = P[:, GTILES]
+        load = (P[:, FP] * b[0] + P[:, FP + 1] * b[1]) / 8 / self.bw
+        if not partial:     # a tile's west / north words hold at most fold-rows / fold-cols elements
+            (w, n), (kw, kn) = self.banks, self.word_cycles
+            words = P[:, FP + w] / P[:, ROWS] * kw + P[:, FP + n] / P[:, COLS] * kn
+            load = np.maximum(load, words)
+        steps = np.maximum(compute - self.c_layer + T * stalls.RUN_AFTER_COMPUTE,
+                           (T - 1) * (load + stalls.RUN_AFTER_LOAD))
+        outputs = (2 * t0[:, 2] - self.zsize) * b[2] / 8 / self.bw
+        return self.c_layer + stalls.PROLOGUE_CYCLES + load + stalls.STEP_CYCLES * T + steps + outputs
+
     def __call__(self, P: np.ndarray, partial: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(latency, energy, fits) of term products `P` (N, K); lower bounds
         when `partial` says the products are."""
@@ -382,11 +408,11 @@ class Scorer:
             wr = t0[:, 2] * b[2] / 8
             if self.timing == "ideal":
                 latency = np.maximum(compute, np.maximum(rd, wr) / self.bw)
+            elif self.timing == "soc" and self.double_buffered:
+                latency = self._soc(P, compute, t0, partial)
             elif self.double_buffered:
-                # the SoC's schedule (stalls.py) loads at least tile 0's operands before computing
-                # and moves at least the reuse rule's traffic: a lower bound, not its exact value
-                first = (fpb[:, 0] + fpb[:, 1]) / 8 / self.bw
-                latency = np.maximum(compute + first, (rd + wr) / self.bw)
+                first_last = (fpb[:, 0] + fpb[:, 1] + fpb[:, 2]) / 8 / self.bw
+                latency = np.maximum(compute + first_last, (rd + wr) / self.bw)
             else:
                 latency = compute + (rd + wr) / self.bw
         fits = ((P[:, ROWS] <= self.rows) & (P[:, COLS] <= self.cols)

@@ -38,8 +38,7 @@ from .arch import SystolicArch, tech_of
 from .dataflow import ARRAY_LEVELS, ROLES_ON
 from ...workload import TENSORS, Layer
 from .mapping import LEVELS, Mapping, MappingBatch
-from .stalls import soc_latency
-from .timing import fold_timing
+from .stalls import compute_timing, soc_latency
 from .traffic import LayerInfo, cdiv, footprint, level_sum, traffic
 from .traffic import info as layer_info
 
@@ -228,10 +227,10 @@ def _evaluate(layer: Layer, av: _ArchView, F_in: np.ndarray, rank: np.ndarray, c
     fp = {t: footprint(info, t, glb_tile) for t in TENSORS}
     glb_used = sum(fp[t] * info.bits[t] for t in TENSORS if t in _kept(arch, "glb")) / 8
     acc_used = fp["outputs"] * info.bits["outputs"] / 8 if arch.acc_kib > 0 else np.zeros(N)
-    if arch.timing == "rtl" and arch.double_buffered:     # the SoC's DMA schedule (stalls.py)
-        latency = soc_latency(info, av, F, rank[:, T_DRAM, :].T, fold_timing("rtl", arch.dataflow), compute)
+    if arch.timing == "soc" and arch.double_buffered:     # the SoC's DMA schedule (stalls.py)
+        latency = soc_latency(info, av, F, rank[:, T_DRAM, :].T, compute_timing(arch), compute)
     else:
-        latency = _latency(info, av, compute, dram_read_bytes, dram_bytes)
+        latency = _latency(info, av, compute, fp, dram_read_bytes, dram_bytes)
     reason = _feasibility(info, av, F, n_arr, glb_used, acc_used, check_dataflow)
     return Costs(
         macs=macs, compute_cycles=compute.astype(np.int64), stall_cycles=latency - compute,
@@ -304,21 +303,26 @@ def _compute(info: LayerInfo, av: "_ArchView", F: np.ndarray, t_arr: np.ndarray,
     sum_urc = np.where(Fl[F_ROWS] > 1, lr, lc).prod(axis=0)    # a dim on rows and cols: not systolic
     glb_tile = np.minimum(t_glb, B)
     glb_tiles = np.prod(cdiv(Bl[:, None], glb_tile[live]), axis=0)
-    ft = fold_timing(av.base.timing, av.base.dataflow)
+    ft = compute_timing(av.base)
     compute = ft.total(av.rows, av.cols, folds, lr.prod(axis=0), lc.prod(axis=0), lp.prod(axis=0), glb_tiles)
     return compute, folds, sum_urc, n_arr, glb_tile
 
 
-def _latency(info: LayerInfo, av: "_ArchView", compute, dram_read_bytes, dram_bytes) -> np.ndarray:
-    """Latency with DRAM bandwidth for ``scalesim``, ``ideal`` and single-buffered ``rtl`` timing
-    (double-buffered ``rtl`` follows the SoC's DMA schedule, `stalls.soc_latency`)."""
+def _latency(info: LayerInfo, av: "_ArchView", compute, fp: dict, dram_read_bytes, dram_bytes) -> np.ndarray:
+    """Latency with DRAM bandwidth (double buffering: the first load and the last drain exposed)."""
     arch, bits, bw = av.base, info.bits, av.dram_bw_bytes
     if arch.timing == "scalesim":           # SCALE-Sim's CALC mode: no stalls
         latency = compute.astype(np.float64)
     elif arch.timing == "ideal":            # Timeloop: reads and writes limited separately
         latency = np.maximum(compute, np.maximum(dram_read_bytes, dram_bytes - dram_read_bytes) / bw)
-    else:                                   # rtl, single-buffered: transfers never overlap compute
-        latency = compute + dram_bytes / bw
+    else:
+        transfer = dram_bytes / bw
+        if arch.double_buffered:
+            first = (fp["inputs"] * bits["inputs"] + fp["weights"] * bits["weights"]) / 8 / bw
+            last = fp["outputs"] * bits["outputs"] / 8 / bw
+            latency = first + np.maximum(compute, np.maximum(transfer - first - last, 0)) + last
+        else:
+            latency = compute + transfer
     return np.ceil(latency).astype(np.int64)
 
 

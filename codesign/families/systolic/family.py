@@ -43,7 +43,8 @@ PARAMS = (
                   source=_GEMMINI),
     HardwareParam("tech", "tech", "horowitz45", "", "energy/area table: horowitz45, eyeriss65 or a table",
                   source="codesign.tech"),
-    HardwareParam("timing", "str", "rtl", "", "rtl (our RTL) | scalesim (SCALE-Sim 3.0.0) | ideal",
+    HardwareParam("timing", "str", "rtl", "", "rtl (our RTL) | scalesim (SCALE-Sim 3.0.0) | ideal | soc (our RTL "
+                  "with its DMA: the SoC's stalls)",
                   choices=TIMINGS, source="codesign.families.systolic.timing"),
 )
 

@@ -1,4 +1,8 @@
-"""Latency with DRAM stalls in ``rtl`` timing: the schedule of the SoC's DMA (`rtl/soc.py`).
+"""Latency with DRAM stalls in ``soc`` timing: the schedule of the SoC's DMA (`rtl/soc.py`).
+
+``soc`` computes as ``rtl`` (`compute_timing`) and replaces ``rtl``'s
+analytic overlap (first load + max(compute, rest of transfer) + last
+drain, at the reuse rule's DRAM bytes) with what the generated DMA does.
 
 The glb tiles ``i = 0 .. T-1`` run in the dram-level loop order. Operand
 banks are double-buffered, the accumulator is not:
@@ -34,10 +38,10 @@ import itertools
 import numpy as np
 
 from .dataflow import ROLES_ON
-from .timing import FoldTiming
+from .timing import FoldTiming, fold_timing
 from .traffic import cdiv, level_sum
 
-__all__ = ["soc_latency", "tile_compute_cycles", "PROLOGUE_CYCLES", "STEP_CYCLES", "RUN_AFTER_COMPUTE",
+__all__ = ["soc_latency", "compute_timing", "tile_compute_cycles", "PROLOGUE_CYCLES", "STEP_CYCLES", "RUN_AFTER_COMPUTE",
            "RUN_AFTER_LOAD", "STORE_EXTRA", "RELOAD_EXTRA"]
 
 F_DRAM, F_GLB, F_ROWS, F_COLS, F_PE = range(5)
@@ -58,6 +62,12 @@ RELOAD_EXTRA = 2
 
 _Q_COMPUTE = ("folds", "ur", "uc", "t")
 _Q_WORDS = ("west", "north")
+
+
+def compute_timing(arch) -> FoldTiming:
+    """The compute-cycle coefficients of an architecture's timing mode: ``soc`` computes as ``rtl``
+    (the same array; it adds the DMA's stalls)."""
+    return fold_timing("rtl" if arch.timing == "soc" else arch.timing, arch.dataflow)
 
 
 def tile_compute_cycles(ft: FoldTiming, rows, cols, folds, sum_used_rows, sum_used_cols, sum_t):

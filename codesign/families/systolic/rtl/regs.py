@@ -97,10 +97,11 @@ class Regs(wiring.Component):
                   REGISTERS["CYCLES"]: self.cycles, REGISTERS["COMPUTE_CYCLES"]: self.compute_cycles}
         with m.If(rfire):
             m.d.sync += [b.rvalid.eq(1), b.rdata.eq(0)]
-            with m.Switch(b.araddr[:top]):
-                for addr, v in values.items():
-                    with m.Case(addr):
-                        m.d.sync += b.rdata.eq(v)
+            with m.If(~b.araddr[top]):
+                with m.Switch(b.araddr[:top]):
+                    for addr, v in values.items():
+                        with m.Case(addr):
+                            m.d.sync += b.rdata.eq(v)
         with m.Elif(b.rready):
             m.d.sync += b.rvalid.eq(0)
         return m

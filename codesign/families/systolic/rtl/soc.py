@@ -149,24 +149,18 @@ class Soc(wiring.Component):
                 m.d.sync += ld_go.eq(0)
                 with m.If(top.done & ~ld_go & ~ld_busy):
                     m.next = "STORE"
-            with m.State("STORE"):
-                with m.If(fl(cur, "store")):
-                    m.d.comb += cmd(1, 2, cur)
-                    m.next = "STORE_WAIT"
-                with m.Else():
-                    m.next = "RELOAD"
-            with m.State("STORE_WAIT"):
-                with m.If(~dma.busy):
-                    m.next = "RELOAD"
-            with m.State("RELOAD"):
-                with m.If(has_nxt & fl(nxt, "reload")):
-                    m.d.comb += cmd(0, 2, nxt)
-                    m.next = "RELOAD_WAIT"
-                with m.Else():
-                    m.next = "NEXT"
-            with m.State("RELOAD_WAIT"):
-                with m.If(~dma.busy):
-                    m.next = "NEXT"
+            # after the tile: store its output tile, then reload the next tile's partial sums
+            for state, when, store, desc, after in (("STORE", fl(cur, "store"), 1, cur, "RELOAD"),
+                                                    ("RELOAD", has_nxt & fl(nxt, "reload"), 0, nxt, "NEXT")):
+                with m.State(state):
+                    with m.If(when):
+                        m.d.comb += cmd(store, 2, desc)
+                        m.next = f"{state}_WAIT"
+                    with m.Else():
+                        m.next = after
+                with m.State(f"{state}_WAIT"):
+                    with m.If(~dma.busy):
+                        m.next = after
             with m.State("NEXT"):
                 m.d.sync += idx.eq(idx + 1)
                 with m.If(has_nxt):

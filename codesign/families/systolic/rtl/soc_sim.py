@@ -8,10 +8,11 @@ starts the program, waits for ``irq``, reads CYCLES and COMPUTE_CYCLES
 over AXI4-Lite and takes the results out of DRAM. Only the program's run
 counts (the host's register writes do not). `SocResult.model_cycles` is
 the cost model's ``latency_cycles`` for the same mapping (`cost.evaluate`,
-``rtl`` timing), which the measured cycles must equal.
+``soc`` timing), which the measured cycles must equal.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -45,19 +46,23 @@ class SocResult:
     glb_tiles: int
 
     @property
+    def wrong_outputs(self) -> int:
+        return int(np.count_nonzero(self.outputs != self.golden))
+
+    @property
     def bit_exact(self) -> bool:
-        return bool(np.array_equal(self.outputs, self.golden))
+        return self.outputs.shape == self.golden.shape and self.wrong_outputs == 0
 
     @property
     def cycle_exact(self) -> bool:
-        return self.cycles == self.model_cycles and self.compute_cycles == self.model_compute_cycles
+        return (self.cycles, self.compute_cycles) == (self.model_cycles, self.model_compute_cycles)
 
     @property
     def stall_cycles(self) -> int:
         return self.cycles - self.compute_cycles
 
     def summary(self) -> str:
-        bad = int(np.count_nonzero(self.outputs != self.golden))
+        bad = self.wrong_outputs
         return (f"outputs {'bit exact' if self.bit_exact else f'{bad} of {self.outputs.size} WRONG'}, "
                 f"RTL {self.cycles} cycles ({self.compute_cycles} compute, {self.stall_cycles} stalls) vs model "
                 f"{self.model_cycles} ({self.model_compute_cycles} compute), {self.glb_tiles} glb tiles")
@@ -143,16 +148,13 @@ def simulate_soc(arch: SystolicArch, cases: list[Case], *, backdoor: bool = True
             results.append(_result(arch, case, prog, params, beats, cycles, compute))
 
     sim.add_testbench(host)
-    if vcd:
-        with sim.write_vcd(vcd):
-            sim.run()
-    else:
+    with sim.write_vcd(vcd) if vcd else contextlib.nullcontext():
         sim.run()
     return results
 
 
 def _result(arch, case: Case, prog: Program, params: RtlParams, beats, cycles: int, compute: int) -> SocResult:
     M, N = case.layer.bounds["M"], case.layer.bounds["N"]
-    model = evaluate_mapping(case.layer, replace(arch, timing="rtl"), case.mapping)
+    model = evaluate_mapping(case.layer, replace(arch, timing="soc"), case.mapping)
     return SocResult(read_outputs(prog, params, beats, (M, N)), golden(case.a, case.b, arch.acc_bits), cycles,
                      compute, int(model["latency_cycles"]), int(model["compute_cycles"]), len(prog.descriptors))
