@@ -125,6 +125,7 @@ def test_pruning_bound_is_below_the_soc_schedule():
     complete mappings of every case (the check test_mapper does for the other timings)."""
     from codesign.families.systolic.bounds import Scorer, cases
     from codesign.families.systolic.space import MappingSpace
+    from test_mapper import sample_case
     rng = np.random.default_rng(4)
     checked = 0
     for layer in LAYERS[:3] + LAYERS[4:]:
@@ -132,24 +133,9 @@ def test_pruning_bound_is_below_the_soc_schedule():
             arch = SystolicArch(timing="soc", rows=4, cols=3, dataflow=df, dram_bw_bytes=bw, glb_kib=0.2, acc_kib=0.1)
             sp, sc = MappingSpace(layer, arch), Scorer.of(layer, arch)
             for case in cases(sp):
-                idx = np.stack([rng.integers(0, len(b.V), 100) for b in case.blocks], axis=1)
-                P = case.P0 * np.prod([b.V[idx[:, k]] for k, b in enumerate(case.blocks)], axis=0)
-                choice = np.zeros((100, len(sp.dims)), dtype=np.int64)
-                for k, b in enumerate(case.blocks):
-                    choice[:, list(b.dims)] = b.choice[idx[:, k]]
-                batch = sp.batch(choice, case.dram_order)
+                P, batch, exact = sample_case(layer, arch, sp, case, 100, rng)
                 c = evaluate(layer, arch, batch)
                 lat, _, _ = sc(P)
-                # the mappings this case describes exactly (test_mapper's rule; other cases over-estimate)
-                roles = np.array([layer.role(d) for d in layer.dim_names])
-                r0 = layer.role([d for d in sp.dram_orders[case.dram_order] if layer.bounds[d] > 1][-1])
-                dram = batch.factors[:, 0, :]
-                real = (dram[:, roles == r0] > 1).any(axis=1) | ~(dram > 1).any(axis=1)
-                st = np.array([d in layer.tensor(arch.stationary).dims for d in layer.dim_names])
-                phi = ~(batch.factors[:, 1, st] > 1).any(1) & (
-                    (r0 == {"outputs": "k", "weights": "m", "inputs": "n"}[arch.stationary])
-                    | ~(dram[:, st] > 1).any(1))
-                exact = real & (phi if case.phi else ~phi)
                 assert (np.ceil(lat * (1 - 1e-12))[exact] <= c.latency_cycles[exact]).all()
                 checked += exact.sum()
     assert checked > 500

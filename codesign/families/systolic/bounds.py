@@ -27,7 +27,7 @@ order are bounded below by 1 (the search then costs more candidates).
 
 tests/test_mapper.py checks bound == cost.evaluate on complete canonical
 mappings (latency: for every timing but double-buffered ``soc``, whose
-per-step DMA schedule, `stalls.py`, is bounded from below, `Scorer._soc`;
+per-step DMA schedule, `stalls.py`, is bounded from below, `stalls.soc_bound`;
 tests/test_stalls.py checks that bound), and bound <= cost.evaluate under pins.
 """
 from __future__ import annotations
@@ -318,11 +318,7 @@ class Scorer:
     glb_kept: np.ndarray
     glb_cap_bits: float
     acc_cap_bits: float
-    #: bits per element the SoC's DMA moves at least (the tensor's, at most the on-chip word's)
-    dma_bits: np.ndarray | None = None
-    #: cycles per west / north word and which tensor (index in TENSORS) each bank holds
-    word_cycles: tuple = (1.0, 1.0)
-    banks: tuple = (0, 1)
+    soc: tuple = ()     # `stalls.soc_bound_params`
 
     @classmethod
     def of(cls, layer: Layer, arch: SystolicArch) -> "Scorer":
@@ -352,9 +348,7 @@ class Scorer:
                    np.array([bits[t] for t in TENSORS], dtype=float), z, arch.timing, arch.double_buffered,
                    arch.dram_bw_bytes, arch.rows, arch.cols, np.array([t in kept for t in TENSORS]),
                    8 * arch.glb_bytes / div, 8 * arch.acc_bytes / div if arch.acc_kib > 0 else math.inf,
-                   np.minimum([bits[t] for t in TENSORS], [arch.op_bits, arch.op_bits, arch.acc_bits]),
-                   tuple(math.ceil(w * arch.op_bits / (8 * arch.dram_bw_bytes) - 1e-9) for w in (arch.rows, arch.cols)),
-                   (1, 0) if arch.dataflow == "is" else (0, 1))
+                   stalls.soc_bound_params(arch, [bits[t] for t in TENSORS]))
 
     def compute(self, P: np.ndarray, partial: bool = False) -> np.ndarray:
         """Compute cycles of term products; with `partial` (products are lower
@@ -376,23 +370,6 @@ class Scorer:
             out = self.c_layer + self.c_gtile * P[:, GTILES] + (0.0 if per_fold_min >= 0 else -np.inf)
         return out
 
-    def _soc(self, P: np.ndarray, compute: np.ndarray, t0: np.ndarray, partial: bool) -> np.ndarray:
-        """A lower bound of the SoC's schedule (`stalls.py`), monotone in the products: every
-        glb tile loads at least a full tile's operand footprint (``L``), every step lasts at
-        least its compute + 1 and (but the last) ``L + 8``, and stores and reloads move at
-        least the reuse rule's output traffic. Not exact: the SoC's words are padded."""
-        b = self.dma_bits
-        T = P[:, GTILES]
-        load = (P[:, FP] * b[0] + P[:, FP + 1] * b[1]) / 8 / self.bw
-        if not partial:     # a tile's west / north words hold at most fold-rows / fold-cols elements
-            (w, n), (kw, kn) = self.banks, self.word_cycles
-            words = P[:, FP + w] / P[:, ROWS] * kw + P[:, FP + n] / P[:, COLS] * kn
-            load = np.maximum(load, words)
-        steps = np.maximum(compute - self.c_layer + T * stalls.RUN_AFTER_COMPUTE,
-                           (T - 1) * (load + stalls.RUN_AFTER_LOAD))
-        outputs = (2 * t0[:, 2] - self.zsize) * b[2] / 8 / self.bw
-        return self.c_layer + stalls.PROLOGUE_CYCLES + load + stalls.STEP_CYCLES * T + steps + outputs
-
     def __call__(self, P: np.ndarray, partial: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(latency, energy, fits) of term products `P` (N, K); lower bounds
         when `partial` says the products are."""
@@ -409,7 +386,9 @@ class Scorer:
             if self.timing == "ideal":
                 latency = np.maximum(compute, np.maximum(rd, wr) / self.bw)
             elif self.timing == "soc" and self.double_buffered:
-                latency = self._soc(P, compute, t0, partial)
+                latency = self.c_layer + stalls.soc_bound(
+                    self.soc, compute - self.c_layer, P[:, GTILES], P[:, FP:FP + 3], P[:, ROWS], P[:, COLS],
+                    t0[:, 2], self.zsize, self.bw, partial)
             elif self.double_buffered:
                 first_last = (fpb[:, 0] + fpb[:, 1] + fpb[:, 2]) / 8 / self.bw
                 latency = np.maximum(compute + first_last, (rd + wr) / self.bw)

@@ -41,7 +41,7 @@ from .dataflow import ROLES_ON
 from .timing import FoldTiming, fold_timing
 from .traffic import cdiv, level_sum
 
-__all__ = ["soc_latency", "compute_timing", "tile_compute_cycles", "PROLOGUE_CYCLES", "STEP_CYCLES", "RUN_AFTER_COMPUTE",
+__all__ = ["soc_latency", "soc_bound", "soc_bound_params", "compute_timing", "tile_compute_cycles", "PROLOGUE_CYCLES", "STEP_CYCLES", "RUN_AFTER_COMPUTE",
            "RUN_AFTER_LOAD", "STORE_EXTRA", "RELOAD_EXTRA"]
 
 F_DRAM, F_GLB, F_ROWS, F_COLS, F_PE = range(5)
@@ -179,3 +179,29 @@ def _tiles_sum(n, fe, fl, comp, floor, sum_c):
         acc += w * np.maximum(comp(p, mixed) + RUN_AFTER_COMPUTE, floor[mixed])
     total[mixed] = acc
     return total
+
+
+def soc_bound_params(arch, bits) -> tuple:
+    """What `soc_bound` needs of an architecture: bits per element the DMA moves at least (the
+    tensor's, at most its on-chip word's; inputs, weights, outputs), cycles per west / north
+    word, and which tensor (index) the west / north bank holds."""
+    return (np.minimum(bits, [arch.op_bits, arch.op_bits, arch.acc_bits]),
+            tuple(_word_cycles(w * arch.op_bits, arch.dram_bw_bytes) for w in (arch.rows, arch.cols)),
+            (1, 0) if arch.dataflow == "is" else (0, 1))
+
+
+def soc_bound(params, compute, glb_tiles, fp, used_rows, used_cols, out_traffic, zsize, bw, partial):
+    """A lower bound of `soc_latency` (less the per-layer constant) from a mapping's compute
+    cycles, glb tiles, full-tile footprints (N, 3), fold rows / cols (products of the rows / cols
+    factors) and output traffic, monotone in all of them (the pruning model's terms, `bounds`):
+    every tile loads at least a full tile's operand footprint (``L``; on a complete mapping at
+    least its words, which hold at most fold-rows / fold-cols elements), every step lasts at least
+    its compute + 1 and, but the last, ``L + 8``; stores and reloads move at least the reuse
+    rule's output traffic. Not exact: the SoC's words are padded."""
+    b, (kw, kn), (w, n) = params
+    load = (fp[:, 0] * b[0] + fp[:, 1] * b[1]) / 8 / bw
+    if not partial:
+        load = np.maximum(load, fp[:, w] / used_rows * kw + fp[:, n] / used_cols * kn)
+    steps = np.maximum(compute + glb_tiles * RUN_AFTER_COMPUTE, (glb_tiles - 1) * (load + RUN_AFTER_LOAD))
+    outputs = (2 * out_traffic - zsize) * b[2] / 8 / bw
+    return PROLOGUE_CYCLES + load + STEP_CYCLES * glb_tiles + steps + outputs

@@ -25,14 +25,14 @@ from ..arch import SystolicArch
 from ..mapping import Mapping
 from ....workload import Layer
 from .controller import ROLE_CODES
-from .dma import beats_per_word, word_bits
+from .dma import beats_per_word
 from .params import RtlParams
 from .plan import COL, ROW, TIME, Plan, make_plan
 from .regs import FIELDS, flag_bits
 from .sim import _operand, _pack, _unpack, _words
 from .top import ROLE_NAMES
 
-__all__ = ["Program", "make_program", "to_beats", "from_beats"]
+__all__ = ["Program", "make_program", "read_outputs", "to_beats", "from_beats"]
 
 
 def to_beats(word: int, k: int, data_bytes: int) -> list[int]:
@@ -146,5 +146,3 @@ def read_outputs(prog: Program, params: RtlParams, beats: list[int], bounds_mn: 
              tile.base[y_role]:tile.base[y_role] + tile.extent[y_role]] = blk[:tile.extent[COL]]
     return out
 
-
-__all__ += ["read_outputs", "word_bits"]
