@@ -17,7 +17,7 @@ from codesign.families.systolic.mapping import MappingBatch
 from codesign.families.systolic.rtl import RtlError
 from codesign.families.systolic.rtl.sim import Case
 from codesign.families.systolic.rtl.soc_sim import simulate_soc
-from codesign.families.systolic import stalls
+from codesign.families.systolic import soc_stalls as stalls
 from codesign.workload import gemm
 
 #: (shape M, N, K; fold sizes per role; glb factors per role (0: all folds); glb order; dram order)

@@ -25,7 +25,7 @@ ARCH_DATAFLOWS = DATAFLOWS + ("flexible",)
 #: in front of the three registers. Assumption (no published figure used);
 #: the tech's PE area already counts two operand registers and one accumulator.
 FLEX_PE_AREA_FACTOR = 1.10
-#: compute timing modes (`timing.py`); ``soc``: ``rtl`` compute plus the SoC DMA's stalls (`stalls.py`)
+#: compute timing modes (`timing.py`); ``soc``: ``rtl`` compute plus the SoC DMA's stalls (`soc_stalls.py`)
 TIMINGS = ("rtl", "scalesim", "ideal", "soc")
 
 

@@ -27,7 +27,7 @@ order are bounded below by 1 (the search then costs more candidates).
 
 tests/test_mapper.py checks bound == cost.evaluate on complete canonical
 mappings (latency: for every timing but double-buffered ``soc``, whose
-per-step DMA schedule, `stalls.py`, is bounded from below, `stalls.soc_bound`;
+per-step DMA schedule, `soc_stalls.py`, is bounded from below, `stalls.soc_bound`;
 tests/test_stalls.py checks that bound), and bound <= cost.evaluate under pins.
 """
 from __future__ import annotations
@@ -42,8 +42,8 @@ from ...workload import TENSORS, Layer
 from .dataflow import UNUSED_BY
 from .traffic import axis_sum, ext2
 from .space import MappingSpace
-from . import stalls
-from .stalls import compute_timing
+from . import soc_stalls as stalls
+from .soc_stalls import compute_timing
 
 __all__ = ["Case", "Block", "Scorer", "cases", "K_TERMS"]
 

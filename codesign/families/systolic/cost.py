@@ -38,7 +38,7 @@ from .arch import SystolicArch, tech_of
 from .dataflow import ARRAY_LEVELS, ROLES_ON
 from ...workload import TENSORS, Layer
 from .mapping import LEVELS, Mapping, MappingBatch
-from .stalls import compute_timing, soc_latency
+from .soc_stalls import compute_timing, soc_latency
 from .traffic import LayerInfo, cdiv, footprint, level_sum, traffic
 from .traffic import info as layer_info
 
@@ -227,7 +227,7 @@ def _evaluate(layer: Layer, av: _ArchView, F_in: np.ndarray, rank: np.ndarray, c
     fp = {t: footprint(info, t, glb_tile) for t in TENSORS}
     glb_used = sum(fp[t] * info.bits[t] for t in TENSORS if t in _kept(arch, "glb")) / 8
     acc_used = fp["outputs"] * info.bits["outputs"] / 8 if arch.acc_kib > 0 else np.zeros(N)
-    if arch.timing == "soc" and arch.double_buffered:     # the SoC's DMA schedule (stalls.py)
+    if arch.timing == "soc" and arch.double_buffered:     # the SoC's DMA schedule (soc_stalls.py)
         latency = soc_latency(info, av, F, rank[:, T_DRAM, :].T, compute_timing(arch), compute)
     else:
         latency = _latency(info, av, compute, fp, dram_read_bytes, dram_bytes)

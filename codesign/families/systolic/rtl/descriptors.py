@@ -5,7 +5,7 @@ order `Plan.tiles` gives; `regs.FIELD_DOC` lists the words). The DRAM holds,
 per glb tile, its west words and its north words exactly as the scratchpad
 banks hold them (`sim._words`: fold-sized blocks, lanes past the fold or
 the tile edge zero; a ragged tile padded with zero words to a full tile's
-count, so every load has the same size, `stalls.py`), and per output tile one region of accumulator rows
+count, so every load has the same size, `soc_stalls.py`), and per output tile one region of accumulator rows
 (written by stores, read back by reloads). A word of ``B`` bits takes
 ``ceil(B / (8 * data_bytes))`` beats, low beat first; regions follow each
 other, aligned to the data width.

@@ -14,7 +14,7 @@ cycle its last beat arrives.
 
 Timing with `axi.DramModel` (no other traffic): a load of ``n`` beats
 keeps `busy` high ``n + 1`` cycles, a store ``n + 2`` (the extra cycle:
-the B response of the last burst). `stalls.py` states these numbers.
+the B response of the last burst). `soc_stalls.py` states these numbers.
 """
 from __future__ import annotations
 

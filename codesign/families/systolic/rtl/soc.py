@@ -7,7 +7,7 @@ tile (`descriptors.py` derives them from the mapping), writes NDESC and
 sets CTRL.start; the sequencer then runs the schedule below and raises
 STATUS.done. CYCLES holds the run's total cycles, stalls included.
 
-Schedule (double buffering of the operand banks; `stalls.py` models it):
+Schedule (double buffering of the operand banks; `soc_stalls.py` models it):
 
 1. prologue: load tile 0's west and north words into the idle halves;
 2. step ``i``: the halves swap, Top runs tile ``i`` while the DMA loads tile

@@ -21,7 +21,7 @@ from ...base import LINT_WAIVERS
 from ..arch import SystolicArch
 from ..mapping import Mapping
 from ....workload import Layer
-from .. import stalls
+from .. import soc_stalls as stalls
 from .axi import LATENCY_CYCLES, MAX_BURST_BEATS
 from .descriptors import make_program
 from .dma import beats_per_word, word_bits
@@ -94,7 +94,7 @@ def soc_ports_markdown(p: RtlParams, data_bytes: int, desc_depth: int) -> str:
              "1. Put the operands into DRAM in that layout; write the descriptors and NDESC.",
              "2. Write CTRL = 1; wait for `irq` (or poll STATUS.done).",
              "3. Read CYCLES / COMPUTE_CYCLES; the results are in the output tiles' DRAM regions.", "",
-             "## Timing (the cost model's `rtl` latency, `codesign/families/systolic/stalls.py`)", "",
+             "## Timing (the cost model's `rtl` latency, `codesign/families/systolic/soc_stalls.py`)", "",
              f"With a DRAM that returns a read burst's first beat {LATENCY_CYCLES} cycle after its address and "
              "then one beat per cycle: `CYCLES = PROLOGUE + L + sum over tiles (STEP + max(C_i + RUN_C, L + RUN_L))"
              " - (L + RUN_L - RUN_C, on the last tile: no load) + stores + reloads`, where `C_i` is tile i's compute "

@@ -1,7 +1,7 @@
-"""`stalls.soc_latency` (the cost model's rtl-timing latency) equals a tile-by-tile walk of the
+"""`soc_stalls.soc_latency` (the cost model's rtl-timing latency) equals a tile-by-tile walk of the
 SoC schedule on conv, depthwise and batched-matmul loop nests (which the RTL runs only as
 their GEMM view), for random mappings with ragged folds and tiles, several bandwidths and
-all dataflows. The walk is the schedule of `stalls.py`'s docstring written as a loop, with
+all dataflows. The walk is the schedule of `soc_stalls.py`'s docstring written as a loop, with
 compute cycles summed fold by fold (not through `traffic.level_sum`)."""
 import itertools
 import math
@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from codesign.families.systolic import stalls as S
+from codesign.families.systolic import soc_stalls as stalls as S
 from codesign.families.systolic.arch import SystolicArch
 from codesign.families.systolic.cost import evaluate
 from codesign.families.systolic.dataflow import ROLES_ON
