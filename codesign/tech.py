@@ -1,20 +1,26 @@
-"""Technology presets: energy per operation / access and a first-order area model.
+"""Technology presets: energy per operation / per bit moved, and a first-order area model.
 
 Every default number is a :class:`Figure` carrying its source, and
 ``Tech.sources()`` lists all figures a preset uses. Results built on them are
-first-order estimates. Three kinds of table (never mixed):
+first-order estimates. Memory and forwarding energy is charged **per bit**
+(a 32-bit partial sum costs four times an 8-bit operand) unless a user table
+says a figure is per access. Three kinds of table (never mixed):
 
 - ``horowitz45``: absolute pJ at 45 nm, 0.9 V (Horowitz ISSCC 2014; Han et
-  al. NIPS 2015 Fig. 1). Width-dependent; widths the paper does not list
-  raise :class:`TechError` (no invented 16-bit multiply).
+  al. NIPS 2015 Fig. 1). The cited per-word figures are kept; per-bit values
+  are derived from them (word energy / word bits, the ``*_per_bit`` and
+  ``sram_word_rule`` figures). Widths the paper does not list for
+  arithmetic raise :class:`TechError` (no invented 16-bit multiply).
 - ``eyeriss65``: Chen, Emer, Sze ISCA 2016 Table IV, normalized to one
-  16-bit MAC. ``energy_unit == "MAC"``: every method returns multiples of
-  one MAC per access, whatever the width -- results are in MACs, not pJ.
-- a user table (dict), energy per access of one word, whatever its width:
-  ``mac_pj, reg_pj, forward_pj, glb_pj, acc_pj, dram_pj`` (``sram_pj`` sets
-  glb and acc together); optional area keys ``pe_area_um2,
-  sram_area_um2_per_byte, fixed_area_mm2`` (defaults: the 45 nm area
-  model) and meta keys ``name, source``. No leakage term.
+  16-bit MAC (``energy_unit == "MAC"``: results are in MACs, not pJ). The
+  cited figures are per access of a 16-bit word (``word_bits``); each memory
+  is charged figure / 16 per bit. A MAC costs 1 whatever the width.
+- a user table (dict): ``mac_pj`` (per MAC) and, for each of ``reg, forward,
+  glb, acc, dram``, either ``<k>_pj`` (per access of one word, whatever its
+  width: the Timeloop-style table) or ``<k>_pj_per_bit`` (per bit moved);
+  ``sram_pj`` / ``sram_pj_per_bit`` set glb and acc together; optional area
+  keys ``pe_area_um2, sram_area_um2_per_byte, fixed_area_mm2`` (defaults:
+  the 45 nm area model) and meta keys ``name, source``. No leakage term.
 
 Area (all kinds, first order): PE = multiplier + accumulator adder +
 flip-flops; SRAM = 6T cell area / array efficiency; plus a fixed area.
@@ -95,30 +101,45 @@ HOROWITZ45 = {
     "dram_per_bit": F(20.0, "pJ/bit", "derived: Han 640 pJ / 32 bits, linear in bits (Horowitz's "
                       "64-bit DRAM 1300-2600 pJ gives 20-41 pJ/bit; the low end is used)"),
 }
+#: horowitz45 SRAM per bit: each cited 64-bit-word read / sram_word_rule (what sram_pj interpolates)
+for _size in ("8KB", "32KB", "1MB"):
+    HOROWITZ45[f"sram_{_size}_per_bit"] = F(HOROWITZ45[f"sram_read_{_size}"].value
+                                            / HOROWITZ45["sram_word_rule"].value, "pJ/bit",
+                                            f"derived: sram_read_{_size} {HOROWITZ45[f'sram_read_{_size}'].value:g}"
+                                            " pJ / 64 bits (sram_word_rule)")
 
 EY = ("Chen, Emer, Sze, 'Eyeriss', ISCA 2016, Table IV, normalized to one 16-bit MAC (nn_dataflow "
       "--hier-cost 200 6 2 1, stanford-mast/nn_dataflow issue 6)")
+_EY16 = " per access of a 16-bit word"
 EYERISS65 = {
-    "mac": F(1.0, "MAC", EY + ": ALU"), "reg": F(1.0, "MAC", EY + ": 0.5 kB register file in the PE"),
-    "forward": F(2.0, "MAC", EY + ": array (inter-PE network)"),
-    "glb": F(6.0, "MAC", EY + ": global buffer (>100 kB), applied at any size"),
-    "acc": F(6.0, "MAC", "assumption: the accumulator SRAM costs as the global buffer (" + EY + ")"),
-    "dram": F(200.0, "MAC", EY + ": DRAM"),
+    "mac": F(1.0, "MAC", EY + ": ALU (16-bit MAC; assumption: any width costs one MAC)"),
+    "reg": F(1.0, "MAC", EY + ": 0.5 kB register file in the PE," + _EY16),
+    "forward": F(2.0, "MAC", EY + ": array (inter-PE network)," + _EY16),
+    "glb": F(6.0, "MAC", EY + ": global buffer (>100 kB), applied at any size," + _EY16),
+    "acc": F(6.0, "MAC", "assumption: the accumulator SRAM costs as the global buffer (" + EY + ")," + _EY16),
+    "dram": F(200.0, "MAC", EY + ": DRAM," + _EY16),
+    "word_bits": F(16.0, "bits", EY + ": Eyeriss moves 16-bit words (fixed-point 16-bit data path)"),
     "area_scale": F((65 / 45) ** 2, "x", "assumption: the 45 nm areas scaled ideally by (65/45)^2"),
 }
+#: eyeriss65 per bit: each cited per-access figure / word_bits (energy linear in bits moved)
+for _k in ("reg", "forward", "glb", "acc", "dram"):
+    EYERISS65[_k + "_per_bit"] = F(EYERISS65[_k].value / 16, "MAC/bit", f"derived: {_k} "
+                                   f"{EYERISS65[_k].value:g} MAC / 16 bits (assumption: linear in bits moved)")
 
 PRESETS = ("horowitz45", "eyeriss65")
-_ENERGY = ("mac", "reg", "forward", "glb", "acc", "dram")     # per-access table keys
-_USER_KEYS = tuple(k + "_pj" for k in _ENERGY) + (
-    "sram_pj", "pe_area_um2", "sram_area_um2_per_byte", "fixed_area_mm2", "name", "source")
+_ENERGY = ("mac", "reg", "forward", "glb", "acc", "dram")     # energy table keys
+_MOVES = _ENERGY[1:]                                          # charged per access or per bit
+_USER_KEYS = (tuple(k + "_pj" for k in _ENERGY) + tuple(k + "_pj_per_bit" for k in _MOVES) + (
+    "sram_pj", "sram_pj_per_bit", "pe_area_um2", "sram_area_um2_per_byte", "fixed_area_mm2", "name", "source"))
 
 
 @dataclass(frozen=True)
 class Tech:
     """Energy per operation/access and area; built by :func:`load_tech`.
 
-    `model` is ``"horowitz45"`` (width-dependent) or ``"per_access"``
-    (eyeriss65 and user tables: one number per access, whatever the width).
+    `model` is ``"horowitz45"`` (its own width rules) or ``"table"``
+    (eyeriss65 and user tables: per memory a ``<k>_per_bit`` figure, charged
+    per bit, or a ``<k>`` figure, charged per access of one word).
     `figures` holds every number used, as ``(key, Figure)`` pairs.
     """
 
@@ -130,8 +151,8 @@ class Tech:
     table: tuple[tuple[str, object], ...] = ()
 
     def __post_init__(self):
-        if self.model not in ("horowitz45", "per_access"):
-            raise TechError(f"hardware.tech: model must be 'horowitz45' or 'per_access', got {self.model!r}")
+        if self.model not in ("horowitz45", "table"):
+            raise TechError(f"hardware.tech: model must be 'horowitz45' or 'table', got {self.model!r}")
 
     def _v(self, key: str) -> float:
         return dict(self.figures)[key].value
@@ -143,6 +164,15 @@ class Tech:
         pat = re.compile(prefix + r"_(\d+)b")
         return sorted((int(m[1]), f.value) for k, f in self.figures if (m := pat.fullmatch(k)))
 
+    def _move(self, kind: str, bits: int) -> float:
+        """A table's energy of moving one `bits`-wide word: per bit if it has ``<kind>_per_bit``."""
+        per_bit = dict(self.figures).get(kind + "_per_bit")
+        return per_bit.value * bits if per_bit is not None else self._v(kind)
+
+    def per_bit(self, kind: str) -> bool:
+        """True when `kind` (reg, forward, glb, acc, dram) is charged per bit (False: per access)."""
+        return self.model == "horowitz45" or self._has(kind + "_per_bit")
+
     def _pick(self, kind: str, bits: int, table: str, key: str) -> float:
         val = dict(self.figures).get(f"{kind}_{bits}b")
         if val is None:
@@ -153,18 +183,18 @@ class Tech:
 
     def mac_pj(self, op_bits: int, acc_bits: int) -> float:
         """Energy of one multiply (op_bits) and accumulate (acc_bits add); TechError on unlisted widths."""
-        if self.model == "per_access":
+        if self.model == "table":
             return self._v("mac")
         return (self._pick("int_mult", op_bits, "integer multiply", "op_bits")
                 + self._pick("int_add", acc_bits, "integer add", "acc_bits"))
 
     def reg_pj(self, bits: int) -> float:
         """Energy of one PE register read or write of `bits`."""
-        return self._v("reg") if self.model == "per_access" else self._v("rf_32b") * bits / 32
+        return self._move("reg", bits) if self.model == "table" else self._v("reg_per_bit") * bits
 
     def forward_pj(self, bits: int) -> float:
         """Energy of moving one `bits`-wide operand one PE hop in the array."""
-        return self._v("forward") if self.model == "per_access" else self._v("forward_per_bit") * bits
+        return self._move("forward", bits) if self.model == "table" else self._v("forward_per_bit") * bits
 
     def sram_pj(self, size_bytes, bits: int, kind: str = "glb"):
         """Energy of one read or write of a `bits`-wide word in an SRAM of `size_bytes`.
@@ -177,19 +207,19 @@ class Tech:
         size = np.asarray(size_bytes, dtype=float)
         if np.any(~(size > 0)):
             raise TechError(f"hardware.{kind}_kib: SRAM size must be > 0, got {size_bytes!r}")
-        if self.model == "per_access":
-            e = np.full(size.shape, self._v(kind))
+        if self.model == "table":
+            e = np.full(size.shape, self._move(kind, bits))
         else:
             xs = np.log2([8 * _KB, 32 * _KB, _KB * _KB])
-            ys = [self._v("sram_read_8KB"), self._v("sram_read_32KB"), self._v("sram_read_1MB")]
+            ys = [self._v(f"sram_{k}_per_bit") for k in ("8KB", "32KB", "1MB")]
+            slope = self._v("sram_size_rule") / self._v("sram_word_rule")
             x = np.log2(size)
-            e = np.where(x > xs[-1], ys[-1] + self._v("sram_size_rule") * (x - xs[-1]), np.interp(x, xs, ys))
-            e = e * (bits / self._v("sram_word_rule"))
+            e = np.where(x > xs[-1], ys[-1] + slope * (x - xs[-1]), np.interp(x, xs, ys)) * bits
         return float(e) if e.ndim == 0 else e
 
     def dram_pj(self, bits: int) -> float:
         """Energy of one DRAM access of `bits`."""
-        return self._v("dram") if self.model == "per_access" else self._v("dram_per_bit") * bits
+        return self._move("dram", bits) if self.model == "table" else self._v("dram_per_bit") * bits
 
     def _area45(self, kind: str, bits: int, key: str) -> float:
         pts = self._widths(f"{kind}_area")
@@ -234,6 +264,42 @@ def _figs(*tables: dict) -> tuple[tuple[str, Figure], ...]:
     return tuple((k, f) for t in tables for k, f in t.items())
 
 
+def _user_energy(table: dict, num, src: str) -> dict:
+    """The energy figures of a user table: per MAC, and per access (``<k>``) or per bit (``<k>_per_bit``)."""
+    given = {}                                  # kind -> (table key, value, per_bit)
+    for key in table:
+        for per_bit, suffix in ((True, "_pj_per_bit"), (False, "_pj")):
+            if key.endswith(suffix):
+                kind = key[:-len(suffix)]
+                kinds = ("glb", "acc") if kind == "sram" else (kind,)
+                for k in kinds:
+                    if k in given:
+                        raise TechError(f"hardware.tech.{key}: {k} energy also given by {given[k][0]}; give "
+                                        f"{k}_pj (per access) or {k}_pj_per_bit (per bit) or sram_pj / "
+                                        f"sram_pj_per_bit (glb and acc), not both")
+                    given[k] = (key, num(key), per_bit)
+                break
+    for key in ("mac", "reg", "glb", "dram"):
+        if key not in given:
+            raise TechError(f"hardware.tech.{key}_pj: required in a user tech table"
+                            + ("" if key == "mac" else f" (or {key}_pj_per_bit)")
+                            + (" (or sram_pj)" if key == "glb" else ""))
+    figs = {}
+    for k, (key, v, per_bit) in given.items():
+        if per_bit:
+            figs[k + "_per_bit"] = F(v, "pJ/bit", f"{src} ({key}, per bit moved)")
+        else:
+            figs[k] = F(v, "pJ", f"{src} ({key}, per access of one word, any width)")
+    if "acc" not in given:
+        suffix = "_per_bit" if given["glb"][2] else ""
+        g = figs["glb" + suffix]
+        figs["acc" + suffix] = F(g.value, g.unit, f"assumption: no acc energy, the accumulator costs "
+                                 f"{given['glb'][0]}")
+    if "forward" not in given:
+        figs["forward"] = F(0.0, "pJ", "assumption: no forward_pj, forwarding costs 0")
+    return dict(sorted(figs.items()))          # independent of the table's key order
+
+
 def _user(table: dict) -> Tech:
     def num(key):
         v = table[key]
@@ -246,22 +312,8 @@ def _user(table: dict) -> Tech:
     for key in ("name", "source"):
         if key in table and not (isinstance(table[key], str) and table[key]):
             raise TechError(f"hardware.tech.{key}: must be a non-empty string, got {table[key]!r}")
-    if "sram_pj" in table and ("glb_pj" in table or "acc_pj" in table):
-        raise TechError("hardware.tech.sram_pj: give either sram_pj (both buffers) or glb_pj/acc_pj, "
-                        "not both")
+    figs = _user_energy(table, num, table.get("source", "user table"))
     src = table.get("source", "user table")
-    vals = {k[:-3]: num(k) for k in table if k.endswith("_pj")}
-    if "sram" in vals:
-        vals["glb"] = vals["acc"] = vals.pop("sram")
-    for key in ("mac", "reg", "glb", "dram"):
-        if key not in vals:
-            raise TechError(f"hardware.tech.{key}_pj: required in a user tech table"
-                            + (" (or sram_pj)" if key == "glb" else ""))
-    label = {k: "sram_pj" if "sram_pj" in table and k in ("glb", "acc") else f"{k}_pj" for k in _ENERGY}
-    figs = {k: F(vals[k], "pJ", f"{src} ({label[k]}, per access of one word, any width)")
-            if k in vals else None for k in _ENERGY}
-    figs["acc"] = figs["acc"] or F(vals["glb"], "pJ", "assumption: no acc_pj, the accumulator costs glb_pj")
-    figs["forward"] = figs["forward"] or F(0.0, "pJ", "assumption: no forward_pj, forwarding costs 0")
     pe_keys = {"int_add_area_8b", "int_add_area_16b", "int_add_area_32b", "int_mult_area_8b",
                "int_mult_area_32b", "width_interp", "dff_area", "pe_op_regs", "pe_acc_regs"}
     drop = ({"fixed_area"} | (pe_keys if "pe_area_um2" in table else set())
@@ -271,7 +323,7 @@ def _user(table: dict) -> Tech:
         if key in table:
             area[key] = F(num(key), unit, src)
     fixed = F(num("fixed_area_mm2"), "mm2", src) if "fixed_area_mm2" in table else AREA45["fixed_area"]
-    return Tech(table.get("name", "user"), "pJ", fixed.value, "per_access",
+    return Tech(table.get("name", "user"), "pJ", fixed.value, "table",
                 _figs(figs, area, {"fixed_area": fixed}), tuple(sorted(table.items())))
 
 
@@ -289,7 +341,7 @@ def load_tech(spec: str | dict | Tech) -> Tech:
         return Tech("horowitz45", "pJ", AREA45["fixed_area"].value, "horowitz45", _figs(HOROWITZ45, AREA45))
     if spec == "eyeriss65":
         return Tech("eyeriss65", "MAC", AREA45["fixed_area"].value * EYERISS65["area_scale"].value,
-                    "per_access", _figs(EYERISS65, AREA45))
+                    "table", _figs(EYERISS65, AREA45))
     raise TechError(f"hardware.tech: unknown preset {spec!r}; choose {' or '.join(PRESETS)} "
                     "or give a table")
 

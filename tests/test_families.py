@@ -171,5 +171,7 @@ def test_systolic_vs_streaming_config_sweeps(tmp_path):
     df = load_results(rep.out)
     assert set(df["family"]) == {"systolic", "streaming"}
     stream = df[df["family"] == "streaming"]
-    assert (stream["ii_cycles"] > 0).all() and (stream["lut_used"] <= stream["lut"]).all()
+    fits = stream["ii_cycles"].notna()          # timing rtl: the fitted ECP5 resources leave small budgets infeasible
+    assert fits.any() and (stream.loc[fits, "ii_cycles"] > 0).all()
+    assert (stream.loc[fits, "lut_used"] <= stream.loc[fits, "lut"]).all()
     assert df[df["family"] == "systolic"]["ii_cycles"].isna().all()

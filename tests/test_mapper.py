@@ -19,6 +19,7 @@ from codesign.families.systolic.arch import SystolicArch
 from codesign.families.systolic.dataflow import ROLES_ON
 from codesign.families.systolic.bounds import Scorer, cases
 from codesign.families.systolic.cost import evaluate
+from codesign.families.systolic.flat import flat_layer
 from codesign.families.systolic.mapping import LEVELS, MappingBatch
 from codesign.objective import Objective
 from codesign.families.systolic.mapper import NoMappingError, best_dataflow, best_mapping, pareto_mappings
@@ -36,6 +37,7 @@ LAYERS = {
     "conv_d2": conv2d(1, 2, 7, 1, 2, 2, 1, dilation=2, name="c3"),         # K2 C2 P5 R2, dilation 2
     "dwconv": depthwise_conv2d(1, 3, 5, 1, 2, 1, padding=0, name="dw"),    # G3 P4 R2
     "matmul": matmul(2, 3, 4, 3, name="mm"),                                # B2 M3 N4 K3
+    "flat": flat_layer(conv2d(1, 1, 4, 4, 2, 2, 2, name="cf")),             # M9 (P3 Q3) K2 R2 S2, flattened
 }
 
 ARCHS = [
@@ -46,6 +48,8 @@ ARCHS = [
     SystolicArch(rows=2, cols=4, dataflow="os", glb_kib=0.03, acc_kib=0, double_buffered=False,
                  timing="scalesim", pe_reg_words=4),
     SystolicArch(rows=4, cols=4, dataflow="os", glb_kib=0.06, acc_kib=0.04, dram_bw_bytes=1, timing="rtl"),
+    SystolicArch(rows=4, cols=2, dataflow="ws", glb_kib=0.08, acc_kib=0, dram_bw_bytes=8, timing="ideal",
+                 glb_read_bits=12, glb_write_bits=40),           # narrow glb ports: stalls
 ]
 
 
@@ -160,7 +164,16 @@ def sample_case(layer, arch, sp, case, n, rng):
     phi = ~(batch.factors[:, 1, st_dims] > 1).any(1) & (
         (r0 == {"outputs": "k", "weights": "m", "inputs": "n"}[arch.stationary])
         | ~(dram[:, st_dims] > 1).any(1))
-    return P, batch, real & (phi if case.phi else ~phi)
+    exact = real & (phi if case.phi else ~phi)
+    if case.halo is None:      # a no-halo case: exact unless the innermost dram loop slides
+        order = sp.dram_orders[case.dram_order]
+        pos = np.array([order.index(d) for d in layer.dim_names])
+        inner = np.where(dram > 1, pos, -1).argmax(axis=1)
+        slides = np.array([layer.dim_names[j] in sp.sliding_dims for j in inner])
+        exact &= ~(slides & (dram > 1).any(axis=1))
+    else:
+        assert (dram[:, case.halo] > 1).all()
+    return P, batch, exact
 
 
 def test_bound_model_is_exact_on_canonical_mappings():
@@ -409,3 +422,21 @@ def test_exhaustive_budget_falls_back_to_beam():
     v = lambda r: o(r.costs.latency_cycles[r.best], r.costs.energy_pj[r.best])  # noqa: E731
     assert v(capped) >= v(full) * (1 - 1e-12)
     assert not best_mapping(LAYERS["gemm"], ARCHS[0], strategy="beam").exact
+
+
+def test_flattening_is_an_option_the_mapper_takes_when_it_is_better():
+    """best_mapping(flatten=True) searches both spaces: its optimum is the
+    better of the unflattened optimum and the unpruned brute force over the
+    flattened layer, so never worse than without flattening."""
+    base, flat = conv2d(1, 1, 4, 4, 2, 2, 2, name="cf"), LAYERS["flat"]
+    wins = 0
+    for arch in ARCHS:
+        for objective in OBJECTIVES:
+            o = Objective.parse(objective)
+            plain = best_mapping(base, arch, objective)
+            both = best_mapping(base, arch, objective, flatten=True)
+            v = lambda r: o(r.cost["latency_cycles"], r.cost["energy_pj"])  # noqa: E731
+            want = min(v(plain), brute_best(flat, arch, objective) or np.inf)
+            assert v(both) == pytest.approx(want, rel=1e-12) and v(both) <= v(plain)
+            wins += bool(both.mapping.flat)
+    assert wins > 0

@@ -82,12 +82,14 @@ def test_cycle_exact_8x8(dataflow):
     check(SystolicArch(rows=8, cols=8, dataflow=dataflow), cases)
 
 
-def test_rtl_fold_cost_is_affine():
-    """The schedule the RTL implements: t + used_rows + used_cols - 1 per fold, 3 per glb tile."""
+def test_rtl_fold_schedule_coefficients():
+    """The schedule the RTL implements: max(t, R) per fold; 2 + R + C per glb tile (ws/is: + R fill)."""
     for df in ("os", "ws", "is"):
         ft = fold_timing("rtl", df)
-        assert (ft.per_fold, ft.per_used_rows, ft.per_used_cols, ft.per_t) == (-1, 1, 1, 1)
-        assert (ft.per_rows, ft.per_cols, ft.per_glb_tile, ft.per_layer) == (0, 0, 3, 0)
+        assert (ft.per_fold, ft.per_rows, ft.per_cols, ft.per_used_rows, ft.per_used_cols) == (0, 0, 0, 0, 0)
+        assert (ft.per_t, ft.t_floor_rows, ft.per_layer) == (1, 1, 0)
+        assert (ft.per_glb_tile, ft.per_tile_rows, ft.per_tile_cols) == (2, 1 if df == "os" else 2, 1)
+        assert ft.fold_cycles(16, 16, 16, 16, 64) == 64 and ft.fold_cycles(16, 16, 3, 5, 7) == 16
 
 
 def test_model_cycles_closed_form_equals_fold_enumeration():
@@ -107,7 +109,7 @@ def test_model_cycles_closed_form_equals_fold_enumeration():
         tiles = list(plan.tiles())
         folds = [f for tile in tiles for f in plan.fold_extents(tile)]
         assert sum(r * c * t for r, c, t in folds) == layer.macs
-        want = 3 * len(tiles) + sum(t + r + c - 1 for r, c, t in folds)
+        want = (2 + (1 if df == "os" else 2) * R + C) * len(tiles) + sum(max(t, R) for r, c, t in folds)
         assert model_cycles(arch, layer, m) == want
         cost = evaluate(layer, arch, MappingBatch.from_mappings([m]))
         assert cost.compute_cycles[0] == want and cost.folds[0] == len(folds)

@@ -111,7 +111,7 @@ def test_cli_verify_passes(tmp_path, capsys):
 
 
 def test_cli_verify_budget_and_scale_down(tmp_path, capsys):
-    code = main(["verify", _cfg(tmp_path), "--layer", "c3", "--max-cycles", "60"])
+    code = main(["verify", _cfg(tmp_path), "--layer", "c3", "--max-cycles", "60", "--sim", "pysim"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1 and "--scale-down" in err
     code = main(["verify", _cfg(tmp_path), "--layer", "c3", "--max-cycles", "60", "--scale-down"])

@@ -90,7 +90,7 @@ def test_export_lints_clean_and_documents_ports(tmp_path):
     assert {(f["from"], f["to"]): f["depth"] for f in info["fifos"]} == {(s, t): n for (s, t, _), n in
                                                                           plan.fifo_depth.items()}
     header = v[v.index("module codesign_streaming("):].split(";", 1)[0]
-    for port in ("i__valid", "i__ready", "i__payload", "o__valid", "o__ready", "o__payload"):
+    for port in ("i__valid", "i__ready", "i__payload", "o__valid", "o__ready", "o__payload", "wl__valid", "wl__payload"):
         assert f"| {port} |" in ports and port in header
     assert "## Weights" in ports
     cmd = _verilator()

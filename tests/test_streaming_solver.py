@@ -118,7 +118,7 @@ def tiny_net():
 def test_fifo_aware_solution_equals_brute_force_with_the_fifos(lut):
     """map_network with its FIFOs: when it says exact, (II, engine resource cost) equals brute force over
     every folding whose engines and own FIFOs (sized from its schedule) fit the budgets together."""
-    from codesign.families.streaming.pipeline import FifoCheck
+    from codesign.families.streaming.fifos import FifoCheck
     net = tiny_net()
     arch = StreamingArch(lut=lut)
     pipe, opts = prepare(net, arch)
@@ -155,7 +155,7 @@ def test_invariants_ii_latency_and_monotone_resources():
     assert c.throughput_fps == pytest.approx(arch.clock_mhz * 1e6 / ii)
     batch = FAMILY.map_network(_finn.cnv(batch=5), arch)
     assert batch.latency_cycles == batch.figures["fill_cycles"] + 4 * batch.figures["ii_cycles"]
-    pipe, opts = prepare(net, arch)
+    pipe, opts = prepare(net, StreamingArch(lut=230400, dsp=1728, bram18=624, timing="finn"))   # FINN-R is monotone
     for o in opts.values():
         if o.engine.kind not in ("mvau", "vvau"):
             continue
@@ -223,3 +223,36 @@ def test_joint_mode_round_trips_the_solver_folding():
     again, = FAMILY.cost(net, [arch], [params], space)
     assert again.figures["ii_cycles"] == best.figures["ii_cycles"]
     assert again.figures["lut_used"] == best.figures["lut_used"]
+
+
+def test_a_throughput_constraint_folds_for_the_fewest_resources_reaching_it():
+    """search.constraints: {throughput_fps: {min: X}} in a sweep = target_fps X for the folding solver."""
+    net = small_net()
+    free = FAMILY.map_network(net, StreamingArch())
+    want = free.throughput_fps / 3
+    got = FAMILY.map_network(net, StreamingArch(), constraints={"throughput_fps": {"min": want}})
+    same = FAMILY.map_network(net, StreamingArch(target_fps=want))
+    assert got.throughput_fps >= want and got.figures["lut_used"] == same.figures["lut_used"]
+    assert got.figures["lut_used"] + got.figures["dsp_used"] < free.figures["lut_used"] + free.figures["dsp_used"]
+    other = FAMILY.map_network(net, StreamingArch(), constraints={"area_mm2": {"max": 1}})
+    assert (other.figures["ii_cycles"], other.figures["lut_used"]) == (free.figures["ii_cycles"], free.figures["lut_used"])
+
+
+def test_a_sweep_throughput_constraint_reaches_the_folding_solver(tmp_path):
+    """Nested sweeps: with throughput_fps >= 1e6 every TFC point folds for the fewest resources reaching it."""
+    from codesign.config import parse_config
+    from codesign.search.results import load_results
+    from codesign.search.settings import parse_search
+    from codesign.search.sweep import run_sweep
+    raw = {"name": "c", "workload": {"model": "tfc"}, "hardware": {"family": "streaming", "lut": [60000, 230400]},
+           "search": {"objectives": ["latency_cycles", "energy_pj"], "n_trials": 2, "batch": 2, "seed": 0}}
+    used = {}
+    for cons in (None, {"throughput_fps": {"min": 1e6}}):
+        cfg = parse_config(dict(raw, search=dict(raw["search"], **({"constraints": cons} if cons else {}))), "c.yaml")
+        out = tmp_path / str(bool(cons))
+        run_sweep(cfg, parse_search(cfg), out, progress=False)
+        df = load_results(out)
+        assert df["feasible"].all()
+        used[bool(cons)] = df
+    assert (used[True]["throughput_fps"] >= 1e6).all()
+    assert used[True]["lut_used"].max() < used[False]["lut_used"].min()

@@ -37,6 +37,18 @@ def test_sram_hits_table_at_listed_sizes():
     assert H.sram_pj(32 * KB, 64, kind="acc") == 20.0  # write = read, same for both buffers
 
 
+def test_horowitz_restated_per_bit():
+    """The cited per-word figures stay; the per-bit ones are derived from them and are what is charged."""
+    src = H.sources()
+    for size, cited in (("8KB", 10.0), ("32KB", 20.0), ("1MB", 100.0)):
+        assert src[f"sram_read_{size}"].value == cited
+        assert src[f"sram_{size}_per_bit"].value == cited / 64
+        assert src[f"sram_{size}_per_bit"].source.startswith("derived")
+    assert H.sram_pj(32 * KB, 32) == 4 * H.sram_pj(32 * KB, 8) == 32 * src["sram_32KB_per_bit"].value
+    assert H.reg_pj(32) == 32 * src["reg_per_bit"].value and H.dram_pj(32) == 32 * src["dram_per_bit"].value
+    assert all(H.per_bit(k) for k in ("reg", "forward", "glb", "acc", "dram"))
+
+
 def test_sram_interpolates_between_and_clamps_extrapolates():
     e16 = H.sram_pj(16 * KB, 64)
     assert 10.0 < e16 < 20.0
@@ -71,16 +83,46 @@ def test_unlisted_widths_raise_with_key(op_bits, acc_bits, key, width):
     assert msg.startswith(key + ":") and width in msg and "\n" not in msg
 
 
-def test_eyeriss_relative_units():
+def test_eyeriss_relative_units_per_bit():
+    """Table IV's figures are per 16-bit access: a 16-bit word costs them, other widths pro rata."""
     assert E.energy_unit == "MAC"
     for bits in (8, 16, 32):
         assert E.mac_pj(bits, 2 * bits) == 1.0
-        assert E.reg_pj(bits) == 1.0
-        assert E.forward_pj(bits) == 2.0
-        assert E.dram_pj(bits) == 200.0
-        assert E.sram_pj(108 * KB, bits, "glb") == 6.0
-        assert E.sram_pj(16 * KB, bits, "acc") == 6.0
+        assert E.reg_pj(bits) == 1.0 * bits / 16
+        assert E.forward_pj(bits) == 2.0 * bits / 16
+        assert E.dram_pj(bits) == 200.0 * bits / 16
+        assert E.sram_pj(108 * KB, bits, "glb") == 6.0 * bits / 16
+        assert E.sram_pj(16 * KB, bits, "acc") == 6.0 * bits / 16
+    assert E.dram_pj(32) == 2 * E.dram_pj(16) == 400.0     # a 32-bit partial sum: two 16-bit words
+    src = E.sources()
+    assert (src["reg"].value, src["forward"].value, src["glb"].value, src["dram"].value) == (1, 2, 6, 200)
+    assert src["word_bits"].value == 16 and src["glb_per_bit"].source.startswith("derived")
+    assert all(E.per_bit(k) for k in ("reg", "forward", "glb", "acc", "dram"))
     assert E.pe_area_mm2(16, 32) > 0                 # 16-bit works for area (interpolated)
+
+
+def test_user_table_per_bit_and_per_access_keys():
+    """`<k>_pj` charges one word whatever its width, `<k>_pj_per_bit` charges its bits; mixable."""
+    t = load_tech({"mac_pj": 0.3, "reg_pj_per_bit": 0.01, "glb_pj_per_bit": 0.25, "acc_pj": 9,
+                   "dram_pj_per_bit": 20, "forward_pj_per_bit": 0.02})
+    assert t.reg_pj(8) == 0.08 and t.reg_pj(32) == 0.32
+    assert t.sram_pj(KB, 8, "glb") == 2.0 and t.sram_pj(KB, 32, "glb") == 8.0
+    assert t.sram_pj(KB, 8, "acc") == t.sram_pj(KB, 32, "acc") == 9.0
+    assert t.dram_pj(8) == 160.0 and t.dram_pj(32) == 640.0
+    assert t.forward_pj(16) == 0.32
+    assert t.per_bit("glb") and not t.per_bit("acc")
+    assert load_tech(t.spec()) == t
+    # sram_pj_per_bit sets both buffers; a missing acc follows glb's convention
+    u = load_tech({"mac_pj": 1, "reg_pj": 1, "sram_pj_per_bit": 0.5, "dram_pj": 9})
+    assert (u.sram_pj(1, 8, "glb"), u.sram_pj(1, 32, "acc")) == (4.0, 16.0)
+    v = load_tech({"mac_pj": 1, "reg_pj": 1, "glb_pj_per_bit": 0.5, "dram_pj": 9})
+    assert v.sram_pj(1, 32, "acc") == 16.0 and v.sources()["acc_per_bit"].source.startswith("assumption")
+    for table, key in (({**TIMELOOP, "glb_pj_per_bit": 1}, "hardware.tech.glb_pj_per_bit"),
+                       ({**TIMELOOP, "mac_pj_per_bit": 1}, "hardware.tech.mac_pj_per_bit"),
+                       ({**TIMELOOP, "dram_pj_per_bit": -1}, "hardware.tech.dram_pj_per_bit")):
+        with pytest.raises(TechError) as err:
+            load_tech(table)
+        assert str(err.value).startswith(key + ":"), str(err.value)
 
 
 def test_user_table_timeloop_reference_and_round_trip():

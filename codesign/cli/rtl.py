@@ -9,14 +9,17 @@ sweep's results folder with ``--trial N|best|knee`` takes that trial's
 hardware and plans (``codesign export results/<name> --trial N -o DIR``);
 so does ``verify``.
 
-``codesign verify CONFIG [--layer NAME] [--scale-down]`` plans the network
-(as ``codesign evaluate`` does), simulates it on the RTL and prints
-PASS/FAIL per layer with RTL and model cycles side by side. Exit status 0
+``codesign verify CONFIG [--layer NAME] [--scale-down] [--sim auto|pysim|verilator]``
+plans the network (as ``codesign evaluate`` does), simulates it on the RTL
+and prints PASS/FAIL per layer with RTL and model cycles side by side
+(``--sim verilator``: every layer at full size on the Verilated Verilog;
+by default a layer over the pysim budget goes there). Exit status 0
 when every layer passes, 1 when one fails, 2 on bad input (one line).
 Both go through the family (`Family.generate`).
 """
 from __future__ import annotations
 
+import inspect
 import time
 from pathlib import Path
 
@@ -41,13 +44,18 @@ def register(subparsers) -> None:
     ve = subparsers.add_parser("verify", help="simulate layers on the RTL: bit exact vs numpy, cycles vs model")
     ve.add_argument("config", help="YAML config with every hardware value fixed, or a results folder")
     ve.add_argument("--trial", help="with a results folder: the trial number to verify, 'best' or 'knee'")
-    ve.add_argument("--layer", help="only this layer (default: every layer of the workload)")
+    ve.add_argument("--layer", action="append",
+                    help="only this layer; repeat for several (default: every layer of the workload)")
     ve.add_argument("--scale-down", action="store_true",
                     help="shrink layers over the cycle budget instead of refusing them")
     ve.add_argument("--max-cycles", type=int, default=DEFAULT_MAX_CYCLES,
                     help=f"simulation budget per layer in model cycles (default {DEFAULT_MAX_CYCLES})")
     ve.add_argument("--seed", type=int, default=0, help="seed of the random operands")
-    ve.add_argument("--vcd", help="write the simulation's waveforms to this VCD file")
+    ve.add_argument("--vcd", help="write the simulation's waveforms to this VCD file (pysim)")
+    ve.add_argument("--sim", choices=("auto", "pysim", "verilator"), default=None,
+                    help="simulator: pysim (Amaranth, layers within --max-cycles), verilator (every layer at "
+                         "full size, the build cached per design) or auto (default: pysim, Verilator for a layer "
+                         "over the budget)")
     ve.set_defaults(func=cmd_verify)
 
 
@@ -99,8 +107,16 @@ def cmd_verify(args) -> int:
     if args.max_cycles < 1:
         raise UserError(f"--max-cycles: must be positive, got {args.max_cycles}")
     family, arch, design = _design(args)
-    report = design.verify(layer=args.layer, scale_down=args.scale_down, max_cycles=args.max_cycles,
-                           seed=args.seed, vcd=args.vcd)
+    layers, extra = args.layer, {}
+    several = "sim" in inspect.signature(design.verify).parameters     # the systolic family's verify
+    if layers and len(layers) > 1 and not several:
+        raise UserError(f"--layer: the {family.name} family verifies one layer or all; give --layer once")
+    if args.sim is not None:
+        if not several:
+            raise UserError(f"--sim: the {family.name} family has one simulator (pysim); leave --sim out")
+        extra["sim"] = args.sim
+    report = design.verify(layer=layers[0] if layers and len(layers) == 1 else layers, scale_down=args.scale_down,
+                           max_cycles=args.max_cycles, seed=args.seed, vcd=args.vcd, **extra)
     for line in report.lines():
         print(line)
     return 1 if report.failed else 0

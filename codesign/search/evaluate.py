@@ -86,7 +86,8 @@ def _init_worker(cfg: Config, metrics: tuple[str, ...], parent: int) -> None:
 
 
 def _map(cfg: Config, arch, metrics: tuple[str, ...]) -> Outcome:
-    cost = get_family(arch.family).map_network(cfg.network, arch, cfg.objective, cfg.pins)
+    cost = get_family(arch.family).map_network(cfg.network, arch, cfg.objective, cfg.pins,
+                                               constraints=cfg.search.get("constraints"))
     return outcome_of(cost, metrics)
 
 
@@ -113,7 +114,7 @@ class NestedEvaluator:
     def __init__(self, cfg: Config, space: SearchSpace, metrics: tuple[str, ...], jobs: int = 1):
         self.cfg, self.space, self.metrics, self.jobs = cfg, space, metrics, jobs
         key = (tuple((l.name, l.shape_key(), c) for l, c in cfg.workload), repr(cfg.network.edges),
-               repr(cfg.objective), repr(cfg.pins), metrics)
+               repr(cfg.objective), repr(cfg.pins), metrics, repr(cfg.search.get("constraints")))
         self.memo = _MEMO.setdefault(key, {})
         self._pool: ProcessPoolExecutor | None = None
         self._slow = False

@@ -106,7 +106,14 @@ def _check_journal(journal: Path) -> None:
     data = journal.read_bytes()
     lines = data.split(b"\n")
     tail = lines.pop()                       # b"" when the file ends with a newline
-    for i, line in enumerate(lines):
+    try:                                     # one parse of all lines (a 20,000-trial journal: 127 MB)
+        whole = json.loads(b"[" + b",".join(lines) + b"]")
+        # one record per line: the join hides a line holding two records or one split over two
+        sound = len(whole) == len(lines) and all(isinstance(r, dict) for r in whole) and all(
+            line[:1] == b"{" and line.rstrip(b"\r")[-1:] == b"}" for line in lines)
+    except ValueError:
+        sound = False
+    for i, line in enumerate([] if sound else lines):
         try:
             json.loads(line)
         except ValueError:

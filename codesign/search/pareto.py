@@ -20,16 +20,48 @@ def pareto_mask(values: np.ndarray) -> np.ndarray:
     (<= in every objective, < in one). Rows with equal vectors all stay."""
     v = np.asarray(values, dtype=float)
     n = len(v)
-    keep = np.ones(n, dtype=bool)
+    if v.ndim == 2 and v.shape[1] == 2 and n:
+        return _pareto_mask_2d(v)
+    keep = np.zeros(n, dtype=bool)
     order = np.lexsort(v.T[::-1])          # sorted: a dominator always comes before what it dominates
-    front: list[int] = []
-    for i in order:
-        if front:
-            f = v[front]
-            if ((f <= v[i]).all(axis=1) & (f < v[i]).any(axis=1)).any():
-                keep[i] = False
-                continue
-        front.append(i)
+    front = v[:0]
+    for s in range(0, n, _BLOCK):          # a block of rows against the front so far, then within itself
+        idx = order[s:s + _BLOCK]
+        b = v[idx]
+        ok = ~_dominated_by(front, b)
+        ok[ok] = ~_dominated_by(b[ok], b[ok])
+        keep[idx[ok]] = True
+        front = np.vstack([front, b[ok]])
+    return keep
+
+
+#: rows compared at once by `pareto_mask` (memory: front x block x objectives booleans)
+_BLOCK = 256
+
+
+def _dominated_by(f: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """For each row of `b`: does some row of `f` dominate it?"""
+    if not len(f) or not len(b):
+        return np.zeros(len(b), dtype=bool)
+    out = np.zeros(len(b), dtype=bool)
+    step = max(1, 2**22 // (len(b) * b.shape[1]))
+    for s in range(0, len(f), step):
+        x = f[s:s + step, None, :]
+        out |= ((x <= b[None]).all(axis=2) & (x < b[None]).any(axis=2)).any(axis=0)
+    return out
+
+
+def _pareto_mask_2d(v: np.ndarray) -> np.ndarray:
+    """`pareto_mask` of (n, 2) values, vectorized: a row is dominated iff a row
+    with a smaller x has y <= its y, or a row with the same x a smaller y."""
+    order = np.lexsort((v[:, 1], v[:, 0]))
+    x, y = v[order, 0], v[order, 1]
+    first = np.r_[True, x[1:] != x[:-1]]                 # first row of each run of equal x (smallest y)
+    start = np.flatnonzero(first)[np.cumsum(first) - 1]
+    before = np.r_[np.inf, np.minimum.accumulate(y)[:-1]]   # min y of the rows before, in sort order
+    dominated = (before[start] <= y) | (y[start] < y)
+    keep = np.empty(len(v), dtype=bool)
+    keep[order] = ~dominated
     return keep
 
 
@@ -80,5 +112,17 @@ def hypervolume_history(df: pd.DataFrame, objectives: list[str], points: int = 2
     z = normalize(np.where(ok[:, None], vals, 1.0), lo, hi)
     n = len(df)
     marks = np.unique(np.linspace(1, n, min(points, n)).astype(int))
-    hv = [hypervolume(z[:m][ok[:m]]) for m in marks]
+    # the front after m trials is the front of the last one plus the new trials
+    # (in trial order, as `hypervolume` builds it): same points, same value
+    ref = np.full(z.shape[1], REF)
+    front, value, last, hv = z[:0], 0.0, 0, []
+    for m in marks:
+        new = z[last:m][ok[last:m]]
+        new = new[(new < ref).all(axis=1)]
+        if len(new):
+            cand = np.vstack([front, new])
+            front = cand[pareto_mask(cand)]
+            value = _hv(front, ref)
+        hv.append(value)
+        last = m
     return pd.DataFrame({"trials": marks, "hypervolume": hv})

@@ -18,8 +18,7 @@
 - ``eval_s`` (evaluation seconds, the batch's time shared by its trials),
   ``worker`` and ``datetime_complete``.
 
-`write_results` writes trials.parquet, pareto.csv, pareto.png,
-hypervolume.png and meta.json; `load_results` reads them back.
+`write_results` writes trials.parquet, pareto.csv, pareto.png, hypervolume.png, meta.json.
 """
 from __future__ import annotations
 
@@ -207,6 +206,16 @@ def _stale(p: Path, meta: Meta) -> bool:
         return _rdb_count(meta) not in (None, stored_rows(p))
     journal = p / JOURNAL
     return journal.is_file() and journal.stat().st_mtime > (p / TRIALS).stat().st_mtime
+
+
+def results_current(out: Path, meta: Meta, n_complete: int) -> bool:
+    """`out`'s results files already hold the study's `n_complete` trials under `meta`."""
+    try:
+        same = json.loads((out / META).read_text()) == json.loads(json.dumps(asdict(meta)))
+    except (OSError, ValueError):
+        return False
+    files = all((out / f).is_file() for f in (PARETO_CSV, "pareto.png", "hypervolume.png"))
+    return same and files and stored_rows(out) == n_complete and not _stale(out, meta)
 
 
 def _rdb_count(meta: Meta) -> int | None:

@@ -115,6 +115,17 @@ def make_sampler(settings: SearchSettings, cfg: Config, offset: int) -> optuna.s
         return optuna.samplers.RandomSampler(seed=seed)
 
 
+def _for_mirror(t: FrozenTrial) -> FrozenTrial:
+    """`t` without its user attributes (the outcome, kilobytes per trial): the
+    samplers read params, values, constraints and system attributes only, and
+    adding a trial to the mirror deep-copies it."""
+    return FrozenTrial(number=t.number, state=t.state, value=None, values=t.values,
+                       datetime_start=t.datetime_start, datetime_complete=t.datetime_complete,
+                       params=t.params, distributions=t.distributions, user_attrs={},
+                       system_attrs=t.system_attrs, intermediate_values=t.intermediate_values,
+                       trial_id=t._trial_id)
+
+
 class SweepStudy:
     """The durable study plus its local mirror (module docstring)."""
 
@@ -152,6 +163,8 @@ class SweepStudy:
             raise UserError(f"study {cfg.name!r} in {self.where(out)} was run with a different "
                             f"{_first_difference(old, fp)}; give the config a new name or remove the old study")
         self._seen: set[int] = set()
+        self._pending: list[FrozenTrial] = []    # pulled, not yet in the mirror (`_flush`)
+        self.trials: list[FrozenTrial] = []     # the durable complete trials at the last sync
         self._designs: set[tuple] = set()       # designs stored or asked by this process
         self._stored: set[tuple] = set()        # designs in the durable study (at the last sync)
         self._repeats: set[int] = set()         # mirror trial numbers let through as repeats (ask)
@@ -187,16 +200,22 @@ class SweepStudy:
         return self.settings.storage if self.settings.is_rdb else str(out / JOURNAL)
 
     def _complete(self) -> list[FrozenTrial]:
-        return self.durable.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        self.trials = self.durable.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        return self.trials
 
     def _pull(self, trials: list[FrozenTrial]) -> None:
         new = [t for t in trials if t._trial_id not in self._seen]
         self._seen.update(t._trial_id for t in new)
         self._designs.update(self._key(t.params) for t in new)
         self._stored.update(self._key(t.params) for t in new)
-        theirs = [t for t in new if t.user_attrs.get(ATTR, {}).get("worker") != self.worker]
-        if theirs:
-            self.local.add_trials(theirs)
+        self._pending += [t for t in new if t.user_attrs.get(ATTR, {}).get("worker") != self.worker]
+
+    def _flush(self) -> None:
+        """Add the pulled trials to the mirror, once its sampler is asked (a
+        resumed study that is already complete never pays for it)."""
+        if self._pending:
+            self.local.add_trials([_for_mirror(t) for t in self._pending])
+            self._pending = []
 
     def sync(self) -> int:
         """Pull other workers' new trials into the mirror; the durable count of complete trials."""
@@ -209,6 +228,7 @@ class SweepStudy:
         sampler proposes is dropped (told FAIL in the mirror, never stored)
         and the sampler asked again; after ``3 n`` proposals repeats are let
         through (a nearly exhausted space)."""
+        self._flush()
         out: list[Trial] = []
         tries = 0
         while len(out) < n:

@@ -141,7 +141,7 @@ def run_sweep(cfg: Config, settings: SearchSettings, out: Path, *, n_trials: int
     t_eval = t_store = 0.0
     done = study.sync()
     front = _Front(len(settings.objectives))
-    front.add([t.values for t in study.local.trials
+    front.add([t.values for t in study.trials
                if t.values and all(v <= 0 for v in t.constraints.values())])
     tqdm.monitor_interval = 0          # no monitor thread (evaluation may start processes)
     bar = tqdm(total=max(target, done), initial=done, unit="trial", dynamic_ncols=True, disable=not progress,
@@ -173,8 +173,10 @@ def run_sweep(cfg: Config, settings: SearchSettings, out: Path, *, n_trials: int
     report = SweepReport(out, done, study.committed, time.perf_counter() - t_start, t_eval, t_store,
                          interrupted, worker, terminated)
     if not worker:
-        from .results import Meta, trials_frame, write_results
-        df = trials_frame(study.durable.get_trials(deepcopy=False), cfg, settings.metrics)
-        write_results(df, Meta.of(cfg, settings, out), out)
+        from .results import Meta, results_current, trials_frame, write_results
+        trials, meta = study.durable.get_trials(deepcopy=False), Meta.of(cfg, settings, out)
+        done_n = sum(t.state.name == "COMPLETE" for t in trials)
+        if study.committed or not results_current(out, meta, done_n):
+            write_results(trials_frame(trials, cfg, settings.metrics), meta, out)
     study.close()
     return report

@@ -7,6 +7,7 @@ pins), finn (FINN's formulas), greedy (FINN's SetFolding baseline), report.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Mapping
 
 import numpy as np
@@ -17,14 +18,15 @@ from .arch import PARAMS, StreamingArch, tech_of
 from .cost import Options, engine_options
 from .engines import Pipeline, build_pipeline
 from .folding import Folding, check_pin, divisors
-from .pipeline import MAX_SRL_DEPTH, PipelineCost, evaluate, FifoCheck, fifo_floor
+from .fifos import FifoCheck, depth_bounds, fifo_bounds, fifo_floor
+from .pipeline import PipelineCost, evaluate, evaluate_batch, fifo_access_pj
 from .report import pipeline_json, pipeline_table
 from .solver import solve
 
-__all__ = ["StreamingFamily", "FAMILY", "StreamingArch", "cost_choice", "prepare"]
+__all__ = ["StreamingFamily", "FAMILY", "StreamingArch", "cost_choice", "cost_batch", "prepare"]
 
 _CACHE: dict = {}
-FIFO_ROUNDS = 4     # solves with a larger FIFO reserve when the lazy FIFO check gives up (solver.ACCEPT_LIMIT)
+FIFO_ROUNDS = 4     # solves with a larger FIFO reserve when the lazy FIFO check gives up (branch.ACCEPT_LIMIT)
 
 
 def prepare(network, arch: StreamingArch) -> tuple[Pipeline, dict[str, Options]]:
@@ -49,52 +51,85 @@ def _infeasible(network, arch, reason, fits) -> NetworkCost:
 
 def cost_choice(network, arch: StreamingArch, choice: dict, stats: SearchStats | None = None) -> NetworkCost:
     """The `NetworkCost` of one folding (option index per engine)."""
+    return cost_batch(network, arch, {n: [i] for n, i in choice.items()}, stats)[0]
+
+
+def cost_batch(network, arch: StreamingArch, idx: dict, stats: SearchStats | None = None) -> list[NetworkCost]:
+    """The `NetworkCost` of each of B foldings (`idx[engine]`: option indices, shape (B,)), costed together
+    (`pipeline.evaluate_batch`; per-engine figures as arrays, one entry per folding)."""
     pipe, opts = prepare(network, arch)
-    pc: PipelineCost = evaluate(pipe, opts, choice, arch)
-    t = tech_of(arch)
-    frames = pipe.frames
-    layers, lut, dsp, bram, sram, lanes, energy = [], pc.fifo_lut, 0, pc.fifo_bram18, pc.fifo_bytes, 0, {}
-    for e in pipe.engines:
-        o, i = opts[e.name], choice[e.name]
-        mac = e.kind in ("mvau", "vvau")
-        fifo = max((pc.fifo_depth[(s, e.name, p)] for p, s in enumerate(e.inputs)), default=None)
-        fifo_pj = sum(2 * pipe.engine(s).jobs * pipe.engine(s).channels_out * (
-            t.reg_pj(arch.op_bits) if pc.fifo_depth[(s, e.name, p)] <= MAX_SRL_DEPTH else
-            t.sram_pj(pc.fifo_depth[(s, e.name, p)] * pipe.engine(s).channels_out * arch.op_bits / 8, arch.op_bits))
-            for p, s in enumerate(e.inputs))
-        parts = {k: float(v[i]) * frames for k, v in o.energy_pj.items()}
-        parts["fifo"] = fifo_pj * frames
-        figs = {"pe": int(o.pe[i]) if mac else None, "simd": int(o.simd[i]) if mac else None,
-                "cycles": pc.cycles[e.name], "fifo_depth": fifo, "lut": int(o.lut[i]), "dsp": int(o.dsp[i]),
-                "bram18": int(o.bram18[i]), "job_cycles": int(o.job_cycles[i]),
-                "bottleneck": pc.bottleneck == e.name,
-                "weights": ("dram" if o.dram[i] else "chip") if mac else ""}
-        if o.swu_cycles is not None and mac:
-            figs["swu_cycles"] = int(o.swu_cycles[i])
-        layers.append(LayerCost(e.name, e.op, 1, e.macs * frames, pc.cycles[e.name], sum(parts.values()), parts,
-                                plan=Folding(((e.name, int(o.pe[i]), int(o.simd[i]), bool(o.dram[i])),)) if mac else None,
-                                layer=e.layer, figures=figs, search=stats))
-        lut, dsp, bram = lut + int(o.lut[i]), dsp + int(o.dsp[i]), bram + int(o.bram18[i])
-        sram += float(o.sram_bytes[i])
-        lanes += int(o.lanes[i])
+    pc = evaluate_batch(pipe, opts, idx, arch)
+    idx, t, frames, rows = pc.choice, tech_of(arch), pipe.frames, len(pc.ii_cycles)
+    res = {r: sum(getattr(opts[e.name], r)[idx[e.name]] for e in pipe.engines) for r in ("lut", "dsp", "bram18")}
+    tot = {"lut": res["lut"] + pc.fifo_lut, "dsp": res["dsp"], "bram18": res["bram18"] + pc.fifo_bram18}
+    sram = pc.fifo_bytes + sum(opts[e.name].sram_bytes[idx[e.name]] for e in pipe.engines)
+    lanes = sum(opts[e.name].lanes[idx[e.name]] for e in pipe.engines)
     area = lanes * t.pe_area_mm2(arch.op_bits, arch.acc_bits) + t.sram_area_mm2(sram) + t.fixed_area_mm2
-    ii = pc.ii_cycles
+    per_engine = []
+    for e in pipe.engines:
+        o, i = opts[e.name], idx[e.name]
+        depths = [pc.fifo_depth[(s, e.name, p)] for p, s in enumerate(e.inputs)]
+        fifo_pj = sum(2 * pipe.engine(s).jobs * pipe.engine(s).channels_out * fifo_access_pj(
+            t, d, d * pipe.engine(s).channels_out * arch.op_bits / 8, arch.op_bits) for s, d in zip(e.inputs, depths))
+        parts = {k: v[i] * frames for k, v in o.energy_pj.items()}
+        parts["fifo"] = fifo_pj * frames + np.zeros(rows)
+        cols = {"pe": o.pe[i], "simd": o.simd[i], "fifo": np.max(depths, axis=0) if depths else None,
+                "lut": o.lut[i], "dsp": o.dsp[i], "bram18": o.bram18[i], "job_cycles": o.job_cycles[i],
+                "dram": o.dram[i], "swu": o.swu_cycles[i] if o.swu_cycles is not None else None,
+                "energy": sum(parts.values())}
+        per_engine.append((e, parts, cols))
     macs_frame = sum(e.macs for e in pipe.engines)
-    figures = {"ii_cycles": ii, "lut_used": lut, "dsp_used": dsp, "bram18_used": bram, "fill_cycles": pc.fill_cycles,
-               "frames": frames, "bottleneck": pc.bottleneck, "fifo_lut": pc.fifo_lut, "fifo_bram18": pc.fifo_bram18,
-               "periodic": pc.periodic, "solver_s": stats.seconds if stats else 0.0,
-               "exact": stats.exact if stats else True}
     b = arch.budget()
-    over = {r: v for r, v in (("lut", lut), ("dsp", dsp), ("bram18", bram)) if v > b[r]}
-    fits = sum(v / b[r] - 1 for r, v in over.items())
-    reason = ("the FIFOs push the pipeline over the budget: " + ", ".join(f"{r} {v} > {int(b[r])}" for r, v in over.items())
-              if over else "")
+    out = []
+    for r in range(rows):
+        layers = [_layer_cost(e, parts, cols, r, pc, frames, stats) for e, parts, cols in per_engine]
+        ii = int(pc.ii_cycles[r])
+        figures = {"ii_cycles": ii, "lut_used": int(tot["lut"][r]), "dsp_used": int(tot["dsp"][r]),
+                   "bram18_used": int(tot["bram18"][r]), "fill_cycles": int(pc.fill_cycles[r]), "frames": frames,
+                   "bottleneck": pc.bottleneck[r], "fifo_lut": int(pc.fifo_lut[r]),
+                   "fifo_bram18": int(pc.fifo_bram18[r]), "periodic": bool(pc.periodic[r]),
+                   "solver_s": stats.seconds if stats else 0.0, "exact": stats.exact if stats else True}
+        fits, reason = _violation(arch, b, {k: int(v[r]) for k, v in tot.items()},
+                                  {k: int(v[r]) for k, v in res.items()}, ii)
+        out.append(NetworkCost("streaming", arch, tuple(layers), float(pc.latency_cycles[r]),
+                               sum(lc.energy_pj for lc in layers), float(area[r]), network.macs,
+                               arch.clock_mhz * 1e6 / ii, macs_frame / (ii * max(int(lanes[r]), 1)), figures,
+                               fits, reason))
+    return out
+
+
+def _layer_cost(e, parts, cols, r, pc, frames, stats) -> LayerCost:
+    mac = e.kind in ("mvau", "vvau")
+    pe, simd, dram = int(cols["pe"][r]), int(cols["simd"][r]), bool(cols["dram"][r])
+    figs = {"pe": pe if mac else None, "simd": simd if mac else None, "cycles": int(pc.cycles[e.name][r]),
+            "fifo_depth": None if cols["fifo"] is None else int(cols["fifo"][r]), "lut": int(cols["lut"][r]),
+            "dsp": int(cols["dsp"][r]), "bram18": int(cols["bram18"][r]), "job_cycles": int(cols["job_cycles"][r]),
+            "bottleneck": pc.bottleneck[r] == e.name, "weights": ("dram" if dram else "chip") if mac else ""}
+    if cols["swu"] is not None and mac:
+        figs["swu_cycles"] = int(cols["swu"][r])
+    return LayerCost(e.name, e.op, 1, e.macs * frames, figs["cycles"], float(cols["energy"][r]),
+                     {k: float(v[r]) for k, v in parts.items()},
+                     plan=Folding(((e.name, pe, simd, dram),)) if mac else None, layer=e.layer, figures=figs,
+                     search=stats)
+
+
+def _violation(arch, budget, total, engines, ii) -> tuple[float, str]:
+    """How far a folding is over its budgets and target (0: fits) and why, in words."""
+    over = {r: v for r, v in total.items() if v > budget[r]}
+    fits = sum(v / budget[r] - 1 for r, v in over.items())
+    what = ("over the budget" if any(engines[r] > budget[r] for r in engines)
+            else "the FIFOs push the pipeline over the budget")
+    reason = f"{what}: " + ", ".join(f"{r} {v} > {int(budget[r])}" for r, v in over.items()) if over else ""
     if arch.target_ii_cycles is not None and ii > arch.target_ii_cycles:
         fits += ii / arch.target_ii_cycles - 1
         reason = reason or f"II {ii} cycles misses target_fps {arch.target_fps:g}"
-    energy = sum(lc.energy_pj for lc in layers)
-    return NetworkCost("streaming", arch, tuple(layers), float(pc.latency_cycles), energy, area, network.macs,
-                       arch.clock_mhz * 1e6 / ii, macs_frame / (ii * max(lanes, 1)), figures, fits, reason)
+    return fits, reason
+
+
+def _target_fps(constraints) -> float | None:
+    """``search.constraints: {throughput_fps: {min: X}}`` (a sweep's, validated by search.settings): X."""
+    bound = (constraints or {}).get("throughput_fps") if isinstance(constraints, dict) else None
+    return float(bound["min"]) if isinstance(bound, dict) and "min" in bound else None
 
 
 class StreamingFamily(Family):
@@ -132,18 +167,37 @@ class StreamingFamily(Family):
         return out
 
     def map_network(self, network, arch, objective=None, pins=None, **options) -> NetworkCost:
-        """The solver's folding, FIFO-aware (`solver`, "The FIFOs"): solve with the FIFOs' least possible
-        share off the budgets (`fifo_floor`); if that folding's own FIFOs do not fit, solve again with
-        every folding checked with its FIFOs (`FifoCheck`); if that check gives up (ACCEPT_LIMIT), solve
-        with the last folding's FIFO share off the budgets, up to FIFO_ROUNDS times (not proven)."""
+        """The solver's folding, FIFO-aware (`solver`, "The FIFOs"): solve with the FIFOs' lower bounds
+        against the budgets (`fifos.fifo_bounds`); if that folding's own FIFOs do not fit, solve again with
+        every folding checked with its FIFOs (`FifoCheck`, which learns cuts); if that check gives up
+        (`branch.ACCEPT_LIMIT`, `branch.CUT_LIMIT`), solve with the last folding's FIFO share off the
+        budgets, up to FIFO_ROUNDS times (not proven). Option ``constraints`` (a sweep's
+        ``search.constraints``): a ``throughput_fps`` minimum folds for the fewest resources reaching
+        it, as ``target_fps`` does (unless the architecture has its own)."""
         pins = self.check_pins(network, pins or {})
+        target = _target_fps(options.get("constraints"))
+        if target is not None and arch.target_fps is None:      # fewest resources reaching the constraint
+            arch = dataclasses.replace(arch, target_fps=target)
         pipe, opts = prepare(network, arch)
         check, floor = FifoCheck(pipe, opts, arch), fifo_floor(pipe, arch)
-        sol = solve(opts, arch, pins, reserve=floor)
+        sol = solve(opts, arch, pins, reserve=floor)          # the FIFOs at depth 1 (finn: 2): often enough
         proven = sol.choice is None or check(sol.choice)
+        per_option, pairs = {}, []
+        if not proven and arch.timing == "rtl":               # every FIFO's bound, then frame-0 checks and cuts
+            bounds = depth_bounds(pipe, opts, arch)
+            check.use(bounds)
+            floor, per_option, pairs = fifo_bounds(pipe, opts, arch, bounds=bounds)
+            sol = solve(opts, arch, pins, reserve=floor, fifo=per_option, pairs=pairs)
+            proven = sol.choice is None or check(sol.choice)
         share, reserve = check.last, floor
+        if not proven and check.frame0_capable:
+            # the optimum under frame-0 FIFOs (a relaxation) is optimal if its full FIFOs fit too
+            check.frame0_only = True
+            sol = solve(opts, arch, pins, accept=check, reserve=floor, fifo=per_option, pairs=pairs)
+            check.frame0_only = False
+            proven = sol.exact and (sol.choice is None or check(sol.choice))
         if not proven:
-            sol = solve(opts, arch, pins, accept=check, reserve=floor)
+            sol = solve(opts, arch, pins, accept=check, reserve=floor, fifo=per_option, pairs=pairs)
             proven = sol.exact
         for _ in range(FIFO_ROUNDS if not proven else 0):
             reserve = {r: max(reserve[r], share[r]) for r in reserve}
@@ -160,29 +214,42 @@ class StreamingFamily(Family):
         pipe = build_pipeline(network)
         params = []
         for e in pipe.mac_engines:
-            params.append(JointParam(f"{e.name}.pe", "choice", choices=divisors(e.mh)))
-            params.append(JointParam(f"{e.name}.simd", "choice", choices=divisors(e.mw)))
+            params.append(JointParam(f"pe/{e.name}", "choice", choices=divisors(e.mh)))
+            params.append(JointParam(f"simd/{e.name}", "choice", choices=divisors(e.mw)))
+            params.append(JointParam(f"weights/{e.name}", "choice", choices=("chip", "dram")))
         return JointSpace(tuple(params), network)
 
     def cost(self, network, archs, params, space):
-        out = []
-        for arch, p in zip(archs, params):
+        """Joint mode: each trial's PE, SIMD and weight memory (chip or DRAM) per engine, the
+        trials of one architecture costed in one batch (`cost_batch`)."""
+        out: list = [None] * len(archs)
+        groups: dict = {}
+        for r, arch in enumerate(archs):
+            groups.setdefault(arch, []).append(r)
+        for arch, rows in groups.items():
             pipe, opts = prepare(network, arch)
-            choice = {}
+            idx = {}
             for name, o in opts.items():
                 if o.engine.kind in ("mvau", "vvau"):
-                    pe, simd = p[f"{name}.pe"], p[f"{name}.simd"]
-                    choice[name] = int(np.nonzero((o.pe == pe) & (o.simd == simd) & ~o.dram)[0][0])
+                    pe = np.array([params[r][f"pe/{name}"] for r in rows])
+                    simd = np.array([params[r][f"simd/{name}"] for r in rows])
+                    # options: the divisor lattice PE-major, on chip then the same in DRAM (`cost.engine_options`)
+                    pes, simds = np.array(divisors(o.engine.mh)), np.array(divisors(o.engine.mw))
+                    dram = np.array([params[r].get(f"weights/{name}", "chip") == "dram" for r in rows])
+                    idx[name] = (np.searchsorted(pes, pe) * len(simds) + np.searchsorted(simds, simd)
+                                 + dram * (len(pes) * len(simds)))
                 else:
-                    choice[name] = 0
-            out.append(cost_choice(network, arch, choice))
+                    idx[name] = np.zeros(len(rows), np.int64)
+            for r, c in zip(rows, cost_batch(network, arch, idx)):
+                out[r] = c
         return out
 
     def encode(self, space, cost):
         out = {}
         for lc in cost.layers:
             if lc.figures.get("pe") is not None:
-                out[f"{lc.name}.pe"], out[f"{lc.name}.simd"] = lc.figures["pe"], lc.figures["simd"]
+                out[f"pe/{lc.name}"], out[f"simd/{lc.name}"] = lc.figures["pe"], lc.figures["simd"]
+                out[f"weights/{lc.name}"] = lc.figures["weights"]
         return out
 
     def arch_values(self, arch) -> dict:
@@ -192,7 +259,12 @@ class StreamingFamily(Family):
         return out
 
     def pins_of(self, network, plans):
-        return {k: {kk: vv for kk, vv in v.items() if kk in ("pe", "simd")} for k, v in plans.items()}
+        """PE, SIMD and weight memory of every MAC engine (a plan is ``Folding.to_dict()``: {engine: {...}})."""
+        out = {}
+        for name, plan in plans.items():
+            p = plan.get(name, plan)
+            out[name] = {"pe": int(p["pe"]), "simd": int(p["simd"]), "weights": p.get("weights", "chip")}
+        return out
 
     def generate(self, arch, cost):
         from .rtl import StreamingDesign, choice_of, find_pipeline

@@ -13,9 +13,12 @@ from ...errors import LIMITS, UserError
 from ...tech import Tech, TechError, cached_tech
 from ..base import HardwareParam
 
-__all__ = ["StreamingArch", "TIMINGS", "PARAMS", "tech_of", "ZCU104"]
+__all__ = ["StreamingArch", "TIMINGS", "RESOURCE_MODELS", "PARAMS", "tech_of", "ZCU104"]
 
 TIMINGS = ("rtl", "finn")
+#: finn: FINN-R's estimates (Xilinx LUT6 / DSP48 / RAMB18, the units of Xilinx budgets such as
+#: ZCU104's); ecp5: our RTL's own cells under Yosys synth_ecp5 (LUT4, MULT18, DP16KD), `fitted`.
+RESOURCE_MODELS = ("finn", "ecp5")
 #: Xilinx Zynq UltraScale+ XCZU7EV (the ZCU104 board, a common FINN target): 230,400 LUTs,
 #: 1,728 DSP slices, 312 RAMB36 = 624 RAMB18 (Xilinx DS891, Zynq UltraScale+ MPSoC Data Sheet:
 #: Overview, Table 2, column ZU7EV). Used as the issue's example budget and as the scale of
@@ -40,6 +43,9 @@ PARAMS = (
     HardwareParam("tech", "tech", "horowitz45", "", _TECH_DOC, source="codesign.tech"),
     HardwareParam("timing", "str", "rtl", "", "rtl (our RTL, cycle exact) | finn (FINN's estimates)",
                   choices=TIMINGS, source="codesign.families.streaming.timing"),
+    HardwareParam("resources", "str", "finn", "", "resource model, in the budget's units: finn (FINN-R's "
+                  "estimates, Xilinx cells) | ecp5 (our RTL fitted to synth_ecp5: LUT4, MULT18, DP16KD)",
+                  choices=RESOURCE_MODELS, source="codesign.families.streaming.finn / .fitted"),
     HardwareParam("target_fps", "float", None, "frames/s", "fold for the fewest resources reaching this "
                   "throughput (omitted: the lowest II the budget allows)", low=0, low_open=True),
 )
@@ -59,6 +65,7 @@ class StreamingArch:
     dram_bw_bytes: float = 16.0
     tech: str | tuple = "horowitz45"
     timing: str = "rtl"
+    resources: str = "finn"
     target_fps: float | None = None
 
     def __post_init__(self):
@@ -81,6 +88,8 @@ class StreamingArch:
                 bad(p.name, "must be given")
         if self.timing not in TIMINGS:
             bad("timing", f"must be one of {', '.join(TIMINGS)}, got {self.timing!r}")
+        if self.resources not in RESOURCE_MODELS:
+            bad("resources", f"must be one of {', '.join(RESOURCE_MODELS)}, got {self.resources!r}")
         if self.acc_bits < 2 * self.op_bits:
             bad("acc_bits", f"must be at least 2 x op_bits = {2 * self.op_bits}, got {self.acc_bits}")
         if isinstance(self.tech, dict):
@@ -111,7 +120,7 @@ class StreamingArch:
         t = f", target {self.target_fps:g} fps" if self.target_fps else ""
         return (f"streaming pipeline, int{self.op_bits}/int{self.acc_bits}, {self.clock_mhz:g} MHz, budget {b}, "
                 f"DRAM {self.dram_bw_bytes:g} B/cycle, {self.tech if isinstance(self.tech, str) else 'user tech'}, "
-                f"timing {self.timing}{t}")
+                f"timing {self.timing}, resources {self.resources}{t}")
 
 
 def tech_of(arch: StreamingArch) -> Tech:

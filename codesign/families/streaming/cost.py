@@ -39,7 +39,7 @@ import numpy as np
 
 from .arch import ZCU104, StreamingArch, tech_of
 from .engines import Engine
-from . import finn
+from . import finn, fitted
 from .folding import lattice
 
 __all__ = ["Options", "engine_options", "res_type", "ENERGY_PARTS", "saturated_cycles", "ii_share"]
@@ -188,6 +188,8 @@ def engine_options(e: Engine, arch: StreamingArch) -> Options:
         lut = lut + finn.swu_rtl_lut(e.channels_in * bits, e.line_buffer, style)
         bram = bram + lb_b
         swu_rtl = saturated_cycles(e.pops, np.ones(len(c), np.int64))
+    if arch.resources == "ecp5":   # our RTL's resources, fitted to its synthesis (`fitted`: ECP5 cells)
+        lut, dsp, bram = fitted.engine_resources(e, arch, pe, simd, dram)
     if arch.timing == "rtl":
         cycles = (np.full(len(c), e.jobs, np.int64) if e.kind == "input" else saturated_cycles(e.pops, c))
         swu = swu_rtl if e.kind in ("mvau", "vvau") else None

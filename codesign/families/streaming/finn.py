@@ -8,6 +8,7 @@ the default this model uses is stated at the argument.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -102,13 +103,16 @@ def globalaccpool_cycles(channels: int, pe, pixels: int):
     return pixels * folds + folds
 
 
-def critical_path_cycles(cycles: dict, inputs: dict) -> int:
+def critical_path_cycles(cycles: dict, inputs: dict):
     """analysis/fpgadataflow/dataflow_performance.py:35-78: latency at a node's output = its cycles +
-    the max over its predecessors ("very pessimistic": no overlap). `cycles` in topological order."""
+    the max over its predecessors ("very pessimistic": no overlap). `cycles` in topological order;
+    a node's cycles may be an array (one entry per folding): the result is then an array."""
     at = {}
     for name, cyc in cycles.items():
-        at[name] = int(cyc) + max((at[p] for p in inputs.get(name, ()) if p in at), default=0)
-    return max(at.values(), default=0)
+        at[name] = np.asarray(cyc, np.int64) + functools.reduce(
+            np.maximum, (at[p] for p in inputs.get(name, ()) if p in at), np.int64(0))
+    out = functools.reduce(np.maximum, at.values(), np.int64(0))
+    return int(out) if np.ndim(out) == 0 else out
 
 
 # -- memories -------------------------------------------------------------------------------------

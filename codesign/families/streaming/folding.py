@@ -49,14 +49,19 @@ class Folding:
 
 
 def check_pin(layer: str, pin, mh: int, mw: int, what: tuple[str, str]) -> dict:
-    """Validate ``mapping.<layer>: {pe: .., simd: ..}`` against the engine's MH and MW;
+    """Validate ``mapping.<layer>: {pe: .., simd: .., weights: chip|dram}`` against the engine's MH and MW;
     `what` names them (e.g. ``("output channels", "reduction elements")``)."""
     if not isinstance(pin, dict):
         raise UserError(f"mapping.{layer}: must be a mapping like {{pe: 4, simd: 9}}, got {pin!r}")
     out = {}
     for key, value in pin.items():
+        if key == "weights":
+            if value not in ("chip", "dram"):
+                raise UserError(f"mapping.{layer}.weights: must be chip or dram, got {value!r}")
+            out[key] = value
+            continue
         if key not in ("pe", "simd"):
-            raise UserError(f"mapping.{layer}.{key}: unknown key; a streaming pin has pe and simd")
+            raise UserError(f"mapping.{layer}.{key}: unknown key; a streaming pin has pe, simd and weights")
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise UserError(f"mapping.{layer}.{key}: must be a positive integer, got {value!r}")
         total, name = (mh, what[0]) if key == "pe" else (mw, what[1])

@@ -18,16 +18,25 @@ What is proven (tests/test_streaming_solver.py checks it against brute force, pi
   componentwise minima (feasibility) and the Lagrangian dual L(lam) = sum_i min_k (c_ik + lam .
   r_ik) - lam . caps, lam >= 0 by subgradient ascent (any lam is a valid lower bound); engines
   with the widest reduced-cost spread branch first; identical engines (repeated blocks) take
-  non-decreasing option ranks (symmetry breaking). Costs within 1e-12 of the incumbent are not
-  explored. `Solution.exact` is False only if a search hit NODE_LIMIT or ACCEPT_LIMIT.
-- The FIFOs (`map_network`): their least share over all foldings (`pipeline.fifo_floor`) is
-  taken off the budgets, so the engines-only problem is a relaxation; if its optimum's own FIFOs
-  fit, it is optimal for the full problem. Otherwise the search runs again with the FIFO check
-  as a lazy constraint at every leaf (`accept`): still exact, as the bounds stay valid for the
-  relaxation. Only if that check rejects ACCEPT_LIMIT foldings does it fall back to taking the
-  last folding's FIFO share off the budgets (up to 4 rounds, `exact` False: not proven).
-Weights stream from DRAM only when no on-chip folding fits (the DRAM streams then count
-against II x dram_bw_bytes).
+  non-decreasing option ranks (symmetry breaking; not with a lazy FIFO check, below: FIFOs tell
+  identical engines' positions apart). Costs within 1e-12 of the incumbent are not explored.
+  `Solution.exact` is False only if a search hit its node limit (`branch.NODE_LIMIT`,
+  `branch.LAZY_NODE_LIMIT`) or the lazy check its limits (`branch.ACCEPT_LIMIT`, `branch.CUT_LIMIT`).
+- The FIFOs (`map_network`, `fifos`): lower bounds on every edge's FIFO resources valid for every
+  folding count against the budgets -- a constant part (`reserve`), per-option parts (`fifo`: the
+  frame-0 depth of an edge behind at most one MAC engine, as a function of that engine's option)
+  and pair parts (`pairs`: of two engines' options; their least share over the partner is added to
+  one engine's options, the excess when both are chosen) -- so the problem solved is a relaxation;
+  if its optimum's own FIFOs fit, it is optimal for the full problem. Otherwise the search runs
+  again with the FIFO check as a lazy constraint at every leaf (`accept`): still exact, as every
+  bound stays valid for the relaxation. The check rejects a folding by its frame-0 FIFO depths where
+  it can, and turns each such edge into a cut: every folding with the same job cycles on the MAC
+  engines feeding that edge's consumer has the same frame-0 depth there, so the DFS adds that FIFO
+  (beyond its static bound) as soon as those engines are chosen; engines of known cuts branch first.
+  Only if the check gives up does `map_network` fall back to taking the last folding's FIFO share
+  off the budgets (up to 4 rounds, `exact` False: not proven).
+Weights stream from DRAM only when no on-chip folding fits or a pin says ``weights: dram``
+(the DRAM streams then count against II x dram_bw_bytes).
 """
 from __future__ import annotations
 
@@ -38,13 +47,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .arch import StreamingArch
+from .branch import Search, dominance_columns, pareto_mask
 from .cost import Options, ii_share
 
-__all__ = ["Solution", "solve", "pareto_mask", "RESOURCES"]
+__all__ = ["Solution", "solve", "RESOURCES"]
 
 RESOURCES = ("lut", "dsp", "bram18")
-NODE_LIMIT = 200_000     # DFS nodes per search (the shipped configs and benchmarks need < 2,500)
-ACCEPT_LIMIT = 8         # foldings the lazy check (`accept`, its `rejected` count) may reject per solve
 
 
 @dataclass(frozen=True)
@@ -63,17 +71,6 @@ class Solution:
 
 
 
-def pareto_mask(m: np.ndarray) -> np.ndarray:
-    """Rows of `m` (lower is better in every column) not dominated by another row; of identical rows the first."""
-    n = len(m)
-    le = np.all(m[:, None, :] <= m[None, :, :], axis=2)          # le[i, j]: i <= j everywhere
-    lt = np.any(m[:, None, :] < m[None, :, :], axis=2)
-    dominated = np.any(le & lt, axis=0)
-    same = le & le.T
-    first = np.argmax(same, axis=0) == np.arange(n)
-    return ~dominated & first
-
-
 @dataclass
 class _Eng:
     name: str
@@ -82,185 +79,44 @@ class _Eng:
     res: np.ndarray          # (n, 4): lut, dsp, bram18, dram bytes
     cost: np.ndarray
     jc: np.ndarray
+    paired: bool = False     # in a FIFO pair term: options of different job cycles never dominate each other
 
 
-def _prepare(opts, arch, pins, allow_dram):
+def _split_pairs(pairs, opts):
+    """Each pair table (a, b, (na, nb, 2)) as a's least share over b (added to a's options) and the
+    excess over it (>= 0, added when both are chosen)."""
+    base, excess = {}, []
+    for a, b, t in pairs or ():
+        low = t.min(axis=1)
+        base[a] = base.get(a, np.zeros((len(opts[a]), 2), np.int64)) + low
+        excess.append((a, b, t - low[:, None, :]))
+    return base, excess
+
+
+def _prepare(opts, arch, pins, allow_dram, fifo=None, base=None, paired=()):
     out = []
     for name, o in opts.items():
-        keep = np.ones(len(o), bool) if allow_dram else ~o.dram
+        extra = (fifo or {}).get(name, np.zeros((len(o), 2), np.int64)) + (base or {}).get(name, 0)
         pin = pins.get(o.engine.node) or pins.get(name) or {}
+        keep = np.ones(len(o), bool) if allow_dram or pin.get("weights") == "dram" else ~o.dram
         if "pe" in pin:
             keep &= o.pe == pin["pe"]
         if "simd" in pin:
             keep &= o.simd == pin["simd"]
+        if "weights" in pin:
+            keep &= o.dram == (pin["weights"] == "dram")
         idx = np.nonzero(keep)[0]
         ii = ii_share(o, arch.timing)[idx]
         dram = o.dram_bytes[idx] * (arch.timing == "rtl" or o.engine.kind != "input")  # as pipeline._dram_cycles
-        res = np.stack([o.lut[idx], o.dsp[idx], o.bram18[idx], dram], axis=1).astype(float)
+        res = np.stack([o.lut[idx] + extra[idx, 0], o.dsp[idx], o.bram18[idx] + extra[idx, 1], dram],
+                       axis=1).astype(float)
         jc = o.job_cycles[idx]
-        m = pareto_mask(np.column_stack([ii, jc, res]))
+        m = pareto_mask(np.column_stack([ii, jc, dominance_columns(res, jc, name in paired)]))
         idx, ii, res, jc = idx[m], ii[m], res[m], jc[m]
         cost = o.resource_cost(arch)[idx]
         order = np.lexsort((jc, cost))
-        out.append(_Eng(name, idx[order], ii[order], res[order], cost[order], jc[order]))
+        out.append(_Eng(name, idx[order], ii[order], res[order], cost[order], jc[order], name in paired))
     return out
-
-
-_TOL = 1e-12            # costs within this of the incumbent are not explored further
-
-
-def _dual(sets, caps, minimize: bool, iters: int = 120):
-    """The Lagrangian dual of the multiple-choice knapsack over the engines' `sets`: multipliers
-    lam >= 0 on the budgets (normalized to 1) maximizing L(lam) = sum_i min_k (c_ik + lam . r_ik)
-    - lam . 1, a lower bound on the cost of every folding that fits (without `minimize` the
-    costs are 0 and lam lies on the simplex: L > 0 proves that nothing fits). Projected
-    subgradient ascent; any lam gives a valid bound, the ascent only tightens it."""
-    finite = np.isfinite(caps) & (caps > 0)
-    scale = np.where(finite, caps, np.inf)
-    e, k = len(sets), max(len(s[1]) for s in sets)
-    c = np.full((e, k), np.inf)
-    r = np.zeros((e, k, len(caps)))
-    for i, (res, cost, _) in enumerate(sets):
-        c[i, :len(cost)], r[i, :len(cost)] = cost, res / scale
-    lam = np.zeros(len(caps)) if minimize else finite / max(finite.sum(), 1)
-    rows = np.arange(e)
-    best, best_lam = -math.inf, lam
-    step0 = max(float(np.ptp(np.where(np.isfinite(c), c, 0.0), axis=1).sum()), 1.0) if minimize else 1.0
-    for it in range(iters):
-        val = c + r @ lam
-        pick = val.argmin(axis=1)
-        bound = float(val[rows, pick].sum() - lam[finite].sum())
-        if bound > best:
-            best, best_lam = bound, lam.copy()
-        g = r[rows, pick].sum(axis=0) - 1.0
-        g[~finite] = 0.0
-        if not np.any(g > 0) and not np.any((lam > 0) & (g < 0)):
-            break                                   # complementary slackness: the bound is tight
-        norm = math.sqrt(float(g @ g))
-        if norm == 0:
-            break
-        lam = np.maximum(0.0, lam + step0 / math.sqrt(it + 1) * g / norm)
-        if not minimize:
-            lam = lam / lam.sum() if lam.sum() > 0 else finite / max(finite.sum(), 1)
-    return best_lam, best, scale
-
-
-class _Search:
-    """Branch and bound over the engines' options below an II threshold `t` (module docstring).
-    `goal`: "cost" (the cheapest folding that fits), "dram" (the fewest DRAM bytes) or "any"
-    (a folding that fits). `accept(choice)` is the lazy constraint a leaf must also meet."""
-
-    def __init__(self, engs, caps, t, goal="cost", accept=None):
-        self.sets = []
-        for e in engs:
-            ok = np.nonzero((e.ii <= t) & np.all(e.res <= caps, axis=1))[0]   # over a budget alone: never fits
-            # below the threshold the cycles no longer matter: keep the options no other one beats in
-            # every resource (of identical ones the first, i.e. the fewest job cycles: `_prepare`'s order)
-            ok = ok[pareto_mask(e.res[ok])] if len(ok) > 1 else ok
-            cost = {"cost": e.cost[ok], "dram": e.res[ok, 3], "any": np.zeros(len(ok))}[goal]
-            self.sets.append((e.res[ok], cost, e.idx[ok]))
-        self.names = [e.name for e in engs]
-        self.caps, self.minimize, self.accept = caps, goal != "any", accept
-        self.nodes, self.exact = 0, True
-
-    def _ok(self, picks) -> bool:
-        if self.accept is None:
-            return True
-        if getattr(self.accept, "rejected", 0) >= ACCEPT_LIMIT:
-            self.exact = False
-            self.nodes = NODE_LIMIT + 1          # give up the search: stop the DFS
-            return False
-        return self.accept(dict(zip(self.names, picks)))
-
-    def run(self):
-        if any(len(s[0]) == 0 for s in self.sets):
-            return None
-        mins = np.array([s[0].min(axis=0) for s in self.sets])
-        if np.any(mins.sum(axis=0) > self.caps):
-            return None
-        # the per-engine cheapest options: optimal if they fit together (the cost is separable)
-        first = [int(np.argmin(s[1])) for s in self.sets]
-        if np.all(sum(s[0][k] for s, k in zip(self.sets, first)) <= self.caps):
-            picks = [int(s[2][k]) for s, k in zip(self.sets, first)]
-            if self._ok(picks):
-                return picks, float(sum(s[1][k] for s, k in zip(self.sets, first)))
-        lam, bound, scale = _dual(self.sets, self.caps, self.minimize)
-        if not self.minimize and bound > _TOL:
-            return None
-        self._setup(lam, scale, mins)
-        self.best, self.best_cost = None, math.inf if self.minimize else 2 * _TOL
-        self._dfs(0, (0.0, 0.0, 0.0, 0.0), 0.0, 0.0, [])
-        return None if self.best is None else self.folding()
-
-    def _setup(self, lam, scale, mins):
-        """Engines with the most options first; each engine's options by Lagrangian reduced cost
-        c + lam . r (so the first leaf is the dual's folding, and a bound that fails for one
-        option fails for all later ones)."""
-        sig = {}
-        for i, (res, cost, _) in enumerate(self.sets):
-            sig.setdefault((res.tobytes(), cost.tobytes()), len(sig))
-        key = [sig[(res.tobytes(), cost.tobytes())] for res, cost, _ in self.sets]
-        spread = [float(np.ptp(c + (r / scale) @ lam)) if len(c) else 0.0 for r, c, _ in self.sets]
-        order = sorted(range(len(self.sets)), key=lambda i: (-spread[i], key[i]))
-        self.order = order
-        # identical engines (equal options, e.g. repeated blocks) are interchangeable: only
-        # non-decreasing option ranks along a run of them (symmetry breaking, exact)
-        self.same = [d > 0 and key[order[d]] == key[order[d - 1]] for d in range(len(order))]
-        self.lists, red_min = [], []
-        for i in order:
-            res, cost, idx = self.sets[i]
-            rn = res / scale
-            v = cost + rn @ lam
-            o = np.argsort(v, kind="stable")
-            self.lists.append(([tuple(x) for x in res[o].tolist()], cost[o].tolist(), v[o].tolist(),
-                               (rn[o] @ lam).tolist(), [int(x) for x in idx[o]]))
-            red_min.append(float(v[o][0]))
-        m = mins[order]
-        cmin = np.array([self.sets[i][1].min() for i in order])
-        self.rest_l = [tuple(x) for x in np.vstack([np.cumsum(m[::-1], axis=0)[::-1], np.zeros((1, 4))]).tolist()]
-        self.crest = np.append(np.cumsum(cmin[::-1])[::-1], 0.0).tolist()
-        self.lsuf = np.append(np.cumsum(np.array(red_min)[::-1])[::-1], 0.0).tolist()
-        self.lam_total = float(lam[np.isfinite(scale)].sum())
-        self.caps_l = tuple(self.caps.tolist())
-
-    def _dfs(self, i, used, cost, lam_used, chosen):
-        """Depth i; `used` absolute resources, `lam_used` = lam . (used / budgets)."""
-        if self.nodes > NODE_LIMIT:
-            self.exact = False
-            return
-        self.nodes += 1
-        if i == len(self.lists):
-            if self._ok(self._picks(chosen)):
-                self.best, self.best_cost = list(chosen), cost
-            return
-        res, c, v, lr, idx = self.lists[i]
-        rest, crest, caps = self.rest_l[i + 1], self.crest[i + 1], self.caps_l
-        base = cost - (self.lam_total - lam_used) + self.lsuf[i + 1]
-        for k in range(chosen[-1] if self.same[i] else 0, len(c)):
-            if base + v[k] >= self.best_cost - _TOL:
-                break                                # Lagrangian bound, options sorted by v
-            r = res[k]
-            u = (used[0] + r[0], used[1] + r[1], used[2] + r[2], used[3] + r[3])
-            if (u[0] + rest[0] > caps[0] or u[1] + rest[1] > caps[1] or u[2] + rest[2] > caps[2]
-                    or u[3] + rest[3] > caps[3] or cost + c[k] + crest >= self.best_cost - _TOL):
-                continue
-            chosen.append(k)
-            self._dfs(i + 1, u, cost + c[k], lam_used + lr[k], chosen)
-            chosen.pop()
-            if not self.minimize and self.best is not None:
-                return
-
-    def _picks(self, chosen) -> list[int]:
-        """Option index per engine (engines' order) of per-depth ranks `chosen`."""
-        out = [0] * len(self.order)
-        for depth, i in enumerate(self.order):
-            out[i] = self.lists[depth][4][chosen[depth]]
-        return out
-
-    def folding(self):
-        """(option index per engine, cost) of the incumbent."""
-        out = self._picks(self.best)
-        return out, float(sum(float(s[1][list(s[2]).index(k)]) for s, k in zip(self.sets, out)))
 
 
 def _caps(arch, t, reserve=None):
@@ -282,10 +138,10 @@ def _why(engs, arch):
                       for _, r in sorted(over, reverse=True)), float(sum(v - 1 for v, _ in over)))
 
 
-def _min_ii(engs, arch, reserve, accept, probes):
+def _min_ii(engs, arch, reserve, accept, probes, excess=()):
     """The smallest II any folding reaches within the budgets (None if none fits)."""
     def feasible(t, goal="any", caps=None):
-        s = _Search(engs, _caps(arch, t, reserve) if caps is None else caps, t, goal, accept)
+        s = Search(engs, _caps(arch, t, reserve) if caps is None else caps, t, goal, accept, excess)
         got = s.run()
         probes.append(s)
         return got
@@ -309,21 +165,25 @@ def _min_ii(engs, arch, reserve, accept, probes):
 
 
 def solve(opts: dict[str, Options], arch: StreamingArch, pins: dict | None = None, accept=None,
-          reserve: dict | None = None) -> Solution:
+          reserve: dict | None = None, fifo: dict | None = None, pairs: list | None = None) -> Solution:
     """The optimal folding (module docstring) of the engines' `opts`; `pins` by node or engine name.
-    `reserve`: resources taken off the budgets first (a lower bound on the FIFOs'); `accept(choice)`:
-    a lazy constraint every returned folding meets (the FIFOs fit), checked at the leaves."""
+    `reserve`: resources taken off the budgets first (a lower bound on the FIFOs'); `fifo[engine]`:
+    an (options, 2) array of LUT and BRAM18 each option's FIFOs need at least (counted against the
+    budgets, not in the cost); `accept(choice)`: a lazy constraint every returned folding meets (the
+    FIFOs fit), checked at the leaves; `pairs`: (engine a, engine b, (options a, options b, 2)) tables of
+    LUT and BRAM18 the FIFOs need at least for a pair of options (same use)."""
     t0 = time.perf_counter()
     pins = pins or {}
+    base, excess = _split_pairs(pairs, opts)
     last, probes = None, []
     for allow_dram in (False, True):
-        engs = _prepare(opts, arch, pins, allow_dram)
+        engs = _prepare(opts, arch, pins, allow_dram, fifo, base, {n for a, b, _ in excess for n in (a, b)})
         considered = sum(len(o) for o in opts.values())
         if arch.target_ii_cycles is not None:
             t = arch.target_ii_cycles
         else:
-            t = _min_ii(engs, arch, reserve, accept, probes)
-        s = _Search(engs, _caps(arch, t, reserve), t, "cost", accept) if t is not None else None
+            t = _min_ii(engs, arch, reserve, accept, probes, excess)
+        s = Search(engs, _caps(arch, t, reserve), t, "cost", accept, excess) if t is not None else None
         got = s.run() if s is not None else None
         probes += [s] if s is not None else []
         if got is None:

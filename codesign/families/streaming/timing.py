@@ -59,7 +59,8 @@ NEG = np.iinfo(np.int64).min // 4
 @dataclass(frozen=True, eq=False)
 class Schedule:
     """Cycle of every job start, output write and input pop over `frames` frames
-    (jobs of all frames back to back), per engine; pops per input port."""
+    (jobs of all frames back to back), per engine; pops per input port. From
+    `schedule_batch`, every array has a leading axis: one row per candidate folding."""
 
     frames: int
     start: dict
@@ -74,37 +75,56 @@ def _global_need(e, frames: int) -> np.ndarray:
 
 def schedule(pipe: Pipeline, job_cycles: dict, ii: int, frames: int) -> Schedule:
     """The ``rtl`` schedule (module docstring) of `frames` frames with the source throttled to `ii`."""
-    start, write, pops = {}, {}, {}
+    b = schedule_batch(pipe, {k: np.array([v]) for k, v in job_cycles.items()}, np.array([ii]), frames)
+    return Schedule(frames, {k: v[0] for k, v in b.start.items()}, {k: v[0] for k, v in b.write.items()},
+                    {k: v[0] for k, v in b.pop.items()}, dict(job_cycles))
+
+
+def schedule_batch(pipe: Pipeline, job_cycles: dict, ii, frames: int, engines=None, given=None) -> Schedule:
+    """`schedule` of B foldings at once: `job_cycles[name]` and `ii` are int arrays of shape (B,);
+    every array of the result is (B, tokens). `engines`: the names to schedule (default all); their
+    inputs are scheduled too or in `given` (engine -> its writes, (B or 1, tokens), taken as they are).
+    An engine whose job cycles and inputs are the same in every row is scheduled once (one row, broadcast)."""
+    ii = np.asarray(ii, np.int64).reshape(-1)
+    rows = len(ii)
+    start, write, pops = {}, dict(given or {}), {}
     for e in pipe.engines:
-        c = int(job_cycles[e.name])
+        if (engines is not None and e.name not in engines) or e.name in write:
+            continue
+        c = np.broadcast_to(np.asarray(job_cycles[e.name], np.int64).reshape(-1), (rows,))
+        same = np.all(c == c[0]) and (np.all(ii == ii[0]) if e.kind == "input" else
+                                      all(len(write[s]) == 1 for s in e.inputs))
+        r = 1 if same else rows
+        c = c[:r, None]
         n = e.jobs * frames
+        a = np.full((r, n), NEG, np.int64)
         if e.kind == "input":
-            a = np.full(n, NEG, np.int64)
-            a[::e.jobs] = ii * np.arange(frames)
-            d = np.full(n, c, np.int64)
+            a[:, ::e.jobs] = ii[:r, None] * np.arange(frames)[None, :]
+            d = np.broadcast_to(c, (r, n))
             need = None
         else:
             need = _global_need(e, frames)
             begin = np.concatenate([[0], need[:-1]])
             size = need - begin
-            d = np.maximum(c, size)
-            a = np.full(n, NEG, np.int64)
+            d = np.maximum(c, size[None, :])
             nz = size > 0
+            kk = np.arange(need[-1])
             for port, src in enumerate(e.inputs):
-                w = write[src][: need[-1]]
-                v = w + 1 - np.arange(len(w))                 # write(k) + 1 - k
-                seg = np.maximum.reduceat(v, begin[nz]) if nz.any() else v[:0]
-                a[nz] = np.maximum(a[nz], seg + need[nz])
-        dsum = np.cumsum(d)
-        s = dsum + np.maximum.accumulate(a - dsum)
+                v = write[src][:, : need[-1]] + 1 - kk                  # write(k) + 1 - k
+                if nz.any():
+                    seg = np.maximum.reduceat(v, begin[nz], axis=1)
+                    a[:, nz] = np.maximum(a[:, nz], seg + need[nz])
+        dsum = np.cumsum(d, axis=1)
+        s = dsum + np.maximum.accumulate(a - dsum, axis=1)
         start[e.name] = s
         write[e.name] = s + c
         if need is not None:
             # token k is first needed by job J(k); it may be popped once job J(k) - 1 started
             owner = np.repeat(np.arange(n), need - np.concatenate([[0], need[:-1]]))
-            prev = np.where(owner > 0, s[np.maximum(owner - 1, 0)], NEG)
+            prev = np.where(owner > 0, s[:, np.maximum(owner - 1, 0)], NEG)
             k = np.arange(len(owner))
             for port, src in enumerate(e.inputs):
-                w = write[src][: len(owner)]
-                pops[(e.name, port)] = k + np.maximum.accumulate(np.maximum(w + 1 - k, prev - k))
-    return Schedule(frames, start, write, pops, dict(job_cycles))
+                w = write[src][:, : len(owner)]
+                pops[(e.name, port)] = k + np.maximum.accumulate(np.maximum(w + 1 - k, prev - k), axis=1)
+    full = lambda d: {k: np.broadcast_to(v, (rows, v.shape[1])) for k, v in d.items()}  # noqa: E731
+    return Schedule(frames, full(start), full(write), full(pops), dict(job_cycles))

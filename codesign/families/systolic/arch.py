@@ -27,6 +27,8 @@ ARCH_DATAFLOWS = DATAFLOWS + ("flexible",)
 FLEX_PE_AREA_FACTOR = 1.10
 #: compute timing modes (`timing.py`); ``soc``: ``rtl`` compute plus the SoC DMA's stalls (`soc_stalls.py`)
 TIMINGS = ("rtl", "scalesim", "ideal", "soc")
+#: the buffer port widths (bits per cycle), `SystolicArch.port_bits`
+PORT_KEYS = ("glb_read_bits", "glb_write_bits", "acc_read_bits", "acc_write_bits")
 
 
 class ArchError(UserError, ValueError):
@@ -53,19 +55,37 @@ class SystolicArch:
     dram_bw_bytes: float = 16.0
     clock_mhz: float = 1000.0
     double_buffered: bool = True
+    #: sliding-window reuse of conv inputs between consecutive dram-level tiles (Timeloop's convention 7)
+    halo_reuse: bool = True
+    #: buffer port widths, bits per cycle (0: Gemmini's sizing, see `port_bits`)
+    glb_read_bits: int = 0
+    glb_write_bits: int = 0
+    acc_read_bits: int = 0
+    acc_write_bits: int = 0
     tech: str | tuple = "horowitz45"    # preset name, or a user table (dict -> sorted tuple)
     timing: str = "rtl"
     family: str = "systolic"
     #: the dataflows the array can run (more than one: a flexible array, the mapper picks per layer)
     dataflows: tuple[str, ...] = ()
+    #: width of an output after requantization (shift, clip) on its way out of the accumulator;
+    #: None: op_bits (the next layer's operand width)
+    out_bits: int | None = None
+    #: keep an activation in the glb between consecutive layers when it fits (`network.kept_edges`)
+    keep_activations: bool = False
 
     def __post_init__(self):
         def bad(key, why):
             raise ArchError(f"hardware.{key}: {why}")
-        for k in ("rows", "cols", "op_bits", "acc_bits", "pe_reg_words"):
+        if self.out_bits is None:
+            object.__setattr__(self, "out_bits", self.op_bits)
+        for k in ("rows", "cols", "op_bits", "acc_bits", "pe_reg_words", "out_bits"):
             v = getattr(self, k)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 bad(k, f"must be a positive integer, got {v!r}")
+        for k in PORT_KEYS:
+            v = getattr(self, k)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                bad(k, f"must be an integer >= 0 (bits per cycle; 0: Gemmini's sizing), got {v!r}")
         for k in ("glb_kib", "dram_bw_bytes", "clock_mhz"):
             v = getattr(self, k)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
@@ -87,8 +107,9 @@ class SystolicArch:
             bad("timing", f"must be one of {', '.join(TIMINGS)}, got {self.timing!r}")
         if self.family != "systolic":
             bad("family", f"must be 'systolic', got {self.family!r}")
-        if not isinstance(self.double_buffered, bool):
-            bad("double_buffered", f"must be true or false, got {self.double_buffered!r}")
+        for k in ("double_buffered", "keep_activations", "halo_reuse"):
+            if not isinstance(getattr(self, k), bool):
+                bad(k, f"must be true or false, got {getattr(self, k)!r}")
         if isinstance(self.tech, dict):     # a user table: keep the arch hashable
             object.__setattr__(self, "tech", tuple(sorted(self.tech.items())))
         try:
@@ -97,6 +118,9 @@ class SystolicArch:
             raise ArchError(str(e) if str(e).startswith("hardware.") else f"hardware.tech: {e}") from None
         if self.acc_bits < 2 * self.op_bits:
             bad("acc_bits", f"must be at least 2 x op_bits = {2 * self.op_bits}, got {self.acc_bits}")
+        if self.out_bits > self.acc_bits:
+            bad("out_bits", f"must be at most acc_bits = {self.acc_bits} (outputs are requantized from the "
+                f"accumulator), got {self.out_bits}")
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:
@@ -135,6 +159,19 @@ class SystolicArch:
                             "the mapper picks a dataflow per layer")
         return STATIONARY[self.dataflow]
 
+    def port_bits(self, mem: str, kind: str) -> int:
+        """Width of the `kind` (read, write) port of `mem` (glb, acc) in bits
+        per cycle. A 0 in the field means Gemmini's sizing: one row of
+        ``max(rows, cols)`` words per bank and cycle, 4 scratchpad banks of
+        op_bits words, 2 accumulator banks of acc_bits words (Gemmini's
+        defaultConfig: sp_banks = 4, acc_banks = 2, a bank row is DIM words;
+        512 and 1024 bits on the default 16x16 int8/int32 array)."""
+        v = getattr(self, f"{mem}_{kind}_bits")
+        if v:
+            return v
+        side = max(self.rows, self.cols)
+        return 4 * side * self.op_bits if mem == "glb" else 2 * side * self.acc_bits
+
     @property
     def glb_bytes(self) -> float:
         return self.glb_kib * 1024
@@ -168,7 +205,9 @@ class SystolicArch:
     def describe(self) -> str:
         acc = f"acc {self.acc_kib:g} KiB" if self.acc_kib else "acc in glb"
         df = "flexible" if self.flexible else self.dataflow
-        return (f"{self.rows}x{self.cols} {df} systolic, int{self.op_bits}/int{self.acc_bits}, "
+        out = "" if self.out_bits == self.acc_bits else f"->int{self.out_bits}"
+        keep = ", activations kept on chip" if self.keep_activations else ""
+        return (f"{self.rows}x{self.cols} {df} systolic, int{self.op_bits}/int{self.acc_bits}{out}{keep}, "
                 f"glb {self.glb_kib:g} KiB, {acc}, DRAM {self.dram_bw_bytes:g} B/cycle, "
                 f"{self.clock_mhz:g} MHz, {self.tech}, timing {self.timing}")
 

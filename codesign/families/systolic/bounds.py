@@ -1,9 +1,8 @@
 """Lower bounds on latency and energy for partial mappings (the pruning model).
 
-`codesign.families.systolic.cost` is the truth; this module rewrites its formulas for
-the canonical loop orders of `MappingSpace` as *products over independent
-blocks of dims*, so that the search can bound a partial assignment without
-building mappings:
+`cost` is the truth; this module rewrites its formulas for the canonical loop
+orders of `MappingSpace` as *products over independent blocks of dims*, so the
+search can bound a partial assignment without building mappings:
 
 - every count the cost model needs is a product over dims of a per-dim
   factor (folds, used rows/cols/streamed sums, glb tiles, footprints, and
@@ -11,47 +10,51 @@ building mappings:
   ``p*stride + r*dilation`` which couple two dims: those dims form one
   *block* (with the product of their candidates as its choices);
 - latency and energy are monotone non-decreasing in every such product
-  (non-negative coefficients; ``max``/``+`` for the DRAM stalls).
+  (non-negative coefficients; ``max``/``+`` for the DRAM stalls). The one
+  term that is not a product, ``rtl``'s sum over folds of ``max(t, R)``,
+  is bounded by ``max(sum t, R * folds)`` (exact when all folds lie on one
+  side of ``R``; `Scorer.compute`).
 
 So a partial assignment's products times the per-term minimum over each
 unassigned block's choices give a lower bound, and for a complete one the
-value itself. A *case* fixes what is not per-dim: the dram loop order
-(class ``r``: the tensor not using role-``r`` dims gets all dram loops
-exempt) and whether the stationary operand is never re-fetched (``phi``:
-no glb loop over a dim it uses, and its unused dims' dram loops innermost
-or none of its dims split at dram; restricts the choices) or re-fetched
-once per dram tile of its unused dims (the general case; an upper
-estimate of the cases covered by ``phi``, which are searched separately).
-With a pinned dram or glb order the refetch factors that depend on the
-order are bounded below by 1 (the search then costs more candidates).
+value itself. A *case* fixes what is not per-dim: the dram loop order (class
+``r``: the tensor not using role-``r`` dims gets all dram loops exempt) and
+whether the stationary operand is never re-fetched (``phi``: no glb loop over a
+dim it uses, and its unused dims' dram loops innermost or none of its dims split
+at dram; restricts the choices) or re-fetched once per dram tile of its unused
+dims (the general case; an upper estimate of the ``phi`` cases, searched apart).
+With a pinned dram or glb order, order-dependent refetch factors are bounded by 1.
 
-tests/test_mapper.py checks bound == cost.evaluate on complete canonical
-mappings (latency: for every timing but double-buffered ``soc``, whose
-per-step DMA schedule, `soc_stalls.py`, is bounded from below, `stalls.soc_bound`;
-tests/test_stalls.py checks that bound), and bound <= cost.evaluate under pins.
+Halo reuse (``hardware.halo_reuse``): a case whose dram order puts a
+sliding dim ``h`` innermost (`MappingSpace.halo_dim`) restricts ``h`` to
+a dram split (> 1) and counts the dram traffic of its axis with the halo
+sweep (`traffic.axis_sum_halo`): exact. The canonical orders' cases count
+no halo: exact unless their innermost iterating loop slides, an upper
+estimate then (such mappings are searched exactly in the case of that
+dim). Under a pinned dram order each axis takes the least of no halo and
+a halo sweep along either dim (a lower bound).
+
+tests/test_mapper.py: bound == cost.evaluate on complete canonical mappings, <= under pins
+(latency of double-buffered ``soc``: <= only, `soc_stalls.soc_bound`; tests/test_soc_stalls.py).
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from .arch import SystolicArch, tech_of
 from ...workload import TENSORS, Layer
 from .dataflow import UNUSED_BY
-from .traffic import axis_sum, ext2
+from .flat import Window, window_of
+from .traffic import axis_sum, axis_sum_halo, ext2
 from .space import MappingSpace
-from . import soc_stalls as stalls
 from .soc_stalls import compute_timing
 
 __all__ = ["Case", "Block", "Scorer", "cases", "K_TERMS"]
 
-K_TERMS = ("folds", "sum_ur", "sum_uc", "sum_t", "glb_tiles", "rows", "cols",
-           "fp_inputs", "fp_weights", "fp_outputs", "T0_inputs", "T0_weights", "T0_outputs",
-           "T1_inputs", "T1_weights", "T1_outputs")
-(FOLDS, SUR, SUC, SUT, GTILES, ROWS, COLS, FP, T0, T1) = (0, 1, 2, 3, 4, 5, 6, 7, 10, 13)
-_X = {t: i for i, t in enumerate(TENSORS)}
+from .scorer import COLS, FOLDS, FP, GTILES, K_TERMS, ROWS, SUC, SUR, SUT, T0, T1, X_OF as _X, Scorer
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class Case:
     exact: bool
     P0: np.ndarray
     blocks: tuple[Block, ...]
+    halo: int | None = None       # the sliding dim swept innermost at dram (a dram split), or None
 
 
 def _blocks_of(layer: Layer) -> list[list[int]]:
@@ -92,6 +96,11 @@ def _blocks_of(layer: Layer) -> list[list[int]]:
             ids = [names.index(d) for d, _ in ax.terms if names.index(d) in parent]
             for j in ids[1:]:
                 parent[find(j)] = find(ids[0])
+    w = window_of(layer)
+    if w is not None:                   # a run of pixels and the kernel taps decide the input pixels
+        ids = [i for i in w.dims if i in parent]
+        for j in ids[1:]:
+            parent[find(j)] = find(ids[0])
     groups: dict[int, list[int]] = {}
     for i in live:
         groups.setdefault(find(i), []).append(i)
@@ -111,6 +120,8 @@ class _Ctx:
     guard: list                   # sums that cover the folds when the per-fold term is negative
     neg_fold: bool
     memo: dict                    # equal tables across cases: filter once
+    halo_min: bool = False        # pinned dram order with halo reuse: least of the halo sweeps
+    window: Window | None = None  # a flattened conv's kept input tiles (see `flat`)
 
 
 def cases(space: MappingSpace) -> list[Case]:
@@ -133,6 +144,11 @@ def cases(space: MappingSpace) -> list[Case]:
         const = math.prod(layer.dims[ax[0][0]][1] for ax in axes[t.name] if len(ax) == 1)
         for col in (T0, T1):
             P0[col + _X[t.name]] = const
+    window = window_of(layer)
+    if window is not None:  # kept input tiles: distinct pixels of the window dims' tiles
+        P0[T0 + _X["inputs"]] /= window.volume
+        if st == "inputs":
+            P0[T1 + _X["inputs"]] /= window.volume
 
     ft = compute_timing(arch)
     c_fold = ft.fold_const(arch.rows, arch.cols)
@@ -142,16 +158,20 @@ def cases(space: MappingSpace) -> list[Case]:
     # coefficient covers the per-fold one (folds <= sums: a fold uses >= 1 row,
     # col and step, so that sum's growth pays for the folds' saving)
     guard = [c for c, v in coef.items() if v + c_fold >= 0] if c_fold < 0 else []
-    ctx = _Ctx(space, rel, st, pinned_dram, pinned_glb, axes, guard, c_fold < 0, {})
+    ctx = _Ctx(space, rel, st, pinned_dram, pinned_glb, axes, guard, c_fold < 0, {},
+               pinned_dram and bool(space.sliding_dims), window)
     out = []
     dram_roles = [_innermost_role(space, o) for o in space.dram_orders]
     has_unused = bool(((~rel[st]) & live).any())
     for o, r0 in enumerate(dram_roles):
+        h = space.halo_dim(o)
+        halos = ([names.index(h)] if h is not None and not pinned_dram else []) + \
+            ([None] if o < space.canonical_orders else [])
         phis = [False] if (pinned_glb or pinned_dram or not has_unused) else [True, False]
-        for phi in phis:
+        for halo, phi in itertools.product(halos, phis):
             blocks = []
             for dims in _blocks_of(layer):
-                blk = _block(ctx, dims, r0, phi)
+                blk = _block(ctx, dims, r0, phi, halo)
                 if blk is None:
                     break
                 blocks.append(blk)
@@ -160,7 +180,7 @@ def cases(space: MappingSpace) -> list[Case]:
                 # bounds exploit), then bigger blocks first
                 blocks.sort(key=lambda b: (b.V[:, ROWS].max() <= 1 and b.V[:, COLS].max() <= 1, -len(b.V), b.dims))
                 exact = not (pinned_dram or pinned_glb)
-                out.append(Case(o, phi, exact, P0, tuple(blocks)))
+                out.append(Case(o, phi, exact, P0, tuple(blocks), halo))
     return out
 
 
@@ -170,15 +190,17 @@ def _innermost_role(space: MappingSpace, order: tuple[str, ...]) -> str:
     return space.layer.role(inner[-1]) if inner else "g"
 
 
-def _block(ctx: _Ctx, dims: list[int], r0: str, phi: bool) -> Block | None:
+def _block(ctx: _Ctx, dims: list[int], r0: str, phi: bool, halo: int | None = None) -> Block | None:
     """The non-dominated choices of one block of dims in one case (None: nothing fits)."""
     ds = [ctx.space.dims[i] for i in dims]
     grids = np.meshgrid(*[np.arange(len(d)) for d in ds], indexing="ij")
     choice = np.stack([g.ravel() for g in grids], axis=1)
     V = np.ones((len(choice), len(K_TERMS)))
     tiles, gflag, dflag = _dim_terms(ctx, V, dims, ds, choice, r0, phi)
-    _axis_terms(ctx, V, tiles)
+    _axis_terms(ctx, V, tiles, halo)
     keep = np.ones(len(choice), bool)
+    if halo in tiles:
+        keep &= tiles[halo][3] > 1
     if phi:
         keep &= ~gflag
         if r0 != UNUSED_BY[ctx.stationary]:
@@ -212,7 +234,7 @@ def _dim_terms(ctx: _Ctx, V: np.ndarray, dims, ds, choice, r0: str, phi: bool):
         D = F // g
         t = np.minimum(a * g, d.bound)
         s = a if d.level in ("rows", "cols") else np.ones_like(a)
-        tiles[i] = (a, t, s)
+        tiles[i] = (a, t, s, D)
         V[:, FOLDS] *= F
         V[:, SUR] *= d.bound if d.level == "rows" else F
         V[:, SUC] *= d.bound if d.level == "cols" else F
@@ -239,22 +261,40 @@ def _dim_terms(ctx: _Ctx, V: np.ndarray, dims, ds, choice, r0: str, phi: bool):
     return tiles, gflag, dflag
 
 
-def _axis_terms(ctx: _Ctx, V: np.ndarray, tiles: dict) -> None:
-    """Multiply the footprint and traffic of every tensor axis over the block's dims into `V`."""
+def _axis_terms(ctx: _Ctx, V: np.ndarray, tiles: dict, halo: int | None) -> None:
+    """Multiply the footprint and traffic of every tensor axis over the block's dims into `V`
+    (the dram traffic of an axis over dim `halo` with its halo sweep)."""
     layer = ctx.space.layer
+    w = ctx.window
+    if w is not None and w.dims[0] in tiles:
+        one = (np.ones_like(tiles[w.dims[0]][0]),) * 4
+        parts = [tiles.get(i, one) for i in w.dims]
+        x_ = _X["inputs"]
+        V[:, FP + x_] *= w.max(*(p[1] for p in parts))
+        V[:, T0 + x_] *= w.sum(*(p[1] for p in parts))
+        if ctx.stationary == "inputs":
+            V[:, T1 + x_] *= w.sum(*(p[0] for p in parts))
     for tn in TENSORS:
         x_ = _X[tn]
         for ax in ctx.axes[tn]:
             if not ax or ax[0][0] not in tiles:
                 continue
             if len(ax) == 1:
+                if w is not None and tn == "inputs" and ax[0][0] in w.dims:
+                    continue
                 V[:, FP + x_] *= tiles[ax[0][0]][1]
                 continue
             (i1, c1), (i2, c2) = ax
             b1, b2 = layer.dims[i1][1], layer.dims[i2][1]
-            (a1, t1, s1), (a2, t2, s2) = tiles[i1], tiles[i2]
+            (a1, t1, s1, D1), (a2, t2, s2, D2) = tiles[i1], tiles[i2]
             V[:, FP + x_] *= ext2(c1, c2, t1, t2)
-            V[:, T0 + x_] *= axis_sum(c1, c2, b1, b2, t1, t2)
+            t0 = axis_sum(c1, c2, b1, b2, t1, t2)
+            if halo in (i1, i2):
+                t0 = axis_sum_halo(c1, c2, b1, b2, t1, t2, D1 if halo == i1 else 1, D2 if halo == i2 else 1)
+            elif ctx.halo_min:
+                t0 = np.minimum(t0, np.minimum(axis_sum_halo(c1, c2, b1, b2, t1, t2, D1, 1),
+                                               axis_sum_halo(c1, c2, b1, b2, t1, t2, 1, D2)))
+            V[:, T0 + x_] *= t0
             inner = (a1, a2) if tn == ctx.stationary else (s1, s2)
             V[:, T1 + x_] *= axis_sum(c1, c2, b1, b2, *inner)
 
@@ -291,110 +331,3 @@ def _pareto(V: np.ndarray, choice: np.ndarray, extra: np.ndarray | None = None,
         dominated[s:e] = le.any(axis=1)
     keep = np.sort(order[~dominated])
     return V[keep], choice[keep]
-
-
-@dataclass(frozen=True)
-class Scorer:
-    """Latency, energy and feasibility from term products (the cost model's
-    formulas, written for bounds: no ``ceil`` on latency, which only raises
-    the true value)."""
-
-    c_layer: float
-    c_gtile: float
-    c_fold: float
-    c_ur: float
-    c_uc: float
-    c_t: float
-    e0: float
-    eT0: np.ndarray
-    eT1: np.ndarray
-    bits: np.ndarray
-    zsize: int
-    timing: str
-    double_buffered: bool
-    bw: float
-    rows: int
-    cols: int
-    glb_kept: np.ndarray
-    glb_cap_bits: float
-    acc_cap_bits: float
-    soc: tuple = ()     # `stalls.soc_bound_params`
-
-    @classmethod
-    def of(cls, layer: Layer, arch: SystolicArch) -> "Scorer":
-        tech = tech_of(arch)
-        ft = compute_timing(arch)
-        st = arch.stationary
-        bits = {t.name: t.bits for t in layer.tensors}
-        word = {"inputs": arch.op_bits, "weights": arch.op_bits, "outputs": arch.acc_bits}
-        macs = layer.macs
-        z = layer.footprint("outputs")
-        glb = lambda t: tech.sram_pj(arch.glb_bytes, bits[t], "glb")  # noqa: E731
-        out_pj = tech.sram_pj(arch.acc_bytes, bits["outputs"], "acc") if arch.acc_kib > 0 else glb("outputs")
-        dram = lambda t: tech.dram_pj(bits[t])  # noqa: E731
-        reg = tech.reg_pj(word[st])
-        eT0 = np.array([dram("inputs") + glb("inputs"), dram("weights") + glb("weights"),
-                        2 * dram("outputs") + out_pj])
-        eT1 = np.array([glb("inputs"), glb("weights"), 2 * out_pj])
-        eT1[_X[st]] += reg
-        e0 = macs * tech.mac_pj(arch.op_bits, arch.acc_bits)
-        e0 += sum(macs * tech.forward_pj(word[t]) for t in TENSORS if t != st)
-        e0 -= z * (dram("outputs") + out_pj + out_pj)
-        e0 += reg * ((2 * macs - z) if st == "outputs" else macs) - (reg * z if st == "outputs" else 0)
-        kept = next(m.tensors for m in arch.memories if m.name == "glb")
-        div = 2 if arch.double_buffered else 1
-        return cls(ft.per_layer, ft.per_glb_tile, ft.fold_const(arch.rows, arch.cols),
-                   ft.per_used_rows, ft.per_used_cols, ft.per_t, e0, eT0, eT1,
-                   np.array([bits[t] for t in TENSORS], dtype=float), z, arch.timing, arch.double_buffered,
-                   arch.dram_bw_bytes, arch.rows, arch.cols, np.array([t in kept for t in TENSORS]),
-                   8 * arch.glb_bytes / div, 8 * arch.acc_bytes / div if arch.acc_kib > 0 else math.inf,
-                   stalls.soc_bound_params(arch, [bits[t] for t in TENSORS]))
-
-    def compute(self, P: np.ndarray, partial: bool = False) -> np.ndarray:
-        """Compute cycles of term products; with `partial` (products are lower
-        bounds) a lower bound that stays valid for a negative per-fold
-        coefficient: since every fold uses >= 1 row, col and step, ``folds``
-        is at most each of those sums, so the coefficient moves onto one of
-        them (the best of the valid choices)."""
-        base = (self.c_layer + self.c_gtile * P[:, GTILES] + self.c_ur * P[:, SUR]
-                + self.c_uc * P[:, SUC] + self.c_t * P[:, SUT])
-        if self.c_fold >= 0 or not partial:
-            return base + self.c_fold * P[:, FOLDS]
-        out = None
-        for col, c in ((SUR, self.c_ur), (SUC, self.c_uc), (SUT, self.c_t)):
-            if c + self.c_fold >= 0:
-                v = base + self.c_fold * P[:, col]
-                out = v if out is None else np.maximum(out, v)
-        if out is None:   # drop the per-fold terms if a fold never costs < 0, else no bound
-            per_fold_min = self.c_fold + self.c_ur + self.c_uc + self.c_t
-            out = self.c_layer + self.c_gtile * P[:, GTILES] + (0.0 if per_fold_min >= 0 else -np.inf)
-        return out
-
-    def __call__(self, P: np.ndarray, partial: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(latency, energy, fits) of term products `P` (N, K); lower bounds
-        when `partial` says the products are."""
-        compute = self.compute(P, partial)
-        t0, t1 = P[:, T0:T0 + 3], P[:, T1:T1 + 3]
-        energy = self.e0 + t0 @ self.eT0 + t1 @ self.eT1
-        fpb = P[:, FP:FP + 3] * self.bits
-        if self.timing == "scalesim":
-            latency = compute
-        else:
-            b = self.bits
-            rd = (t0[:, 0] * b[0] + t0[:, 1] * b[1] + (t0[:, 2] - self.zsize) * b[2]) / 8
-            wr = t0[:, 2] * b[2] / 8
-            if self.timing == "ideal":
-                latency = np.maximum(compute, np.maximum(rd, wr) / self.bw)
-            elif self.timing == "soc" and self.double_buffered:
-                latency = self.c_layer + stalls.soc_bound(
-                    self.soc, compute - self.c_layer, P[:, GTILES], P[:, FP:FP + 3], P[:, ROWS], P[:, COLS],
-                    t0[:, 2], self.zsize, self.bw, partial)
-            elif self.double_buffered:
-                first_last = (fpb[:, 0] + fpb[:, 1] + fpb[:, 2]) / 8 / self.bw
-                latency = np.maximum(compute + first_last, (rd + wr) / self.bw)
-            else:
-                latency = compute + (rd + wr) / self.bw
-        fits = ((P[:, ROWS] <= self.rows) & (P[:, COLS] <= self.cols)
-                & (fpb[:, self.glb_kept].sum(axis=1) <= self.glb_cap_bits)
-                & (fpb[:, 2] <= self.acc_cap_bits))
-        return latency, energy, fits

@@ -12,8 +12,12 @@ use: those reuse it. Ragged tiles are counted exactly: along a dim the
 tiles are full except the last one. A conv input axis ``p*stride +
 r*dilation`` touches exactly ``X*Y - max(X - d/g, 0) * max(Y - s/g, 0)``
 rows for a tile of X output rows and Y kernel rows (g = gcd(s, d)), the
-count `codesign.workload.Axis.extent` gives; sliding-window (halo) reuse between consecutive tiles
-is not modelled (each tile is fetched whole, halo included).
+count `codesign.workload.Axis.extent` gives. Sliding-window (halo) reuse
+(``halo_reuse``, on by default; Timeloop's convention 7): a dram-level
+sweep of the innermost iterating loop fetches only the new rows of each
+next glb tile (`traffic.axis_sum_halo`); the glb still holds whole tiles
+(capacity unchanged), and the PE registers get no halo reuse (each PE
+holds its own words).
 
 Counting conventions (chosen to agree with Timeloop v3, see
 tests/test_timeloop.py and README "Validation"):
@@ -26,7 +30,10 @@ tests/test_timeloop.py and README "Validation"):
   streamed outputs (ws, is) leave the array already reduced over the rows;
 - outputs re-read as partial sums: the parent pays ``updates - |Z|`` reads
   (the first visit of each output starts from zero); draining a tile to the
-  parent costs an update at the parent and no read at the child.
+  parent costs an update at the parent and no read at the child;
+- widths: each access is charged at its tensor's width, and the ``|Z|``
+  final DRAM writes at ``out_bits`` (requantized; `energy`); tensors kept on
+  chip between layers move their DRAM traffic to the glb (`onchip`).
 """
 from __future__ import annotations
 
@@ -34,19 +41,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .arch import SystolicArch, tech_of
+from .arch import SystolicArch
 from .dataflow import ARRAY_LEVELS, ROLES_ON
+from .energy import ENERGY_PARTS, energy, keep, out_word
 from ...workload import TENSORS, Layer
 from .mapping import LEVELS, Mapping, MappingBatch
+from .flat import flattened, is_flat
 from .soc_stalls import compute_timing, soc_latency
+from .stalls import PORTS as _PORTS, port_cycles, stalled_latency
+from .timing import floored_t_sum
 from .traffic import LayerInfo, cdiv, footprint, level_sum, traffic
 from .traffic import info as layer_info
 
-__all__ = ["Costs", "evaluate", "evaluate_mapping", "flat_row", "INFEASIBLE", "ENERGY_PARTS", "SCALARS"]
+__all__ = ["Costs", "evaluate", "evaluate_mapping", "flat_row", "out_word", "INFEASIBLE", "ENERGY_PARTS",
+           "SCALARS"]
 
 F_DRAM, F_GLB, F_ROWS, F_COLS, F_PE = range(len(LEVELS))
 T_DRAM, T_GLB, T_PE = range(3)          # temporal levels in MappingBatch.rank
-ENERGY_PARTS = ("mac", "pe_reg", "array", "glb", "acc", "dram")
 
 #: per-mapping figures besides energy parts and access counts, in the flat row's order
 SCALARS = ("compute_cycles", "stall_cycles", "latency_cycles", "energy_pj", "utilization",
@@ -124,8 +135,17 @@ class Costs:
                         INFEASIBLE[int(self.infeasible[i])])
 
 
-_SHARED = ("dataflow", "timing", "tech", "op_bits", "acc_bits", "double_buffered", "family")
+_SHARED = ("dataflow", "timing", "tech", "op_bits", "acc_bits", "out_bits", "double_buffered", "halo_reuse",
+           "family")
 _VARYING = ("rows", "cols", "pe_reg_words", "glb_bytes", "acc_bytes", "dram_bw_bytes")
+_VARYING += tuple(_PORTS.values())
+
+
+def _get(arch: SystolicArch, key: str):
+    for (mem, kind), k in _PORTS.items():
+        if k == key:
+            return arch.port_bits(mem, kind)
+    return getattr(arch, key)
 
 
 def flat_row(macs: int, scalars, parts_pj, accesses, infeasible: str) -> dict:
@@ -150,11 +170,15 @@ class _ArchView:
     glb_bytes: np.ndarray | float
     acc_bytes: np.ndarray | float
     dram_bw_bytes: np.ndarray | float
+    glb_read_port: np.ndarray | int
+    glb_write_port: np.ndarray | int
+    acc_read_port: np.ndarray | int
+    acc_write_port: np.ndarray | int
 
     @classmethod
     def of(cls, arch, n: int) -> "_ArchView":
         if isinstance(arch, SystolicArch):
-            return cls(arch, *(getattr(arch, k) for k in _VARYING))
+            return cls(arch, *(_get(arch, k) for k in _VARYING))
         archs = list(arch)
         if len(archs) != n:
             raise ValueError(f"{len(archs)} architectures for {n} mappings")
@@ -165,7 +189,7 @@ class _ArchView:
                     raise ValueError(f"architectures in one batch must share {k}")
             if (a.acc_kib > 0) != (a0.acc_kib > 0):
                 raise ValueError("architectures in one batch must all have, or all lack, an accumulator")
-        return cls(a0, *(np.array([getattr(a, k) for a in archs]) for k in _VARYING))
+        return cls(a0, *(np.array([_get(a, k) for a in archs]) for k in _VARYING))
 
     @property
     def pes(self):
@@ -177,7 +201,7 @@ CHUNK = 16384
 
 
 def evaluate(layer: Layer, arch: SystolicArch | list[SystolicArch], batch: MappingBatch, *,
-             check_dataflow: bool = True) -> Costs:
+             check_dataflow: bool = True, kept: frozenset[str] = frozenset()) -> Costs:
     """Cost of every mapping in `batch` of `layer` on `arch` (see module docstring).
 
     `arch` is one architecture, or one per mapping (a list of length N that
@@ -187,21 +211,27 @@ def evaluate(layer: Layer, arch: SystolicArch | list[SystolicArch], batch: Mappi
     With `check_dataflow`, mappings whose unrolling or streamed dims do not
     match the systolic dataflow are marked infeasible (reason ``dataflow``);
     turn it off to evaluate arbitrary loop nests (e.g. Timeloop's).
+
+    `kept` names the tensors held in the glb between layers (``inputs``: the
+    layer's input is the previous layer's output, kept on chip; ``outputs``:
+    its final outputs stay on chip for the next layer; see `onchip`): their
+    DRAM traffic moves to the glb (accesses of kind ``kept``).
     """
     N = len(batch)
     av = _ArchView.of(arch, N)
     if N <= CHUNK:
-        return _evaluate(layer, av, batch.factors, batch.rank, check_dataflow)
+        return _evaluate(layer, av, batch.factors, batch.rank, check_dataflow, kept)
     parts = []
     for s in range(0, N, CHUNK):
         sl = slice(s, s + CHUNK)
         sub = _ArchView(av.base, *(v[sl] if isinstance(v, np.ndarray) else v
                                    for v in (getattr(av, k) for k in _VARYING)))
-        parts.append(_evaluate(layer, sub, batch.factors[sl], batch.rank[sl], check_dataflow))
+        parts.append(_evaluate(layer, sub, batch.factors[sl], batch.rank[sl], check_dataflow, kept))
     return Costs.concat(parts)
 
 
-def _evaluate(layer: Layer, av: _ArchView, F_in: np.ndarray, rank: np.ndarray, check_dataflow: bool) -> Costs:
+def _evaluate(layer: Layer, av: _ArchView, F_in: np.ndarray, rank: np.ndarray, check_dataflow: bool,
+              kept: frozenset[str] = frozenset()) -> Costs:
     info = layer_info(layer)
     arch = av.base
     N, _, D = F_in.shape
@@ -214,10 +244,13 @@ def _evaluate(layer: Layer, av: _ArchView, F_in: np.ndarray, rank: np.ndarray, c
     t_sp = F[F_ROWS] * F[F_COLS]
     t_arr = t_sp * F[F_PE]
     t_glb = t_arr * F[F_GLB]
-    acc = _accesses(info, arch, N, macs, (traffic(info, t, Ft, posm, pos, t_glb, T_DRAM, True) for t in TENSORS),
+    acc = _accesses(info, arch, N, macs,
+                    (traffic(info, t, Ft, posm, pos, t_glb, T_DRAM, True, arch.halo_reuse) for t in TENSORS),
                     {t: (traffic(info, t, Ft, posm, pos, t_arr, T_GLB, True) if t == arch.stationary
-                         else traffic(info, t, Ft, posm, pos, t_sp, T_PE, False)) for t in TENSORS})
-    e, dram_read_bytes, dram_bytes = _energy(info, av, acc, macs, N)
+                         else traffic(info, t, Ft, posm, pos, t_sp, T_PE, False, window=False)) for t in TENSORS})
+    if kept:
+        keep(acc, kept, info.size["outputs"])
+    e, dram_read_bytes, dram_bytes = energy(info, av, acc, macs, N)
     compute, folds, sum_urc, n_arr, glb_tile = _compute(info, av, F, t_arr, t_glb)
     if arch.timing == "scalesim" and arch.dataflow == "os":
         # SCALE-Sim's os ofmap write count adds R + C per fold (a double count in
@@ -230,7 +263,8 @@ def _evaluate(layer: Layer, av: _ArchView, F_in: np.ndarray, rank: np.ndarray, c
     if arch.timing == "soc" and arch.double_buffered:     # the SoC's DMA schedule (soc_stalls.py)
         latency = soc_latency(info, av, F, rank[:, T_DRAM, :].T, compute_timing(arch), compute)
     else:
-        latency = _latency(info, av, compute, fp, dram_read_bytes, dram_bytes)
+        latency = stalled_latency(info, av, compute, fp, dram_read_bytes, dram_bytes, port_cycles(info, av, acc),
+                                  kept)
     reason = _feasibility(info, av, F, n_arr, glb_used, acc_used, check_dataflow)
     return Costs(
         macs=macs, compute_cycles=compute.astype(np.int64), stall_cycles=latency - compute,
@@ -265,32 +299,8 @@ def _accesses(info: LayerInfo, arch: SystolicArch, N: int, macs: int, dram_traff
     return acc
 
 
-def _energy(info: LayerInfo, av: "_ArchView", acc: dict, macs: int, N: int):
-    """Energy per part, DRAM read bytes and all DRAM bytes."""
-    arch = av.base
-    tech = tech_of(arch)
-    bits = info.bits
-    word = {"inputs": arch.op_bits, "weights": arch.op_bits, "outputs": arch.acc_bits}
-    e = {p: np.zeros(N) for p in ENERGY_PARTS}
-    e["mac"] += macs * tech.mac_pj(arch.op_bits, arch.acc_bits)
-    for (mem, t, _), v in acc.items():
-        if mem == "dram":
-            e["dram"] += v * tech.dram_pj(bits[t])
-        elif mem == "glb":
-            e["glb"] += v * tech.sram_pj(av.glb_bytes, bits[t], "glb")
-        elif mem == "acc":
-            e["acc"] += v * tech.sram_pj(av.acc_bytes, bits[t], "acc")
-        else:
-            e["pe_reg"] += v * tech.reg_pj(word[t])
-    for t in TENSORS:   # each streamed operand hops one PE per MAC
-        if t != arch.stationary:
-            e["array"] += macs * tech.forward_pj(word[t])
-    dram_read_bytes = sum(v * bits[t] for (m, t, k), v in acc.items() if m == "dram" and k == "reads") / 8
-    return e, dram_read_bytes, dram_read_bytes + acc[("dram", "outputs", "updates")] * bits["outputs"] / 8
-
-
 def _compute(info: LayerInfo, av: "_ArchView", F: np.ndarray, t_arr: np.ndarray, t_glb: np.ndarray):
-    """Compute cycles (the affine fold cost summed in closed form), folds, the
+    """Compute cycles (the fold cost summed in closed form), folds, the
     sum over folds of used PEs, array tiles per dim and the glb tile."""
     bounds = info.bounds
     B = bounds[:, None]
@@ -304,26 +314,12 @@ def _compute(info: LayerInfo, av: "_ArchView", F: np.ndarray, t_arr: np.ndarray,
     glb_tile = np.minimum(t_glb, B)
     glb_tiles = np.prod(cdiv(Bl[:, None], glb_tile[live]), axis=0)
     ft = compute_timing(av.base)
-    compute = ft.total(av.rows, av.cols, folds, lr.prod(axis=0), lc.prod(axis=0), lp.prod(axis=0), glb_tiles)
+    f_pe = Fl[F_PE]                                            # each dim's pe extent, full and last fold
+    t_full = np.where(f_pe > 1, f_pe, 1)
+    t_last = np.where(f_pe > 1, np.minimum(f_pe, Bl[:, None] - (nl - 1) * xl), 1)
+    sum_t = floored_t_sum(t_full, t_last, nl, ft.t_floor(av.rows))
+    compute = ft.total(av.rows, av.cols, folds, lr.prod(axis=0), lc.prod(axis=0), sum_t, glb_tiles)
     return compute, folds, sum_urc, n_arr, glb_tile
-
-
-def _latency(info: LayerInfo, av: "_ArchView", compute, fp: dict, dram_read_bytes, dram_bytes) -> np.ndarray:
-    """Latency with DRAM bandwidth (double buffering: the first load and the last drain exposed)."""
-    arch, bits, bw = av.base, info.bits, av.dram_bw_bytes
-    if arch.timing == "scalesim":           # SCALE-Sim's CALC mode: no stalls
-        latency = compute.astype(np.float64)
-    elif arch.timing == "ideal":            # Timeloop: reads and writes limited separately
-        latency = np.maximum(compute, np.maximum(dram_read_bytes, dram_bytes - dram_read_bytes) / bw)
-    else:
-        transfer = dram_bytes / bw
-        if arch.double_buffered:
-            first = (fp["inputs"] * bits["inputs"] + fp["weights"] * bits["weights"]) / 8 / bw
-            last = fp["outputs"] * bits["outputs"] / 8 / bw
-            latency = first + np.maximum(compute, np.maximum(transfer - first - last, 0)) + last
-        else:
-            latency = compute + transfer
-    return np.ceil(latency).astype(np.int64)
 
 
 def _feasibility(info: LayerInfo, av: "_ArchView", F, n_arr, glb_used, acc_used, check_dataflow: bool):
@@ -373,5 +369,8 @@ def _dataflow_violations(info: LayerInfo, arch: SystolicArch, F: np.ndarray) -> 
 
 
 def evaluate_mapping(layer: Layer, arch: SystolicArch, mapping: Mapping, **kw) -> dict:
-    """Cost of a single mapping as a flat dict of scalars (see `Costs.row`)."""
+    """Cost of a single mapping as a flat dict of scalars (see `Costs.row`); a
+    flattened mapping (`Mapping.flat`) is costed on ``flat_layer(layer)``."""
+    if mapping.flat and not is_flat(layer):
+        layer = flattened(layer, mapping.flat)
     return evaluate(layer, arch, MappingBatch.from_mappings([mapping]), **kw).row(0)

@@ -7,10 +7,12 @@ from ...errors import LIMITS, UserError
 from ...objective import Objective
 from ...workload import Network
 from ..base import Family, HardwareParam, JointSpace, NetworkCost
-from .arch import ARCH_DATAFLOWS, TIMINGS, SystolicArch
+from .arch import ARCH_DATAFLOWS, PORT_KEYS, TIMINGS, SystolicArch
 from .mapper import NoMappingError
 from .mapping import MappingError
 from .network import evaluate_network, infeasible_cost, network_cost
+from .flat import flattened
+from .schedules import SCHEDULES
 from .space import check_pin
 
 __all__ = ["SystolicFamily", "FAMILY"]
@@ -29,6 +31,10 @@ PARAMS = (
                   choices=ARCH_DATAFLOWS, source="SCALE-Sim's dataflows (Samajdar et al., ISPASS 2020)"),
     HardwareParam("op_bits", "int", 8, "bits", "weights and activations", low=1, high=_BITS, source=_GEMMINI),
     HardwareParam("acc_bits", "int", 32, "bits", "accumulator word", low=2, high=_BITS, source=_GEMMINI),
+    HardwareParam("out_bits", "int", None, "bits", "output word after requantization (shift, clip) on the "
+                  "accumulator's read-out path; default op_bits", low=1, high=_BITS,
+                  source="Gemmini: the accumulator read-out scales and clips to the input type (ucb-bar/gemmini "
+                  "AccumulatorScale.scala; Genc et al., DAC 2021)"),
     HardwareParam("pe_reg_words", "int", 1, "words", "stationary operand words per PE", low=1, high=1 << 20,
                   source="one stationary register per PE, as SCALE-Sim"),
     HardwareParam("glb_kib", "float", 256.0, "KiB", "scratchpad (inputs and weights)", low=0, high=_KIB,
@@ -41,8 +47,17 @@ PARAMS = (
                   source="assumption: 1 GHz"),
     HardwareParam("double_buffered", "bool", True, "", "glb and acc hold two tiles (half usable each)",
                   source=_GEMMINI),
+    HardwareParam("halo_reuse", "bool", True, "", "conv input rows two consecutive dram-level tiles share "
+                  "stay in the glb (sliding window)", source="Timeloop v3 (its convention 7, tests/test_timeloop.py)"),
+    *(HardwareParam(k, "int", 0, "bits/cycle", f"{k[:3]} {k[4:-5]} port width (0: Gemmini's sizing, "
+                    f"banks x one row of max(rows, cols) words)", low=0, high=1 << 24,
+                    source="Gemmini defaultConfig: sp_banks = 4 and acc_banks = 2, a bank row = DIM words")
+      for k in PORT_KEYS),
     HardwareParam("tech", "tech", "horowitz45", "", "energy/area table: horowitz45, eyeriss65 or a table",
                   source="codesign.tech"),
+    HardwareParam("keep_activations", "bool", False, "", "keep an activation in the glb between consecutive "
+                  "layers when it and both layers' tiles fit", source="assumption: off (layer by layer, as "
+                  "SCALE-Sim and Timeloop cost a network)"),
     HardwareParam("timing", "str", "rtl", "", "rtl (our RTL) | scalesim (SCALE-Sim 3.0.0) | ideal | soc (our RTL "
                   "with its DMA: the SoC's stalls)",
                   choices=TIMINGS, source="codesign.families.systolic.timing"),
@@ -65,16 +80,19 @@ class SystolicFamily(Family):
         return arch.to_params()
 
     def check_pins(self, network: Network, pins: Mapping[str, Any]) -> dict:
-        if not isinstance(pins, dict):
-            raise UserError("mapping: must map layer names to mappings")
         workload = network.unique()
+        if pins in SCHEDULES:               # every layer on a tool's schedule
+            return {layer.name: pins for layer, _ in workload}
+        if not isinstance(pins, dict):
+            raise UserError(f"mapping: must map layer names to mappings, or be one of {', '.join(SCHEDULES)}")
         out = {}
         for lname, pin in pins.items():
             try:
                 layer = workload.layer(lname)
             except KeyError:
                 raise UserError(f"mapping.{lname}: no layer of that name in the workload") from None
-            check_pin(layer, pin)
+            if pin not in SCHEDULES:
+                check_pin(layer, pin)
             out[layer.name] = pin
         return out
 
@@ -83,9 +101,12 @@ class SystolicFamily(Family):
         workload = network.unique()
         pins = {}
         for name, m in plans.items():
-            dims = workload.layer(name).dim_names
+            layer = workload.layer(name)
+            dims = (flattened(layer, m["flat"]) if m.get("flat") else layer).dim_names
             pin = {lvl: {x: int(m.get(lvl, {}).get(x, 1)) for x in dims} for lvl in ("dram", "glb", "rows", "cols", "pe")}
             pin["order"] = m["order"]
+            if m.get("flat"):
+                pin["flat"] = m["flat"]
             pins[name] = pin
         return pins
 
@@ -95,7 +116,7 @@ class SystolicFamily(Family):
         pins = pins or {}
         workload = network.unique()
         try:
-            res = evaluate_network(workload, arch, objective=objective, pins=pins, strategy=options.get("strategy"))
+            res = evaluate_network(network, arch, objective=objective, pins=pins, strategy=options.get("strategy"))
         except NoMappingError as e:
             return infeasible_cost(workload, arch, objective, pins, str(e))
         except MappingError as e:

@@ -23,7 +23,8 @@ __all__ = ["joint_costs", "encode"]
 
 
 def _group_key(a: SystolicArch) -> tuple:
-    return (a.dataflow, a.timing, a.tech, a.op_bits, a.acc_bits, a.double_buffered, a.acc_kib > 0)
+    return (a.dataflow, a.timing, a.tech, a.op_bits, a.acc_bits, a.out_bits, a.double_buffered, a.halo_reuse,
+            a.acc_kib > 0)
 
 
 def _overflow(used, cap) -> np.ndarray:

@@ -21,7 +21,10 @@ import numpy as np
 from .arch import DATAFLOWS, SystolicArch
 from ...workload import Layer
 from .cost import INFEASIBLE, evaluate
-from .mapping import Mapping, MappingError
+from .flat import flat_layer, flattened
+from .pins import flat_pin
+from .mapping import Mapping, MappingBatch, MappingError
+from .schedules import scalesim_mapping
 from ...objective import OBJECTIVES, Objective
 from .space import MappingSpace
 from .strategies import Exhaustive, MapperStrategy
@@ -58,8 +61,8 @@ class MapResult:
     accesses: dict = field(default_factory=dict, compare=False)   # access counts by memory_tensor_kind
 
 
-def best_mapping(layer: Layer, arch: SystolicArch, objective="edp", pin: dict | None = None, *,
-                 strategy: MapperStrategy | str | None = None) -> MapResult:
+def best_mapping(layer: Layer, arch: SystolicArch, objective="edp", pin: dict | str | None = None, *,
+                 strategy: MapperStrategy | str | None = None, flatten: bool = False) -> MapResult:
     """The best mapping of `layer` on `arch` under `objective` ("latency",
     "energy", "edp" or ``{"latency": w1, "energy": w2}``).
 
@@ -68,21 +71,56 @@ def best_mapping(layer: Layer, arch: SystolicArch, objective="edp", pin: dict | 
     optimum of the space). Raises `NoMappingError` naming the layer and the
     buffer when nothing fits, `MappingError` for a pin that cannot be
     honoured, ValueError for a bad objective.
+
+    With `flatten`, a conv's output pixels may also be tiled as one im2col
+    dim (`flat`): both spaces are searched and the better mapping wins
+    (ties: the unflattened one). A pin ``{"flat": True, ...}`` searches the
+    flattened space only; the pin ``"scalesim"`` costs SCALE-Sim's schedule
+    (`schedules.scalesim_mapping`) without a search.
     """
     if arch.flexible:
         df, res = best_dataflow(layer, arch, objective, pin, dataflows=arch.dataflows, strategy=strategy)
         return replace(res, dataflow=df)
     t0 = time.perf_counter()
     obj = Objective.parse(objective)
+    if pin == "scalesim":
+        return _fixed(layer, arch, scalesim_mapping(layer, arch), t0)
     strat = _strategy(strategy)
-    space = MappingSpace(layer, arch, pin or None)
-    out = strat.search(space, obj)
-    if out.best < 0:
-        raise NoMappingError(_why(layer, arch, space))
+    pin = dict(pin or {})
+    kind = flat_pin(layer, pin.pop("flat", False), f"mapping.{layer.name}")
+    spaces = [layer]
+    if kind:
+        spaces = [flattened(layer, kind)]
+    elif flatten and flat_layer(layer) is not None:
+        spaces = [layer, flat_layer(layer)]
+    best = None
+    for lay in spaces:
+        space = MappingSpace(lay, arch, pin or None)
+        out = strat.search(space, obj)
+        if out.best < 0:
+            continue
+        c = out.costs
+        key = (float(obj(c.latency_cycles[out.best], c.energy_pj[out.best])), float(c.energy_pj[out.best]))
+        if best is None or key < best[0]:
+            best = (key, space, out)
+    if best is None:
+        raise NoMappingError(_why(layer, arch, MappingSpace(spaces[0], arch, pin or None)))
+    _, space, out = best
     mapping = space.mapping(out.batch, out.best)
     return MapResult(mapping, out.costs.row(out.best), out.considered, out.evaluated,
                      time.perf_counter() - t0, strat.name, out.bounded, out.exact, arch.dataflow,
                      out.costs.parts_pj(out.best), out.costs.access_counts(out.best))
+
+
+def _fixed(layer: Layer, arch: SystolicArch, mapping: Mapping, t0: float) -> MapResult:
+    """A fixed mapping costed as a one-mapping space."""
+    lay = flattened(layer, mapping.flat) if mapping.flat else layer
+    c = evaluate(lay, arch, MappingBatch.from_mappings([mapping]))
+    if not c.feasible[0]:
+        raise NoMappingError(f"layer {layer.name!r}: SCALE-Sim's schedule does not fit "
+                             f"({INFEASIBLE[int(c.infeasible[0])]})")
+    return MapResult(mapping, c.row(0), 1, 1, time.perf_counter() - t0, "fixed", 0, True, arch.dataflow,
+                     c.parts_pj(0), c.access_counts(0))
 
 
 def best_dataflow(layer: Layer, arch: SystolicArch, objective="edp", pin: dict | None = None, *,

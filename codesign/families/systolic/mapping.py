@@ -14,6 +14,11 @@ exact (tests/test_cost_bruteforce.py).
 
 `Mapping` is one validated, immutable mapping; `MappingBatch` is N mappings
 as numpy arrays, the form the cost model works on.
+
+A *flattened* mapping tiles a conv's output pixels as one dim ``M =
+N*P*Q`` (``flat: pixels``, or ``true``), or the whole im2col GEMM with the
+kernel taps as one dim ``CRS`` too (``flat: im2col``); its dims are those of
+`flat.flat_layer` / `flat.im2col_layer` (`codesign.families.systolic.flat`).
 """
 from __future__ import annotations
 
@@ -50,6 +55,7 @@ class Mapping:
     bounds: tuple[int, ...]
     factors: tuple[tuple[int, ...], ...]
     order: tuple[tuple[str, ...], ...]
+    flat: str = ""                  # "pixels" / "im2col": dims of the flattened layer (`flat`)
 
     def __post_init__(self):
         D = len(self.dims)
@@ -67,6 +73,8 @@ class Mapping:
                 raise MappingError(
                     f"mapping of {self.layer!r}: dim {d} has {n} array tiles of {x}; the glb factor must "
                     f"divide {n} (got {f_glb}) and dram must be the quotient (got {f_dram})")
+        if self.flat not in ("", "pixels", "im2col"):
+            raise MappingError(f"mapping of {self.layer!r}: flat must be pixels or im2col, got {self.flat!r}")
         if len(self.order) != len(TEMPORAL) or any(sorted(o) != sorted(self.dims) for o in self.order):
             raise MappingError(f"mapping of {self.layer!r}: order must list every dim once per temporal level")
 
@@ -75,13 +83,23 @@ class Mapping:
     def build(cls, layer: Layer, *, glb: TMapping[str, int] | None = None,
               rows: TMapping[str, int] | None = None, cols: TMapping[str, int] | None = None,
               pe: TMapping[str, int] | None = None, dram: TMapping[str, int] | None = None,
-              order: TMapping[str, Sequence[str]] | None = None) -> "Mapping":
+              order: TMapping[str, Sequence[str]] | None = None, flat: bool | str = False) -> "Mapping":
         """A mapping from per-level ``{dim: factor}`` dicts.
 
         Missing factors are 1; ``dram`` factors default to what the inner
         levels leave (ceil(bound / inner)). ``order[level]`` may list only
         some dims (outermost first); the others follow in layer order.
+        With `flat` (``True``/``"pixels"`` or ``"im2col"``) the dims are those
+        of the flattened layer (module docstring).
         """
+        from .flat import flat_kind, flattened
+        if flat and not flat_kind(layer):
+            kind = "pixels" if flat is True else flat
+            fl = flattened(layer, kind) if kind in ("pixels", "im2col") else None
+            if fl is None:
+                raise MappingError(f"mapping.flat: layer {layer.name!r} cannot be flattened as {flat!r} "
+                                   f"(pixels: a conv with two or more of N, P, Q > 1; im2col: a conv)")
+            layer = fl
         dims = layer.dim_names
         given = {"dram": dram or {}, "glb": glb or {}, "rows": rows or {}, "cols": cols or {}, "pe": pe or {}}
         for lvl, fs in given.items():
@@ -103,7 +121,7 @@ class Mapping:
                 raise MappingError(f"mapping.order.{lvl}: a dim is listed twice in {o}")
             orders.append(tuple(o + [d for d in dims if d not in o]))
         return cls(layer.name, dims, tuple(b for _, b in layer.dims),
-                   (dram_f,) + tuple(inner[l] for l in LEVELS[1:]), tuple(orders))
+                   (dram_f,) + tuple(inner[l] for l in LEVELS[1:]), tuple(orders), flat_kind(layer))
 
     # -- views ---------------------------------------------------------------
     def factor(self, level: str, dim: str) -> int:
@@ -125,6 +143,8 @@ class Mapping:
         """Plain-data form (the YAML/JSON ``mapping:`` shape); `build` reads it back."""
         out = {l: self.level(l) for l in LEVELS}
         out["order"] = {l: list(o) for l, o in zip(TEMPORAL, self.order)}
+        if self.flat:
+            out["flat"] = True
         return out
 
     def __str__(self) -> str:
@@ -161,7 +181,7 @@ class Mapping:
             else:
                 keys = list(fs)
             parts.append(f"{lvl}[{' '.join(f'{d}{fs[d]}' for d in keys)}]")
-        return " ".join(parts)
+        return (f"flat:{self.flat} " if self.flat else "") + " ".join(parts)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,10 @@
 
 The array runs one layer after another, so a network's latency and energy
 are sums over its unique layers times their instance counts, and its
-throughput is one inference per latency.
+throughput is one inference per latency. With ``keep_activations`` (and a
+`Network`, whose edges say which layer feeds which), the activations that
+fit stay in the glb between consecutive layers (`onchip`): the totals are
+the layer-by-layer sums minus what that saves, and both are reported.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from .arch import SystolicArch, area_mm2
 from .mapper import MapResult, NoMappingError, best_mapping
 from .cost import SCALARS
 from .mapping import Mapping
+from .onchip import OnChip, kept_edges
 
 __all__ = ["LayerResult", "NetworkResult", "evaluate_network", "network_cost", "layer_cost"]
 
@@ -47,9 +51,10 @@ class NetworkResult:
     arch: SystolicArch
     layers: tuple[LayerResult, ...]
     area_mm2: float
+    onchip: OnChip = OnChip()
 
     def total(self, key: str) -> float:
-        """Sum over layers of a per-instance cost figure times the layer's count."""
+        """Sum over layers of a per-instance cost figure times the layer's count (layer by layer)."""
         return sum(r.cost[key] * r.count for r in self.layers)
 
     @property
@@ -58,11 +63,16 @@ class NetworkResult:
 
     @property
     def latency_cycles(self) -> int:
-        return self.total("latency_cycles")
+        """Network latency, activations kept on chip where `onchip` says."""
+        return self.total("latency_cycles") - self.onchip.latency_cycles_saved
 
     @property
     def energy_pj(self) -> float:
-        return self.total("energy_pj")
+        return self.total("energy_pj") - self.onchip.energy_pj_saved
+
+    @property
+    def dram_bytes(self) -> float:
+        return self.total("dram_bytes") - self.onchip.dram_bytes_saved
 
 
 _CACHE: dict[tuple, MapResult] = {}
@@ -72,9 +82,11 @@ def evaluate_network(workload: Workload | Network, arch: SystolicArch, *, object
                      pins: dict[str, dict] | None = None, strategy=None) -> NetworkResult:
     """Map every unique layer of `workload` on `arch` and return per-layer and
     total figures. Mappings are memoized on (layer shape, architecture,
-    objective, pin, strategy). Raises `NoMappingError` for a layer that fits nowhere."""
-    if isinstance(workload, Network):
-        workload = workload.unique()
+    objective, pin, strategy). Raises `NoMappingError` for a layer that fits
+    nowhere. A `Network` with ``arch.keep_activations`` also gets its kept edges."""
+    net = workload if isinstance(workload, Network) else None
+    if net is not None:
+        workload = net.unique()
     out = []
     obj = Objective.parse(objective)
     for layer, count in workload:
@@ -87,7 +99,10 @@ def evaluate_network(workload: Workload | Network, arch: SystolicArch, *, object
                 _CACHE.clear()
             _CACHE[key] = res
         out.append(LayerResult(layer, count, res))
-    return NetworkResult(arch, tuple(out), area_mm2(arch))
+    onchip = OnChip()
+    if net is not None and arch.keep_activations:
+        onchip = kept_edges(net, arch, {r.layer.shape_key(): r for r in out})
+    return NetworkResult(arch, tuple(out), area_mm2(arch), onchip)
 
 
 def layer_cost(r: LayerResult) -> LayerCost:
@@ -107,10 +122,15 @@ def network_cost(res: NetworkResult) -> NetworkCost:
     """The `NetworkCost` of a mapped network: sums over layers (the array runs them in turn)."""
     arch = res.arch
     lat = res.latency_cycles
+    figures = {"compute_cycles": res.total("compute_cycles"), "dram_bytes": res.dram_bytes}
+    if arch.keep_activations:
+        figures.update(latency_cycles_layer_by_layer=res.total("latency_cycles"),
+                       energy_pj_layer_by_layer=res.total("energy_pj"),
+                       dram_bytes_layer_by_layer=res.total("dram_bytes"),
+                       activations_kept=len(res.onchip.edges), onchip=res.onchip)
     return NetworkCost("systolic", arch, tuple(layer_cost(r) for r in res.layers), lat, res.energy_pj,
                        res.area_mm2, res.macs, arch.clock_mhz * 1e6 / lat if lat > 0 else 0.0,
-                       res.macs / (lat * arch.pes) if lat > 0 else float("nan"),
-                       {"compute_cycles": res.total("compute_cycles")})
+                       res.macs / (lat * arch.pes) if lat > 0 else float("nan"), figures)
 
 
 def infeasible_cost(workload: Workload, arch: SystolicArch, objective, pins: dict, reason: str) -> NetworkCost:

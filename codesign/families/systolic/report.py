@@ -23,8 +23,34 @@ def _uj(pj: float) -> str:
 def _totals(cost: NetworkCost) -> dict:
     arch = cost.arch
     lat = cost.latency_cycles
-    return {"macs": cost.macs, "latency_cycles": lat, "latency_s": lat / (arch.clock_mhz * 1e6),
-            "energy_pj": cost.energy_pj, "area_mm2": cost.area_mm2, "utilization": cost.utilization}
+    out = {"macs": cost.macs, "latency_cycles": lat, "latency_s": lat / (arch.clock_mhz * 1e6),
+           "energy_pj": cost.energy_pj, "area_mm2": cost.area_mm2, "utilization": cost.utilization}
+    if "dram_bytes" in cost.figures:
+        out["dram_bytes"] = cost.figures["dram_bytes"]
+    return out
+
+
+def _onchip(cost: NetworkCost) -> dict | None:
+    """Both ways, when activations are kept on chip: layer by layer and kept, and the kept edges."""
+    f = cost.figures
+    if "onchip" not in f:
+        return None
+    edges = [{"producer": e.producer, "consumer": e.consumer, "activation_bytes": e.activation_bytes,
+              "dram_bytes_saved": e.dram_bytes_saved, "energy_pj_saved": e.energy_pj_saved}
+             for e in f["onchip"].edges]
+    return {"layer_by_layer": {k: f[f"{k}_layer_by_layer"] for k in ("latency_cycles", "energy_pj", "dram_bytes")},
+            "kept": {"latency_cycles": cost.latency_cycles, "energy_pj": cost.energy_pj,
+                     "dram_bytes": f["dram_bytes"]}, "edges": edges}
+
+
+def _onchip_line(cost: NetworkCost, unit: str) -> list[str]:
+    both = _onchip(cost)
+    if both is None:
+        return []
+    lbl, kept = both["layer_by_layer"], both["kept"]
+    return [f"activations kept on chip: {len(both['edges'])} edge(s); DRAM {lbl['dram_bytes']:,.0f} -> "
+            f"{kept['dram_bytes']:,.0f} B, {lbl['latency_cycles']:,} -> {kept['latency_cycles']:,} cycles, "
+            f"energy {_uj(lbl['energy_pj'])} -> {_uj(kept['energy_pj'])} {unit} (layer by layer -> kept)"]
 
 
 def network_table(cost: NetworkCost, *, title: str, nests: bool = False) -> str:
@@ -51,6 +77,7 @@ def network_table(cost: NetworkCost, *, title: str, nests: bool = False) -> str:
     out.append(f"energy: {_uj(t['energy_pj'])} {unit} (" + ", ".join(
         f"{k} {v / t['energy_pj']:.0%}" for k, v in e.items()) + ")")
     out.append(f"area: {t['area_mm2']:.3f} mm2 (first-order estimate, see README)")
+    out += _onchip_line(cost, unit)
     out.append(_certificate(cost))
     out.append("figures are first-order estimates from the tech preset; counts per layer instance, totals x count")
     if nests:
@@ -80,7 +107,10 @@ def network_json(cost: NetworkCost) -> dict:
                        "energy_parts_pj": dict(lc.energy_parts_pj), "utilization": f["utilization"],
                        "mapping_efficiency": f["mapping_efficiency"], "mapping": lc.plan.to_dict(),
                        "mapping_str": lc.plan.oneline()})
-    return {"layers": layers, "total": _totals(cost)}
+    out = {"layers": layers, "total": _totals(cost)}
+    if (both := _onchip(cost)) is not None:
+        out["activations_on_chip"] = both
+    return out
 
 
 def _row(lc: LayerCost) -> dict:

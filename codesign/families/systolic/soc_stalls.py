@@ -38,7 +38,7 @@ import itertools
 import numpy as np
 
 from .dataflow import ROLES_ON
-from .timing import FoldTiming, fold_timing
+from .timing import FoldTiming, floored_t_sum, fold_timing
 from .traffic import cdiv, level_sum
 
 __all__ = ["soc_latency", "soc_bound", "soc_bound_params", "compute_timing", "tile_compute_cycles", "PROLOGUE_CYCLES", "STEP_CYCLES", "RUN_AFTER_COMPUTE",
@@ -60,7 +60,7 @@ STORE_EXTRA = 3
 #: a reload: the DMA's address cycle and the wait state's exit
 RELOAD_EXTRA = 2
 
-_Q_COMPUTE = ("folds", "ur", "uc", "t")
+_Q_COMPUTE = ("folds", "ur", "uc", "tf", "tl")
 _Q_WORDS = ("west", "north")
 
 
@@ -70,13 +70,18 @@ def compute_timing(arch) -> FoldTiming:
     return fold_timing("rtl" if arch.timing == "soc" else arch.timing, arch.dataflow)
 
 
-def tile_compute_cycles(ft: FoldTiming, rows, cols, folds, sum_used_rows, sum_used_cols, sum_t):
-    """Compute cycles of one glb tile from its fold count and its folds' extent sums.
+def tile_compute_cycles(ft: FoldTiming, rows, cols, p):
+    """Compute cycles of one glb tile from its per-dim factors `p` (D, N): fold counts
+    (``folds``), used rows / cols sums (``ur``, ``uc``) and the pe extent of a full and of
+    the last fold (``tf``, ``tl``).
 
-    The only use of the compute timing here: whatever `FoldTiming.total`
-    charges a layer of one glb tile, without its per-layer constant.
+    The only use of the compute timing here: what `cost._compute` charges a layer of one
+    glb tile (its folds' ``max(t, floor)`` summed, `floored_t_sum`), without the per-layer
+    constant; summed over the tiles that is the layer's compute less that constant.
     """
-    return ft.total(rows, cols, folds, sum_used_rows, sum_used_cols, sum_t, 1) - ft.per_layer
+    folds, ur, uc = (np.prod(p[q], axis=0) for q in ("folds", "ur", "uc"))
+    sum_t = floored_t_sum(p["tf"], p["tl"], p["folds"], ft.t_floor(rows))
+    return ft.total(rows, cols, folds, ur, uc, sum_t, 1) - ft.per_layer
 
 
 def _word_cycles(bits, bw):
@@ -88,8 +93,9 @@ def _factors(roles, dataflow, F, E, x, words):
     """Per dim (D, N) factors of a tile with extents `E`: fold counts, used-extent sums
     (rows, cols, pe levels) and the word counts named in `words` (west, north, acc rows)."""
     nf = cdiv(E, x)
+    f_pe = F[F_PE]
     out = {"folds": nf, "ur": level_sum(F, F_ROWS, E, x, nf), "uc": level_sum(F, F_COLS, E, x, nf),
-           "t": level_sum(F, F_PE, E, x, nf)}
+           "tf": np.where(f_pe > 1, f_pe, 1), "tl": np.where(f_pe > 1, np.minimum(f_pe, E - (nf - 1) * x), 1)}
     row, col, time = ROLES_ON[dataflow]
     run_n, run_a = (time, row) if dataflow == "os" else (row, time)
     kinds = {"west": (row, F_ROWS, time), "north": (col, F_COLS, run_n), "acc": (col, F_COLS, run_a)}
@@ -122,13 +128,13 @@ def soc_latency(info, av, F: np.ndarray, dram_pos: np.ndarray, ft: FoldTiming, c
                                                                (av.cols, arch.acc_bits)))
 
     def comp(p, idx=slice(None)):
-        return tile_compute_cycles(ft, rows[idx], cols[idx], p["folds"], p["ur"], p["uc"], p["t"])
+        return tile_compute_cycles(ft, rows[idx], cols[idx], p)
 
     def load(p, idx=slice(None)):
         return p["west"] * kw[idx] + p["north"] * kn[idx]
 
     prod = lambda fac: {q: np.prod(v, axis=0) for q, v in fac.items()}  # noqa: E731
-    c_last, l_full = comp(prod(fl)), load(prod(fe))
+    c_last, l_full = comp(fl), load(prod(fe))
     floor = l_full + RUN_AFTER_LOAD                     # every step but the last loads a full tile
     steps = _tiles_sum(n, fe, fl, comp, floor, compute - ft.per_layer) - np.maximum(c_last + RUN_AFTER_COMPUTE, floor)
     # output tiles: visits per output tile (dram loops over unused dims outside its innermost loop)
@@ -152,9 +158,8 @@ def _tiles_sum(n, fe, fl, comp, floor, sum_c):
     smallest tile is compute-bound (or the largest load-bound) the sum is
     closed form, else the kinds of the dims ragged somewhere are enumerated."""
     D, N = n.shape
-    prod = lambda f: {q: np.prod(v, axis=0) for q, v in f.items()}  # noqa: E731
     fe, fl = ({q: f[q] for q in _Q_COMPUTE} for f in (fe, fl))
-    c_min, c_max = comp(prod(fl)) + RUN_AFTER_COMPUTE, comp(prod(fe)) + RUN_AFTER_COMPUTE
+    c_min, c_max = comp(fl) + RUN_AFTER_COMPUTE, comp(fe) + RUN_AFTER_COMPUTE
     T = np.prod(n, axis=0)
     total = np.where(c_min >= floor, sum_c + T * RUN_AFTER_COMPUTE, T * floor).astype(np.float64)
     mixed = np.flatnonzero((c_min < floor) & (c_max > floor))
@@ -166,16 +171,15 @@ def _tiles_sum(n, fe, fl, comp, floor, sum_c):
     rag = (nm > 1) & np.any([e[q] != l[q] for q in _Q_COMPUTE], axis=0)
     dims = [d for d in range(D) if rag[d].any()]
     rest = np.array([d not in dims for d in range(D)])[:, None]
-    base = {q: np.prod(np.where(rest, e[q], 1), axis=0) for q in _Q_COMPUTE}
     w0 = np.prod(np.where(rest, nm, 1), axis=0)
     acc = np.zeros(len(mixed))
     # a dim ragged for some mappings only: its two kinds coincide for the others (weights n - 1 and 1)
     for choice in itertools.product((0, 1), repeat=len(dims)):
-        w, p = w0, dict(base)
+        w, last = w0, np.zeros((D, 1), dtype=bool)
         for d, c in zip(dims, choice):
-            f = e if c == 0 else l
             w = w * (nm[d] - 1 if c == 0 else 1)
-            p = {q: p[q] * f[q][d] for q in _Q_COMPUTE}
+            last[d] = c == 1
+        p = {q: np.where(last, l[q], e[q]) for q in _Q_COMPUTE}   # the tile kind's per-dim factors
         acc += w * np.maximum(comp(p, mixed) + RUN_AFTER_COMPUTE, floor[mixed])
     total[mixed] = acc
     return total

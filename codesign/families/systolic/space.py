@@ -42,6 +42,17 @@ re-read every cycle whatever the order), so one order dominates there:
 the stationary operand's unused dims innermost (`glb_order`). The ``pe``
 order changes no count in the cost model; it is the layer's dim order.
 
+With halo reuse (``hardware.halo_reuse``, see `traffic`) the dram order
+also decides which dim's loop is innermost among those that iterate: a
+*sliding* dim there (a conv's P, Q, R or S) fetches each next glb tile's
+new rows only. So besides the canonical order of each role, the dram level
+searches, per sliding dim, the canonical order of its role with that dim
+innermost: any order whose innermost iterating loop is a sliding dim is
+then matched (same reuse class or a better one, same halo sweep), and one
+whose innermost iterating loop is another dim is matched by its role's
+canonical order (whose own innermost iterating loop may slide: only lower
+input traffic).
+
 **Pins** (the ``Mapping.to_dict()`` shape, e.g. ``{"glb": {"M": 4},
 "order": {"dram": ["K", "N"]}}``) fix the given entries: a pinned factor
 restricts that dim's candidates (a pinned array factor is added even if it
@@ -58,29 +69,19 @@ from functools import cached_property
 import numpy as np
 
 from .arch import SystolicArch
-from .dataflow import ARRAY_LEVELS, ROLES_ON, level_of_role
+from .dataflow import ROLES_ON, level_of_role
+from .soc_stalls import compute_timing
 from ...workload import Layer
+from .flat import flat_kind
 from .mapping import LEVELS, TEMPORAL, Mapping, MappingBatch, MappingError
+from .pins import check_pin
+from .quotients import array_tiles, dim_candidates
 
-__all__ = ["DimSpace", "MappingSpace", "array_tiles", "reuse_class", "ROLE_ORDER"]
+__all__ = ["DimSpace", "MappingSpace", "array_tiles", "check_counts", "reuse_class", "ROLE_ORDER",
+           "EXACT_COUNT"]
 
 #: the roles, in the order the canonical loop orders list them (outermost first)
 ROLE_ORDER = ("g", "m", "n", "k")
-
-
-def array_tiles(bound: int, side: int | None) -> list[int]:
-    """Candidate array tiles of a dim of `bound` on a level of `side` PEs
-    (None: streamed, no cap): every ``ceil(bound / n)``, plus ``min(bound,
-    side)`` on rows/cols; ascending."""
-    out = {-(-bound // n) for n in range(1, bound + 1)}
-    if side is not None:
-        out = {a for a in out if a <= side} | {min(bound, side)}
-    return sorted(out)
-
-
-def _divisors(n: int) -> list[int]:
-    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
-    return sorted(set(small + [n // d for d in small]))
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,7 @@ class MappingSpace:
     pin: dict | None = None
 
     def __post_init__(self):
+        check_counts(self.layer, self.arch)
         check_pin(self.layer, self.pin or {}, self.arch)
 
     # -- per-dim candidates -------------------------------------------------
@@ -160,25 +162,20 @@ class MappingSpace:
         for d, b in self.layer.dims:
             lvl = self.level_of[d]
             side = {"rows": self.arch.rows, "cols": self.arch.cols}.get(lvl)
-            tiles = array_tiles(b, side) if lvl is not None else [1]
-            if lvl is not None and d in pin.get(lvl, {}):
-                tiles = [pin[lvl][d]]
-            a, g = [], []
-            for x in tiles:
-                folds = -(-b // min(x, b))
-                for f in _divisors(folds):
-                    if "glb" in pin and d in pin["glb"] and pin["glb"][d] != f:
-                        continue
-                    if "dram" in pin and d in pin["dram"] and pin["dram"][d] != folds // f:
-                        continue
-                    a.append(x)
-                    g.append(f)
-            if not a:
+            tile = 1 if lvl is None else pin.get(lvl, {}).get(d)
+            a, g = dim_candidates(b, side, tile)
+            keep = np.ones(len(a), bool)
+            if d in pin.get("glb", {}):
+                keep &= g == pin["glb"][d]
+            if d in pin.get("dram", {}):
+                keep &= -(-b // np.minimum(a, b)) // g == pin["dram"][d]
+            if not keep.all():
+                a, g = a[keep], g[keep]
+            if not len(a):
                 raise MappingError(f"mapping.{self.layer.name}.{self._pin_key(d)}: no tiling of {d} (bound {b}) "
                                    f"has these factors (the glb factor must divide the number of array tiles "
                                    f"and dram is the quotient)")
-            out.append(DimSpace(d, b, self.layer.role(d), lvl, np.array(a, dtype=np.int64),
-                                np.array(g, dtype=np.int64)))
+            out.append(DimSpace(d, b, self.layer.role(d), lvl, a, g))
         return tuple(out)
 
     def _pin_key(self, d: str) -> str:
@@ -196,24 +193,63 @@ class MappingSpace:
         present = {self.layer.role(d) for d, b in self.layer.dims if b > 1}
         return tuple(r for r in ROLE_ORDER if r in present)
 
-    def canonical_order(self, innermost: str) -> tuple[str, ...]:
+    def canonical_order(self, innermost: str, last: str | None = None) -> tuple[str, ...]:
         """Dims of bound 1 first, then ``g`` dims, then the other roles in
-        `ROLE_ORDER`, role `innermost` last (layer order within a role)."""
+        `ROLE_ORDER`, role `innermost` last (layer order within a role, but
+        dim `last`, of that role, innermost)."""
         names = self.layer.dim_names
         one = [d for d, b in self.layer.dims if b == 1]
         live = [d for d in names if d not in one]
         seq = [r for r in ROLE_ORDER if r != innermost] + [innermost]
-        return tuple(one + [d for r in seq for d in live if self.layer.role(d) == r])
+        out = [d for r in seq for d in live if self.layer.role(d) == r and d != last]
+        return tuple(one + out + ([last] if last is not None else []))
+
+    @cached_property
+    def sliding_dims(self) -> frozenset[str]:
+        """Live dims of a two-dim tensor axis (a conv's P, Q, R, S): with
+        ``halo_reuse`` the innermost iterating dram loop over one of them
+        keeps the rows consecutive glb tiles share."""
+        if not self.arch.halo_reuse:
+            return frozenset()
+        b = self.layer.bounds
+        out: set[str] = set()
+        for t in self.layer.tensors:
+            for a in t.axes:
+                terms = [(d, c) for d, c in a.terms if b[d] > 1]
+                if len(terms) == 2:             # and two tiles can share a row (G*Cg + C never does)
+                    (d1, c1), (d2, c2) = terms
+                    g = math.gcd(c1, c2)
+                    if b[d1] > c2 // g and b[d2] > c1 // g:
+                        out |= {d1, d2}
+        return frozenset(out)
 
     @cached_property
     def dram_orders(self) -> tuple[tuple[str, ...], ...]:
         """One order per non-dominated reuse class (per role with live
-        non-``g`` dims), or the pinned order."""
+        non-``g`` dims; the first ``len(canonical)``), then, with halo reuse,
+        one per sliding dim that is not already innermost in its role's
+        canonical order, that dim innermost; or the pinned order."""
         pinned = self._pinned_order("dram")
         if pinned is not None:
             return (pinned,)
         roles = [r for r in self.roles if r != "g"] or ["g"]
-        return tuple(self.canonical_order(r) for r in roles)
+        canon = [self.canonical_order(r) for r in roles]
+        extra = [self.canonical_order(self.layer.role(d), d) for d in self.layer.dim_names
+                 if d in self.sliding_dims and self.layer.role(d) in roles]
+        return tuple(canon + [o for o in extra if o not in canon])
+
+    def halo_dim(self, order: int) -> str | None:
+        """The sliding dim that dram order `order` puts innermost (None: not one)."""
+        o = self.dram_orders[order]
+        live = [d for d in o if self.layer.bounds[d] > 1]
+        return live[-1] if live and live[-1] in self.sliding_dims else None
+
+    @property
+    def canonical_orders(self) -> int:
+        """How many of `dram_orders` are reuse-class representatives (the rest: halo orders)."""
+        if self._pinned_order("dram") is not None:
+            return 1
+        return len([r for r in self.roles if r != "g"] or ["g"])
 
     @cached_property
     def glb_orders(self) -> tuple[tuple[str, ...], ...]:
@@ -282,7 +318,7 @@ class MappingSpace:
     def mapping(self, batch: MappingBatch, i: int) -> Mapping:
         """Mapping `i` of a batch, named after the layer."""
         m = batch[i]
-        return Mapping(self.layer.name, m.dims, m.bounds, m.factors, m.order)
+        return Mapping(self.layer.name, m.dims, m.bounds, m.factors, m.order, flat_kind(self.layer))
 
 
 def random_batch(layer: Layer, arch: SystolicArch, n: int, seed: int = 0) -> MappingBatch:
@@ -312,37 +348,24 @@ def random_batch(layer: Layer, arch: SystolicArch, n: int, seed: int = 0) -> Map
     return MappingBatch.from_arrays(layer, inner, rank)
 
 
-def check_pin(layer: Layer, pin: dict, arch: SystolicArch | None = None) -> None:
-    """Pins name known levels and dims with positive factors; given an
-    architecture, array factors > 1 sit on the level its dataflow gives the
-    dim's role. Raises `MappingError` naming the key."""
-    if not isinstance(pin, dict):
-        raise MappingError(f"mapping.{layer.name}: a pin must map levels to {{dim: factor}}")
-    on = level_of_role(arch.dataflow) if arch is not None else None
-    key = f"mapping.{layer.name}"
-    for lvl, fs in pin.items():
-        if lvl == "order":
-            if not isinstance(fs, dict):
-                raise MappingError(f"{key}.order: must map levels to lists of dims")
-            for ol, dims in fs.items():
-                if ol not in TEMPORAL:
-                    raise MappingError(f"{key}.order.{ol}: unknown level; one of {', '.join(TEMPORAL)}")
-                if not isinstance(dims, (list, tuple)) or any(d not in layer.dim_names for d in dims) \
-                        or len(set(dims)) != len(dims):
-                    raise MappingError(f"{key}.order.{ol}: must list distinct dims of layer {layer.name!r} "
-                                       f"({', '.join(layer.dim_names)})")
-            continue
-        if lvl not in LEVELS:
-            raise MappingError(f"{key}.{lvl}: unknown level; one of {', '.join(LEVELS)}, order")
-        if not isinstance(fs, dict):
-            raise MappingError(f"{key}.{lvl}: must map dims to factors")
-        for d, f in fs.items():
-            if d not in layer.dim_names:
-                raise MappingError(f"{key}.{lvl}.{d}: layer {layer.name!r} has no dim {d} "
-                                   f"(dims: {', '.join(layer.dim_names)})")
-            if isinstance(f, bool) or not isinstance(f, (int, np.integer)) or f < 1:
-                raise MappingError(f"{key}.{lvl}.{d}: must be a positive integer, got {f!r}")
-            if on is not None and lvl in ARRAY_LEVELS and f > 1 and on.get(layer.role(d)) != lvl:
-                where = on.get(layer.role(d))
-                raise MappingError(f"{key}.{lvl}.{d}: the {arch.dataflow} dataflow puts {d} "
-                                   f"({layer.role(d)}-dim) {'on ' + where if where else 'off the array'}")
+#: the largest count the cost model keeps exact: latency is computed in
+#: float64 (integers exact up to 2**53) and every count is an int64
+EXACT_COUNT = 2**53
+
+
+def check_counts(layer: Layer, arch: SystolicArch) -> None:
+    """Refuse a layer whose counts could pass `EXACT_COUNT` on `arch` under some
+    mapping of the space: one line naming the layer and the largest MAC count
+    this array takes. Per MAC a mapping costs at most the sum of the fold-cost
+    coefficients in cycles (folds, glb tiles and the used extents summed over
+    folds are each at most the MAC count) and moves at most one element of
+    each tensor (two for outputs: read and written back) to or from DRAM."""
+    ft = compute_timing(arch)
+    cycles = (abs(ft.fold_const(arch.rows, arch.cols)) + abs(ft.per_glb_tile) + abs(ft.per_used_rows)
+              + abs(ft.per_used_cols) + abs(ft.per_t))
+    dram_bytes = sum((2 if t.name == "outputs" else 1) * t.bits for t in layer.tensors) / 8
+    per_mac = cycles + dram_bytes / arch.dram_bw_bytes
+    if layer.macs * per_mac + abs(ft.per_layer) > EXACT_COUNT:
+        raise MappingError(f"layer {layer.name!r}: {layer.macs:.3g} MACs is more than the cost model counts "
+                           f"exactly on this array (at most {EXACT_COUNT / per_mac:.3g} MACs: its cycle counts "
+                           f"must stay below 2**53)")

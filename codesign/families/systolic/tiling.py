@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import permutations
 
 import numpy as np
@@ -65,7 +66,14 @@ def _floor_index(values: tuple[int, ...], x: int) -> int:
 
 
 def _largest_divisor_at_most(n: int, k: int) -> int:
-    return max(d for d in range(1, max(1, min(n, k)) + 1) if n % d == 0)
+    return max(d for d in _divisors(n) if d <= max(k, 1))
+
+
+@lru_cache(maxsize=1024)
+def _divisors(n: int) -> tuple[int, ...]:
+    """Divisors of n in O(sqrt(n)) (a dim may be 2**31)."""
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return tuple(small + [n // d for d in small])
 
 
 @dataclass(frozen=True)

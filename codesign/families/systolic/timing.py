@@ -4,12 +4,17 @@ A *fold* is one array-sized piece of work: `used_rows` x `used_cols` PEs
 busy while `t` operand vectors stream through (os: the reduction; ws: the
 output rows; is: the output columns). The compute cycles of a layer are
 
-    per_layer + per_glb_tile * glb_tiles
+    per_layer + (per_glb_tile + per_tile_rows*R + per_tile_cols*C) * glb_tiles
       + sum over folds of (per_fold + per_rows*R + per_cols*C
-                           + per_used_rows*used_rows + per_used_cols*used_cols + per_t*t)
+                           + per_used_rows*used_rows + per_used_cols*used_cols
+                           + per_t*max(t, t_floor_rows*R))
 
-with R, C the physical array size. Keeping the fold cost affine lets the
-cost model sum it over ragged folds in closed form (no loop per fold).
+with R, C the physical array size. The fold cost is affine in the fold's
+extents except for the floor on the streamed length (``t_floor_rows``; 0
+in the affine modes): a pipelined array cannot start folds faster than it
+drains or preloads its ``R`` rows. The sum of the floored ``t`` over ragged
+folds is a closed form over each dim's full and last fold (`floored_t_sum`),
+the rest sums per dim (no loop per fold).
 
 Three modes:
 - ``scalesim``: SCALE-Sim 3.0.0's reported Total Cycles (CALC bandwidth
@@ -26,7 +31,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FoldTiming", "fold_timing"]
+import numpy as np
+
+__all__ = ["FoldTiming", "fold_timing", "floored_t_sum"]
 
 
 @dataclass(frozen=True)
@@ -41,21 +48,52 @@ class FoldTiming:
     per_t: int = 0
     per_glb_tile: int = 0
     per_layer: int = 0
+    t_floor_rows: int = 0
+    per_tile_rows: int = 0
+    per_tile_cols: int = 0
 
     def fold_const(self, rows, cols):
         """The part of a fold's cycles that does not depend on its extents."""
         return self.per_fold + self.per_rows * rows + self.per_cols * cols
 
+    def tile_const(self, rows, cols):
+        """Cycles a glb tile adds beside its folds (fill and drain)."""
+        return self.per_glb_tile + self.per_tile_rows * rows + self.per_tile_cols * cols
+
+    def t_floor(self, rows):
+        """The streamed length a fold is charged at least (1: no floor; arrays welcome)."""
+        return np.maximum(1, self.t_floor_rows * np.asarray(rows))
+
     def fold_cycles(self, rows, cols, used_rows, used_cols, t):
         """Cycles of one fold of `used_rows` x `used_cols` PEs streaming `t` vectors (arrays welcome)."""
         return (self.fold_const(rows, cols) + self.per_used_rows * used_rows + self.per_used_cols * used_cols
-                + self.per_t * t)
+                + self.per_t * np.maximum(t, self.t_floor(rows)))
 
-    def total(self, rows, cols, folds, sum_used_rows, sum_used_cols, sum_t, glb_tiles):
+    def total(self, rows, cols, folds, sum_used_rows, sum_used_cols, sum_t_floored, glb_tiles):
         """Compute cycles of a layer from its fold count, the sums over folds of
-        their extents, and its glb tile count (the module's formula; arrays welcome)."""
-        return (self.per_layer + self.per_glb_tile * glb_tiles + folds * self.fold_const(rows, cols)
-                + self.per_used_rows * sum_used_rows + self.per_used_cols * sum_used_cols + self.per_t * sum_t)
+        their extents (``t`` floored at `t_floor`), and its glb tile count (the
+        module's formula; arrays welcome)."""
+        return (self.per_layer + self.tile_const(rows, cols) * glb_tiles + folds * self.fold_const(rows, cols)
+                + self.per_used_rows * sum_used_rows + self.per_used_cols * sum_used_cols
+                + self.per_t * sum_t_floored)
+
+
+def floored_t_sum(full, last, n, floor):
+    """Sum over folds of ``max(t, floor)`` with ``t`` the product over dims of the
+    fold's extent: dim ``d`` has ``n[d] - 1`` folds of extent ``full[d]`` and one of
+    ``last[d]`` (arrays (D, N), N candidates; `floor` a scalar or (N,)). With ``floor <= 1`` that is the
+    product of the per-dim sums; else one term per combination of full/last over
+    the dims whose extents vary (2**k terms, k such dims in the batch)."""
+    full, last, n = (np.asarray(x, dtype=np.int64) for x in (full, last, n))
+    if np.all(np.asarray(floor) <= 1):
+        return np.prod((n - 1) * full + last, axis=0)
+    vary = (full != 1).any(axis=1) | (last != 1).any(axis=1)
+    w = np.prod(n[~vary], axis=0)[None]
+    t = np.ones_like(w)
+    for d in np.flatnonzero(vary):
+        w = np.concatenate([w * (n[d] - 1), w])
+        t = np.concatenate([t * full[d], t * last[d]])
+    return (w * np.maximum(t, floor)).sum(axis=0)
 
 
 _SCALESIM = {
@@ -64,12 +102,13 @@ _SCALESIM = {
     "is": FoldTiming(per_fold=-2, per_rows=2, per_cols=1, per_t=1, per_layer=-1),
 }
 
-# Schedule of codesign.families.systolic.rtl (codesign/rtl/controller.py): a fold lasts t + used_rows + used_cols - 1
-# cycles (the mesh's wavefront and output chains let the next fold start while this one's tail
-# drains, by a constant), plus 3 cycles per glb tile (1 set-up, 2 to finish the last accumulator
-# write). Measured by tests/test_rtl_cycles.py on the RTL's cycle counter.
+# Schedule of codesign.families.systolic.rtl (rtl/controller.py): folds run back to back, each
+# max(t, R) cycles (the next fold starts while this one drains; os reads a fold's R-row sums out
+# under the next fold, ws preloads the next fold's rows into shadow weights); a glb tile adds
+# 2 + R + C (ws/is: + R to preload fold 0). Measured by tests/test_rtl_cycles.py on the RTL's
+# cycle counter.
 _RTL = {
-    df: FoldTiming(per_fold=-1, per_used_rows=1, per_used_cols=1, per_t=1, per_glb_tile=3, per_layer=0)
+    df: FoldTiming(per_t=1, t_floor_rows=1, per_glb_tile=2, per_tile_rows=1 if df == "os" else 2, per_tile_cols=1)
     for df in ("os", "ws", "is")
 }
 

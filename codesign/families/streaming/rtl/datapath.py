@@ -9,14 +9,28 @@ nf are requantized (`plan.requant_shift`) into lanes nf PE .. nf PE + PE - 1 of 
 VVAU: channel nf PE + p of view position sf SIMD + i times W[nf PE + p, sf SIMD + i].
 The weight memory holds word nf * SF + sf (SF = MW / SIMD) with W[nf PE + p, sf SIMD + i]
 at bits [(p SIMD + i) op_bits +: op_bits] (`weight_words`); its initial contents are the
-weights (a ROM: `PORTS.md`).
+weights given at build time, and the ``wl`` stream (`weight_load_signature`: word address,
+word) writes words into it, one per transfer, always ready (load while the engine is idle:
+`PORTS.md`). The memory has a synchronous read port: the address presented in cycle t - 1
+is the word of cycle t (the next step of the running job, else word 0, the first step of
+any job), so the multiply sees its weights in the job's first cycle, as with a comb read.
 """
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream
 from amaranth.lib.memory import Memory
 
-__all__ = ["mac_datapath", "stream_datapath", "weight_words", "requant"]
+from ..fitted import ram_style
+
+__all__ = ["mac_datapath", "stream_datapath", "weight_words", "requant", "weight_load_signature"]
+
+
+def weight_load_signature(spec, bits: int) -> stream.Signature:
+    """The weight-load stream of a MAC engine: payload ``addr`` (word, low bits) and ``data`` (the word)."""
+    n_words = (spec.mh // spec.pe) * (spec.mw // spec.simd)
+    return stream.Signature(data.StructLayout({"addr": unsigned(max(1, (n_words - 1).bit_length())),
+                                               "data": unsigned(spec.pe * spec.simd * bits)}))
 
 
 def weight_words(spec, weights, bits: int) -> list[int]:
@@ -72,27 +86,44 @@ def requant(acc, shift: int, bits: int):
     return _clip(acc >> shift, bits)
 
 
-def mac_datapath(m, s, bits, acc_bits, weights, view, active, sf, nf, out_reg):
-    """The MVAU/VVAU of spec `s` (module docstring); `view`: the job's tokens this cycle."""
+def weight_memory(m, s, bits, weights, busy, busy_n, load):
+    """The weight word of this cycle's step (module docstring), the memory written by stream `load`."""
+    words = weight_words(s, weights, bits)
+    width = s.pe * s.simd * bits
+    m.d.comb += load.ready.eq(1)
+    if len(words) == 1:
+        word = Signal(width, init=words[0], reset_less=True, name="weight_word")   # kept by a reset, as a memory
+        with m.If(load.valid):
+            m.d.sync += word.eq(load.payload.data)
+        return word
+    mem = Memory(shape=width, depth=len(words), init=words, attrs={"ram_style": ram_style(len(words), width)})
+    m.submodules.weights = mem
+    wp, rp = mem.write_port(), mem.read_port()
+    m.d.comb += [wp.addr.eq(load.payload.addr), wp.data.eq(load.payload.data), wp.en.eq(load.valid)]
+    cur, nxt = Signal(range(len(words)), name="waddr"), Signal(range(len(words)), name="waddr_next")
+    m.d.comb += [nxt.eq(Mux(busy_n, Mux(busy, cur, 0) + 1, 0)), rp.addr.eq(nxt)]
+    m.d.sync += cur.eq(nxt)
+    return rp.data
+
+
+def mac_datapath(m, s, bits, acc_bits, weights, view, steps, sf, nf, out_reg, load):
+    """The MVAU/VVAU of spec `s` (module docstring); `view`: the job's tokens this cycle; `steps`:
+    (a step runs this cycle, a job runs on from an earlier cycle, a job runs next cycle)."""
+    active, busy, busy_n = steps
     pe, simd = s.pe, s.simd
     nf_n, sf_n = s.mh // pe, s.mw // simd
-    words = weight_words(s, weights, bits)
-    waddr = nf * sf_n + sf
-    if len(words) == 1:
-        wword = Const(words[0], pe * simd * bits)
-    else:
-        mem = Memory(shape=pe * simd * bits, depth=len(words), init=words)
-        m.submodules.weights = mem
-        rp = mem.read_port(domain="comb")
-        m.d.comb += rp.addr.eq(waddr)
-        wword = rp.data
-    row = Cat(*view)                        # x: lane e = lane e % c_in of token e // c_in
+    wword = weight_memory(m, s, bits, weights, busy, busy_n, load)
+    row = Cat(*view)                        # the fold's positions (`plan.read_positions`), lane by lane
     if s.kind == "mvau":
-        chunk = _select(row, sf, simd * bits, sf_n)
+        chunk = row[:simd * bits]
+        if sf_n > 1 and simd % s.c_in:      # the fold starts inside a token: lane (sf SIMD) mod C
+            first = [(k * simd) % s.c_in for k in range(sf_n)]
+            lane0 = Signal(range(max(max(first) + 1, 2)), name="fold_lane0")
+            m.d.comb += lane0.eq(Array(first)[sf])
+            chunk = (row >> (lane0 * bits))[:simd * bits]
         xs = [[_lane(chunk, i, bits) for i in range(simd)] for _ in range(pe)]
     else:
-        toks = [_select(row, sf * simd + i, s.c_in * bits, s.view) for i in range(simd)]
-        xs = [[_select(toks[i], nf * pe + p, bits, s.c_in).as_signed() for i in range(simd)] for p in range(pe)]
+        xs = [[_select(view[i], nf * pe + p, bits, s.c_in).as_signed() for i in range(simd)] for p in range(pe)]
     outs = []
     for p in range(pe):
         acc = Signal(signed(acc_bits), name=f"acc{p}")

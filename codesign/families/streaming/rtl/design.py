@@ -29,10 +29,11 @@ DEFAULT_FRAMES = 3
 
 
 def find_pipeline(cost: NetworkCost, arch, cache: dict):
-    """(network, pipeline, options) that `cost` was computed on, from `prepare`'s cache: the entry
+    """(network, pipeline, options) that `cost` was computed on, from `prepare`'s cache: the latest entry
     for `arch` whose engines are the cost's layers (same names, the very same Layer objects)."""
     names = tuple(lc.name for lc in cost.layers)
-    for key, (net, pipe, opts) in list(cache.items()):
+    for key, (net, pipe, opts) in reversed(list(cache.items())):      # the latest first: stream engines
+                                                                        # have no Layer to tell networks apart
         if key[-1] == arch and tuple(e.name for e in pipe.engines) == names and all(
                 e.layer is lc.layer for e, lc in zip(pipe.engines, cost.layers)):
             return net, pipe, opts

@@ -14,9 +14,14 @@ valid while it waits to be written). The controller is `timing`'s state machine:
   from the next cycle on (``o.valid``); the requantization is combinational in the
   last cycle of each neuron fold.
 
-The window buffer (`plan`) is written at every pop and read through one combinational
-read port per view position (distributed RAM, as FINN's SWU ram_style "distributed");
-job parameters (need, window origin) are ROMs. The source (kind ``input``) pops the
+The window buffer (`plan`) is written at every pop and read through one synchronous,
+write-transparent read port per view position: the address presented in cycle t - 1 is
+that of the job computing in cycle t (the running job if it goes on, else the next job,
+whose last token may be popped in t - 1; transparency returns it), so the view is there
+in the job's start cycle and the schedule is the comb-read one, cycle for cycle. Memories
+are block or distributed RAM by `fitted.ram_style` (a Yosys ``ram_style`` attribute).
+Job parameters (need, window origin) are small ROMs read combinationally. The source
+(kind ``input``) pops the
 external stream at its job start; frame f starts no earlier than cycle f * II (a credit
 counter: one frame per II cycles).
 """
@@ -27,7 +32,9 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .datapath import mac_datapath, stream_datapath
+from ..fitted import ram_style
+from .datapath import mac_datapath, stream_datapath, weight_load_signature
+from .plan import read_positions
 
 __all__ = ["EngineUnit", "engine_signature"]
 
@@ -53,10 +60,13 @@ def _sshape(values, extra=0):
 
 
 def engine_signature(spec, op_bits: int) -> wiring.Signature:
-    """Inputs ``i0`` (``i1``), output ``o`` (`lib.stream`, one token per transfer) and ``stall``."""
+    """Inputs ``i0`` (``i1``), output ``o`` (`lib.stream`, one token per transfer), ``stall``; MAC
+    engines also ``wl``, the weight-load stream (`datapath.weight_load_signature`)."""
     ports = {f"i{p}": In(stream.Signature(spec.c_in * op_bits)) for p in range(max(1, len(spec.inputs)))}
     if spec.kind == "input":
         ports = {"i0": In(stream.Signature(spec.c_out * op_bits))}
+    if spec.kind in ("mvau", "vvau"):
+        ports["wl"] = In(weight_load_signature(spec, op_bits))
     return wiring.Signature({**ports, "o": Out(stream.Signature(spec.c_out * op_bits)), "stall": Out(1)})
 
 
@@ -71,7 +81,7 @@ class EngineUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         s = self.spec
-        full, busy = Signal(), Signal()
+        full, busy, busy_n = Signal(), Signal(), Signal()      # busy_n: busy in the next cycle
         out_reg = Signal(s.c_out * self.bits)
         jr = Signal(range(max(s.jobs, 2)))
         last_job = jr == s.jobs - 1
@@ -84,15 +94,19 @@ class EngineUnit(wiring.Component):
             m.d.comb += self.i0.ready.eq(start)
             with m.If(start):
                 m.d.sync += out_reg.eq(self.i0.payload)
-            last_step = self._steps(m, start, busy, 1, 1)[2]
+            last_step = self._steps(m, start, busy, busy_n, 1, 1)[2]
         else:
-            views, ready_all = self._inputs(m, start, jr, jr_next, last_job)
+            mac = s.kind in ("mvau", "vvau")
+            n_sf, n_nf = (s.mw // s.simd, s.mh // s.pe) if mac else (1, 1)
+            sf_nx = Signal(range(max(n_sf, 2)))                # the synapse fold of the next cycle
+            views, ready_all = self._inputs(m, start, busy_n, sf_nx, jr, jr_next, last_job)
             m.d.comb += start.eq(~busy & free & Cat(*ready_all).all())
-            if s.kind in ("mvau", "vvau"):
-                sf, nf, last_step = self._steps(m, start, busy, s.mw // s.simd, s.mh // s.pe)
-                mac_datapath(m, s, self.bits, self.acc_bits, self.weights, views[0], start | busy, sf, nf, out_reg)
+            if mac:
+                sf, nf, last_step = self._steps(m, start, busy, busy_n, n_sf, n_nf, sf_nx)
+                mac_datapath(m, s, self.bits, self.acc_bits, self.weights, views[0], (start | busy, busy, busy_n),
+                             sf, nf, out_reg, self.wl)
             else:
-                last_step = self._steps(m, start, busy, 1, 1)[2]
+                last_step = self._steps(m, start, busy, busy_n, 1, 1, sf_nx)[2]
                 with m.If(start):
                     m.d.sync += out_reg.eq(stream_datapath(s, self.bits, views))
         m.d.sync += full.eq((full & ~self.o.ready) | ((start | busy) & last_step))
@@ -111,20 +125,25 @@ class EngineUnit(wiring.Component):
             m.d.sync += credit.eq(credit + wrap - used)
         return credit != 0
 
-    def _steps(self, m, start, busy, n_sf, n_nf):
-        """Synapse/neuron fold counters of the running job: (sf, nf, last step) of this cycle."""
+    def _steps(self, m, start, busy, busy_n, n_sf, n_nf, sf_nx=None):
+        """Synapse/neuron fold counters of the running job: (sf, nf, last step) of this cycle; drives
+        `sf_nx`, the synapse fold of the next cycle."""
         sf_r, nf_r = Signal(range(max(n_sf, 2))), Signal(range(max(n_nf, 2)))   # no 0-bit wires
         sf, nf = Mux(busy, sf_r, 0), Mux(busy, nf_r, 0)
         last_sf, last_nf = sf == n_sf - 1, nf == n_nf - 1
         last = last_sf & last_nf
         active = start | busy
-        m.d.sync += busy.eq(active & ~last)
+        m.d.comb += busy_n.eq(active & ~last)
+        m.d.sync += busy.eq(busy_n)
+        if sf_nx is not None:
+            m.d.comb += sf_nx.eq(Mux(busy_n, Mux(last_sf, 0, sf + 1), 0))
         with m.If(active):
             m.d.sync += [sf_r.eq(Mux(last_sf, 0, sf + 1)), nf_r.eq(Mux(last_sf, nf + 1, nf))]
         return sf, nf, last
 
-    def _inputs(self, m, start, jr, jr_next, last_job):
-        """Pops into each input's window buffer and the tokens of the job's view (per input)."""
+    def _inputs(self, m, start, busy_n, sf_nx, jr, jr_next, last_job):
+        """Pops into each input's window buffer and the tokens of the job's view (per input), read
+        one cycle ahead (module docstring)."""
         s = self.spec
         need_now, need_nxt = rom(m, "need", s.need, (jr, jr_next), unsigned(s.tokens_in.bit_length()))
         kbits = (s.buf_depth - 1).bit_length()
@@ -134,8 +153,12 @@ class EngineUnit(wiring.Component):
             m.d.sync += [cur_j.eq(jr), cur_fb.eq(fb)]
             with m.If(last_job):
                 m.d.sync += fb.eq(fb + s.tokens_in)
-        vj, vfb = Mux(start, jr, cur_j), Mux(start, fb, cur_fb)
-        addrs, valids = self._view_addrs(m, vj, vfb, kbits)
+        fb_wrap = Signal(kbits)
+        m.d.comb += fb_wrap.eq(fb + s.tokens_in)
+        fb_t1 = Mux(start & last_job, fb_wrap, fb)                      # registers' values next cycle
+        vj = Mux(busy_n, Mux(start, jr, cur_j), Mux(start, jr_next, jr))
+        vfb = Mux(busy_n, Mux(start, fb, cur_fb), fb_t1)
+        addrs, valids = self._view_addrs(m, vj, vfb, sf_nx, kbits)
         ready_all, views = [], []
         for p in range(len(s.inputs)):
             port = getattr(self, f"i{p}")
@@ -145,7 +168,8 @@ class EngineUnit(wiring.Component):
             pop = port.valid & (pr_eff < Mux(start, need_nxt, need_now))
             m.d.comb += port.ready.eq(pop)
             m.d.sync += pr.eq(pr_eff + pop)
-            mem = Memory(shape=len(port.payload), depth=s.buf_depth, init=[])
+            mem = Memory(shape=len(port.payload), depth=s.buf_depth, init=[],
+                         attrs={"ram_style": ram_style(s.buf_depth, len(port.payload))})
             m.submodules[f"buf{p}"] = mem
             wp = mem.write_port()
             wptr = Signal(kbits)
@@ -153,29 +177,43 @@ class EngineUnit(wiring.Component):
             m.d.sync += wptr.eq(wptr + pop)
             toks = []
             for v, (a, ok) in enumerate(zip(addrs, valids)):
-                rp = mem.read_port(domain="comb")
+                rp = mem.read_port(transparent_for=(wp,))
                 m.d.comb += rp.addr.eq(a)
                 tok = Signal(len(port.payload), name=f"view{p}_{v}")
-                m.d.comb += tok.eq(Mux(ok, rp.data, self._pad()))
+                if ok is None:
+                    m.d.comb += tok.eq(rp.data)
+                else:
+                    ok_r = Signal(name=f"view{p}_{v}_in_grid")
+                    m.d.sync += ok_r.eq(ok)
+                    m.d.comb += tok.eq(Mux(ok_r, rp.data, self._pad()))
                 toks.append(tok)
             views.append(toks)
         return views, ready_all
 
-    def _view_addrs(self, m, vj, vfb, kbits):
-        """Window buffer address and in-grid flag of every view position of job `vj` (`plan`)."""
+    def _view_addrs(self, m, vj, vfb, sf_nx, kbits):
+        """Window buffer address and in-grid flag (None: always in the grid) of every read port for
+        job `vj` at synapse fold `sf_nx` (`plan.read_positions`)."""
         s = self.spec
         h, w, r, sw, dil = s.grid
-        row0, = rom(m, "row0", s.row0, (vj,), _sshape(s.row0, (r - 1) * dil))
-        col0, = rom(m, "col0", s.col0, (vj,), _sshape(s.col0, (sw - 1) * dil))
+        padded = s.window is not None and s.window[5] > 0
+        base, = rom(m, "base", s.row0 * w + s.col0, (vj,), _sshape(s.row0 * w + s.col0))
+        if padded:
+            row0, = rom(m, "row0", s.row0, (vj,), _sshape(s.row0, (r - 1) * dil))
+            col0, = rom(m, "col0", s.col0, (vj,), _sshape(s.col0, (sw - 1) * dil))
         addrs, valids = [], []
-        for i in range(r):
-            for j in range(sw):
-                row, col = row0 + i * dil, col0 + j * dil
-                ok = (row >= 0) & (row < h) & (col >= 0) & (col < w)
-                a = Signal(kbits, name=f"addr_{i}_{j}")
-                m.d.comb += a.eq((vfb + row * w + col)[:kbits])
-                addrs.append(a)
-                valids.append(ok)
+        for q, pos in enumerate(read_positions(s)):
+            ri, cj = [dil * (p // sw) for p in pos], [dil * (p % sw) for p in pos]
+            off, = rom(m, f"off{q}", [i * w + j for i, j in zip(ri, cj)], (sf_nx,), _sshape([0, (r * w + sw) * dil]))
+            a = Signal(kbits, name=f"addr_{q}")
+            m.d.comb += a.eq((vfb + base + off)[:kbits])
+            addrs.append(a)
+            if not padded:
+                valids.append(None)
+                continue
+            roff, = rom(m, f"roff{q}", ri, (sf_nx,), _sshape([0, r * dil]))
+            coff, = rom(m, f"coff{q}", cj, (sf_nx,), _sshape([0, sw * dil]))
+            row, col = row0 + roff, col0 + coff
+            valids.append((row >= 0) & (row < h) & (col >= 0) & (col < w))
         return addrs, valids
 
     def _pad(self):

@@ -3,8 +3,9 @@
 The Verilog comes from Amaranth's `back.verilog` (Yosys' Verilog backend). `LINT_WAIVERS`
 are the Verilator ``-Wall`` warnings that backend emits by construction (the systolic
 export's policy, codesign/families/systolic/rtl/export.py); any other warning fails the
-lint test. Weights are the initial contents of each MAC engine's weight memory (a ROM):
-the project has no trained weights, so they are random (seeded, in design.json).
+lint test. Weights are the initial contents of each MAC engine's weight memory, and can be
+loaded through the ``wl`` stream (PORTS.md): the project has no trained weights, so the
+built-in ones are random (seeded, in design.json).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from ...base import LINT_WAIVERS
 from .engine import EngineUnit, engine_signature
 from .golden import random_weights
 from .plan import StreamingRtlError
-from .top import StreamingTop, top_signature
+from .top import StreamingTop, top_signature, weight_bases
 
 __all__ = ["export_design", "ports_markdown", "LINT_WAIVERS", "MODULE"]
 
@@ -33,12 +34,36 @@ def _ports_table(members, lanes_of) -> list[str]:
              "| clk | in | 1 | clock (rising edge) |", "| rst | in | 1 | synchronous reset, active high |"]
     for name, member in members.items():
         for field, sub in member.signature.members.items():
-            flow = member.flow if sub.flow == wiring.Out else member.flow.flip()
+            flow = sub.flow                 # members of an In member are flipped already
             what = {"valid": "the producer offers a token this cycle",
                     "ready": "the consumer takes the offered token this cycle",
                     "payload": lanes_of(name)}[field]
             lines.append(f"| {name}__{field} | {'in' if flow == wiring.In else 'out'} | "
                          f"{Shape.cast(sub.shape).width} | {what} |")
+    return lines
+
+
+def _weights_section(plan, layer) -> list[str]:
+    """How weights are built in and loaded through ``wl`` (`datapath`, `top.weight_bases`)."""
+    bits = plan.op_bits
+    bases = weight_bases(plan)
+    if layer:
+        bases = {layer: (0, *bases[layer][1:])} if layer in bases else {}
+    if not bases:
+        return ["No weights (no MAC engine)."]
+    lines = ["Each MAC engine's weights are in its weight memory: word nf*SF + sf holds W[nf*PE + p, sf*SIMD + i] "
+             f"at bits [(p*SIMD + i)*{bits} +: {bits}] (SF = MW/SIMD, NF = MH/PE; im2col order (r, s, c)). The "
+             "bitstream's initial contents are the weights given at build time (`StreamingTop(plan, weights)`; "
+             "design.json: seeded random). To load others, write every word through the `wl` stream: one word per "
+             "transfer (`wl__valid` high; `wl__ready` is always high), to the word address below; the engine "
+             "takes the low PE*SIMD*op_bits bits of `data`. Load while no frame is in the pipeline (the "
+             "engines read the memories while they run), then pulse `rst` for a cycle: reset clears the "
+             "controllers and FIFOs, not the memories, and the pipeline then runs with the model's timing "
+             "(tests/test_streaming_rtl_weights.py loads weights this way and checks the golden).", "",
+             "| engine | wl addresses | words (NF x SF) | word bits |", "|---|---|---|---|"]
+    for name, (base, n, width) in bases.items():
+        e = plan.engine(name)
+        lines.append(f"| {name} | {base} .. {base + n - 1} | {n} ({e.mh // e.pe} x {e.mw // e.simd}) | {width} |")
     return lines
 
 
@@ -56,6 +81,11 @@ def ports_markdown(plan, layer: str | None = None) -> str:
     out = plan.engine(layer or plan.output)
 
     def lanes_of(name):
+        if name == "wl":
+            lay = members["wl"].signature.members["payload"].shape
+            a = Shape.cast(lay["addr"].shape).width
+            return f"`addr` at bits [0 +: {a}] (weight word address), `data` at bits [{a} +: " \
+                   f"{Shape.cast(lay['data'].shape).width}] (the word); see Weights"
         c = src.c_out if name == "i" else (out.c_out if name == "o" else out.c_in)
         return f"one token: {c} signed int{bits} lanes, lane k at bits [k*{bits} +: {bits}]"
 
@@ -67,12 +97,7 @@ def ports_markdown(plan, layer: str | None = None) -> str:
               "never depends on ready. A token is one pixel (all channels of one position, raster order) or one "
               "input vector of a fully connected layer. The input stream takes frames back to back; the source "
               f"starts frame f no earlier than cycle f x {plan.ii_cycles} (the II) after reset.", "",
-              "## Weights", "",
-              "Each MAC engine's weights are the initial contents of its weight memory (a ROM in the bitstream; "
-              "no load port): word nf*SF + sf holds W[nf*PE + p, sf*SIMD + i] at bits "
-              f"[(p*SIMD + i)*{bits} +: {bits}] (SF = MW/SIMD; im2col order (r, s, c)). To build with your "
-              "weights, pass them to `StreamingTop(plan, weights)` (engine name -> MH x MW integer matrix) and "
-              "convert again; design.json lists the engines, foldings and requantization shifts.", "",
+              "## Weights", "", *_weights_section(plan, layer), "",
               "## Timing", "",
               "The model's `rtl` timing, cycle for cycle (codesign/families/streaming/timing.py): FIFO depths, "
               "II and latencies in design.json are the model's, checked by `codesign verify`.", ""]
@@ -100,7 +125,11 @@ def export_design(design, out_dir, layer: str | None = None, seed: int = 0) -> t
             "ii_cycles": pc.ii_cycles, "fill_cycles": pc.fill_cycles, "bottleneck": pc.bottleneck,
             "engines": [e.to_dict() for e in plan.engines if layer is None or e.name == layer],
             "fifos": [{"from": s, "to": d, "port": p, "depth": n} for (s, d, p), n in plan.fifo_depth.items()],
-            "weights": {"source": "random", "seed": seed}, "lint_waivers": LINT_WAIVERS}
+            "weights": {"source": "random", "seed": seed,
+                        "load_port": {n: {"first_address": b, "words": k, "word_bits": w}
+                                      for n, (b, k, w) in weight_bases(plan).items()
+                                      if layer is None or n == layer}},
+            "lint_waivers": LINT_WAIVERS}
     paths = [out / f"{module}.v", out / "design.json", out / "PORTS.md"]
     paths[0].write_text(text)
     paths[1].write_text(json.dumps(info, indent=1) + "\n")

@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ....errors import UserError
+from ..fitted import buffer_tokens
 
-__all__ = ["StreamingRtlError", "EngineSpec", "RtlPlan", "make_plan", "requant_shift", "ACT_OPS", "BINARY_OPS",
-           "POOL_OPS"]
+__all__ = ["StreamingRtlError", "EngineSpec", "RtlPlan", "make_plan", "requant_shift", "read_positions", "ACT_OPS",
+           "BINARY_OPS", "POOL_OPS"]
 
 ACT_OPS = ("relu", "requant", "identity")          # requant/identity: the MAC engine already requantized
 BINARY_OPS = ("add", "sub", "max", "min")
@@ -99,6 +100,25 @@ class RtlPlan:
         return [(e.name, p) for e in self.engines for p, s in enumerate(e.inputs) if s == name]
 
 
+def read_positions(spec) -> list[list[int]]:
+    """The view position each read port of the window buffer reads, per synapse fold: ports x SF.
+
+    An MVAU's fold sf uses elements [sf SIMD, (sf + 1) SIMD) of its im2col vector, i.e. the
+    positions sf SIMD // C .. (sf SIMD + SIMD - 1) // C (C = c_in): port k reads the k-th of
+    them (as many ports as the widest fold spans; one when SIMD divides C). A VVAU's fold sf
+    uses positions sf SIMD + k (SIMD ports). Other engines, and one-fold jobs, read the whole view.
+    """
+    n_sf = spec.mw // spec.simd if spec.kind in ("mvau", "vvau") else 1
+    if n_sf == 1:
+        return [[k] for k in range(spec.view)]
+    if spec.kind == "vvau":
+        return [[sf * spec.simd + k for sf in range(n_sf)] for k in range(spec.simd)]
+    lo = [sf * spec.simd // spec.c_in for sf in range(n_sf)]
+    hi = [(sf * spec.simd + spec.simd - 1) // spec.c_in for sf in range(n_sf)]
+    ports = max(b - a + 1 for a, b in zip(lo, hi))
+    return [[min(a + k, spec.view - 1) for a in lo] for k in range(ports)]
+
+
 def _view(e):
     """(grid, row0, col0, first token) of engine `e`'s jobs (module docstring)."""
     j = np.arange(e.jobs)
@@ -119,8 +139,7 @@ def _view(e):
 
 def _buf_depth(e, first) -> int:
     nxt = np.append(e.need[1:], e.need[0] + e.tokens_in)
-    span = int(np.max(nxt - first))
-    return max(2, 1 << (span - 1).bit_length())
+    return buffer_tokens(int(np.max(nxt - first)))
 
 
 def _check(e):

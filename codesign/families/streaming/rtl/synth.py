@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .plan import StreamingRtlError
 
-__all__ = ["synth_ecp5", "yosys_command"]
+__all__ = ["synth_ecp5", "yosys_command", "export_fifo"]
 
 
 def yosys_command() -> str:
@@ -42,3 +42,17 @@ def synth_ecp5(verilog: str | Path, top: str | None = None) -> dict:
     cells = json.loads(out.read_text())["design"]["num_cells_by_type"]
     return {"lut4": cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0), "lutram": cells.get("TRELLIS_DPR16X4", 0),
             "ff": cells.get("TRELLIS_FF", 0), "dsp": cells.get("MULT18X18D", 0), "bram": cells.get("DP16KD", 0)}
+
+
+def export_fifo(depth: int, width: int, out_dir: str | Path) -> Path:
+    """Verilog of the pipeline's FIFO of `depth` tokens of `width` bits (`top`), module ``fifo_<depth>x<width>``."""
+    from amaranth.back import verilog
+    from amaranth.lib.fifo import SyncFIFO
+
+    from .top import OneEntryFIFO
+    f = OneEntryFIFO(width) if depth == 1 else SyncFIFO(width=width, depth=depth)
+    ports = [f.w_data, f.w_en, f.w_rdy, f.r_data, f.r_en, f.r_rdy]
+    name = f"fifo_{depth}x{width}"
+    path = Path(out_dir) / f"{name}.v"
+    path.write_text(verilog.convert(f, name=name, ports=None if depth == 1 else ports, emit_src=False))
+    return path

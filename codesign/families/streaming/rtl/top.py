@@ -4,18 +4,21 @@ Every edge (producer, consumer, port) is a `lib.fifo.SyncFIFO` (first-word fall-
 of the depth the model computed (`pipeline`: the smallest depth at which no engine
 stalls at the II). A producer with several consumers (a fork) writes its token into all
 their FIFOs in the same cycle, when every one has room (`timing`). The source engine
-reads the top's input stream ``i``; the graph's output engine drives ``o``.
+reads the top's input stream ``i``; the graph's output engine drives ``o``. ``wl`` (when
+the pipeline has MAC engines) loads weights: word address ``addr`` of one address space
+with the MAC engines' weight memories in pipeline order (`weight_bases`), word ``data``
+(an engine takes its low PE x SIMD x op_bits bits).
 """
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Signal
-from amaranth.lib import stream, wiring
+from amaranth.hdl import Cat, Module, Signal, unsigned
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from .engine import EngineUnit
 
-__all__ = ["StreamingTop", "top_signature", "OneEntryFIFO"]
+__all__ = ["StreamingTop", "top_signature", "OneEntryFIFO", "weight_bases"]
 
 
 class OneEntryFIFO(wiring.Component):
@@ -38,12 +41,29 @@ class OneEntryFIFO(wiring.Component):
         return m
 
 
+def weight_bases(plan) -> dict:
+    """MAC engine name -> (first word address on ``wl``, words, word bits) (module docstring)."""
+    out, base = {}, 0
+    for e in plan.engines:
+        if e.kind in ("mvau", "vvau"):
+            n = (e.mh // e.pe) * (e.mw // e.simd)
+            out[e.name] = (base, n, e.pe * e.simd * plan.op_bits)
+            base += n
+    return out
+
+
 def top_signature(plan) -> wiring.Signature:
-    """``i``: the input stream (one token per transfer), ``o``: the output stream."""
+    """``i``: the input stream (one token per transfer), ``o``: the output stream, ``wl``: weight load."""
     src = next(e for e in plan.engines if e.kind == "input")
     out = plan.engine(plan.output)
-    return wiring.Signature({"i": In(stream.Signature(src.c_out * plan.op_bits)),
-                             "o": Out(stream.Signature(out.c_out * plan.op_bits))})
+    ports = {"i": In(stream.Signature(src.c_out * plan.op_bits)), "o": Out(stream.Signature(out.c_out * plan.op_bits))}
+    bases = weight_bases(plan)
+    if bases:
+        total = sum(n for _, n, _ in bases.values())
+        layout = data.StructLayout({"addr": unsigned(max(1, (total - 1).bit_length())),
+                                    "data": unsigned(max(w for _, _, w in bases.values()))})
+        ports["wl"] = In(stream.Signature(layout))
+    return wiring.Signature(ports)
 
 
 class StreamingTop(wiring.Component):
@@ -62,6 +82,14 @@ class StreamingTop(wiring.Component):
         plan = self.plan
         for name, u in self.units.items():
             m.submodules[name.replace("#", "_")] = u
+        if "wl" in self.signature.members:
+            m.d.comb += self.wl.ready.eq(1)
+        for name, (base, n, width) in weight_bases(plan).items():
+            wl, a = self.units[name].wl, self.wl.payload.addr
+            hit = [a >= base] if base else []                # no constant compares (Verilator -Wall)
+            hit += [a < base + n] if base + n < 1 << len(a) else []
+            m.d.comb += [wl.valid.eq(Cat(self.wl.valid, *hit).all()),
+                         wl.payload.addr.eq(a - base), wl.payload.data.eq(self.wl.payload.data[:width])]
         for e in plan.engines:
             u = self.units[e.name]
             if e.kind == "input":

@@ -11,13 +11,17 @@ is driven by a control chain: stage 0 comes from the controller, stage
 and only while ``j`` is below the fold's used columns. A valid stage
 read-modify-writes its bank: read at cycle ``e``, write
 ``(overwrite ? 0 : old) + bus[j]`` at cycle ``e+1`` (wrapping at ``acc_bits``).
+The read port is transparent to the write port, so a stage that reads a
+row in the cycle it is written (back-to-back folds on the same rows, one
+cycle apart) gets the new value: the read-modify-write never loses a sum.
 While the array is idle the host owns the banks: it reads a row (one cycle
-latency) and may write one (to reload partial sums).
+latency) and may write one (to reload partial sums). A row leaves two ways:
+``host_rdata``, the raw ``acc_bits`` partial sums (to spill and reload), and
+``host_qdata``, the same row requantized on the read-out path to
+``out_bits`` (`requantize`: arithmetic shift right by ``shift``, saturate), what
+a finished output tile sends to DRAM.
 """
 from __future__ import annotations
-
-from functools import reduce
-from operator import or_
 
 from amaranth.hdl import Cat, MemoryData, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
@@ -26,7 +30,17 @@ from amaranth.lib.wiring import In, Out
 
 from .params import RtlParams
 
-__all__ = ["Scratchpad", "Accumulator"]
+__all__ = ["Scratchpad", "Accumulator", "requantize"]
+
+
+def requantize(m: Module, x, shift, out_bits: int, name: str) -> Signal:
+    """``clip(x >> shift)`` to signed `out_bits` (arithmetic shift, saturate), the streaming
+    engines' requantization; `x` signed, `shift` a signal. The numpy twin is `sim.requantize`."""
+    t = Signal(x.shape(), name=f"{name}_shifted")
+    y = Signal(signed(out_bits), name=name)
+    lo, hi = -(1 << (out_bits - 1)), (1 << (out_bits - 1)) - 1
+    m.d.comb += [t.eq(x >> shift), y.eq(Mux(t > hi, hi, Mux(t < lo, lo, t)))]
+    return y
 
 
 class Scratchpad(wiring.Component):
@@ -59,36 +73,33 @@ class Accumulator(wiring.Component):
     def __init__(self, p: RtlParams):
         self.p = p
         aw = p.acc_addr_bits
-        row_bits = max(1, (p.rows - 1).bit_length())
         self.banks = [MemoryData(shape=signed(p.acc_bits), depth=p.acc_depth, init=[])
                       for j in range(p.cols)]
         super().__init__({
             # stage 0 of the column chain (from the controller's output generator)
             "valid": In(1), "addr": In(aw), "overwrite": In(1),
-            "used_cols": In(unsigned(p.cols.bit_length())), "tap_row": In(unsigned(row_bits)),
+            "used_cols": In(unsigned(p.cols.bit_length())),
             "bus": In(data.ArrayLayout(signed(p.acc_bits), p.cols)),
-            "tap": Out(data.ArrayLayout(unsigned(row_bits), p.cols)),
-            "pending": Out(1),
             # host port, used while `busy` is low
             "busy": In(1), "host_addr": In(aw), "host_we": In(1),
             "host_wdata": In(unsigned(p.cols * p.acc_bits)),
             "host_rdata": Out(unsigned(p.cols * p.acc_bits)),
+            "shift": In(unsigned(p.shift_bits)), "host_qdata": Out(unsigned(p.cols * p.out_bits)),
         })
 
     def elaborate(self, platform):
         p, m = self.p, Module()
         C = p.cols
-        stage = [(self.valid, self.addr, self.overwrite, self.used_cols, self.tap_row)]
+        stage = [(self.valid, self.addr, self.overwrite, self.used_cols)]
         for j in range(1, C):
-            v, a, o, n, t = stage[-1]
+            v, a, o, n = stage[-1]
             nxt = (Signal(name=f"valid_c{j}"), Signal.like(a, name=f"addr_c{j}"),
-                   Signal(name=f"ovw_c{j}"), Signal.like(n, name=f"cols_c{j}"), Signal.like(t, name=f"tap_c{j}"))
-            m.d.sync += [nxt[0].eq(v & (n > j)), nxt[1].eq(a), nxt[2].eq(o), nxt[3].eq(n), nxt[4].eq(t)]
+                   Signal(name=f"ovw_c{j}"), Signal.like(n, name=f"cols_c{j}"))
+            m.d.sync += [nxt[0].eq(v & (n > j)), nxt[1].eq(a), nxt[2].eq(o), nxt[3].eq(n)]
             stage.append(nxt)
         rdata = []
         for j in range(C):
-            v, a, o, _, t = stage[j]
-            m.d.comb += self.tap[j].eq(t)
+            v, a, o, _ = stage[j]
             m.submodules[f"bank{j}"] = mem = Memory(data=self.banks[j])
             wp = mem.write_port()
             rp = mem.read_port(transparent_for=(wp,))
@@ -103,6 +114,6 @@ class Accumulator(wiring.Component):
                 wp.data.eq(Mux(wv, Mux(wo, 0, rp.data) + wd, host_word)),
             ]
             rdata.append(rp.data)
-        m.d.comb += [self.host_rdata.eq(Cat(*rdata)),
-                     self.pending.eq(reduce(or_, [s[0] for s in stage]))]
+        qdata = [requantize(m, d, self.shift, p.out_bits, f"q_c{j}") for j, d in enumerate(rdata)]
+        m.d.comb += [self.host_rdata.eq(Cat(*rdata)), self.host_qdata.eq(Cat(*qdata))]
         return m

@@ -2,11 +2,12 @@
 
 `SystolicDesign.export` writes the Verilog of the architecture (memories sized
 from ``glb_kib``/``acc_kib``, or for one layer's mapping with its host
-program). `SystolicDesign.verify` runs each layer on the RTL in Amaranth's
-simulator with random int8 operands: outputs bit exact against numpy and RTL
-cycles equal to the model's. Conv layers run as their im2col GEMM; a layer
-over the cycle budget is refused, or with ``scale_down`` shrunk (said in
-its note).
+program). `SystolicDesign.verify` runs each layer on the RTL with random
+int8 operands: outputs bit exact against numpy and RTL cycles equal to the
+model's. Conv layers run as their im2col GEMM. Amaranth's simulator (pysim)
+takes layers within a cycle budget; a layer over it runs at full size on
+Verilator (`verilator_sim`, said in its note), or with ``scale_down`` is
+shrunk for pysim; ``sim="verilator"`` puts every layer on Verilator.
 """
 from __future__ import annotations
 
@@ -17,9 +18,15 @@ import numpy as np
 from ...base import Design, NetworkCost, VerifyReport, VerifyRow
 from .plan import RtlError
 
-__all__ = ["SystolicDesign", "VerifyRow", "VerifyReport", "DEFAULT_MAX_CYCLES"]
+__all__ = ["SystolicDesign", "VerifyRow", "VerifyReport", "DEFAULT_MAX_CYCLES", "SIMULATORS"]
 
 DEFAULT_MAX_CYCLES = 4000
+SIMULATORS = ("auto", "pysim", "verilator")
+
+
+def _verilator_missing() -> str | None:
+    from .verilator import unavailable
+    return unavailable()
 
 
 class SystolicDesign(Design):
@@ -31,14 +38,16 @@ class SystolicDesign(Design):
                            "arrays); give a fixed dataflow")
         self.arch, self.cost = arch, cost
 
-    def _layers(self, name: str | None):
+    def _layers(self, name):
+        """The layers to run: all (None), one name, or a list of names (in the network's order)."""
         if name is None:
             return list(self.cost.layers)
-        hit = [lc for lc in self.cost.layers if lc.name == name]
-        if not hit:
-            names = ", ".join(lc.name for lc in self.cost.layers)
-            raise RtlError(f"--layer {name}: no such layer (layers: {names})")
-        return hit
+        names = [name] if isinstance(name, str) else list(name)
+        known = {lc.name for lc in self.cost.layers}
+        for n in names:
+            if n not in known:
+                raise RtlError(f"--layer {n}: no such layer (layers: {', '.join(lc.name for lc in self.cost.layers)})")
+        return [lc for lc in self.cost.layers if lc.name in names]
 
     def export(self, out_dir, layer: str | None = None, soc: bool = False) -> tuple[str, list]:
         """Write Verilog, design.json/yaml and PORTS.md; returns what was sized and the paths.
@@ -55,34 +64,68 @@ class SystolicDesign(Design):
                     list(paths))
         return "memories sized from glb_kib / acc_kib", list(write(self.arch, out_dir))
 
-    def verify(self, *, layer: str | None = None, scale_down: bool = False, max_cycles: int = DEFAULT_MAX_CYCLES,
-               seed: int = 0, vcd: str | None = None) -> VerifyReport:
-        """Simulate the layers (module docstring); returns the report."""
-        from .sim import simulate_many
+    def verify(self, *, layer: str | list[str] | None = None, scale_down: bool = False, max_cycles: int = DEFAULT_MAX_CYCLES,
+               seed: int = 0, vcd: str | None = None, sim: str = "auto") -> VerifyReport:
+        """Simulate the layers (module docstring); returns the report.
+
+        `sim`: ``pysim`` (Amaranth's simulator, layers within `max_cycles`),
+        ``verilator`` (every layer at full size) or ``auto`` (pysim, and
+        Verilator for a layer over the budget unless `scale_down`).
+        """
         if max_cycles < 1:
             raise RtlError(f"--max-cycles: must be positive, got {max_cycles}")
+        if sim not in SIMULATORS:
+            raise RtlError(f"--sim: must be one of {', '.join(SIMULATORS)}, got {sim!r}")
+        if sim == "verilator" and (scale_down or vcd):
+            raise RtlError(f"{'--scale-down' if scale_down else '--vcd'}: only with pysim (Verilator runs full size)")
         rng = np.random.default_rng(seed)
-        runs = [self._prepare(lc, rng, scale_down, max_cycles) for lc in self._layers(layer)]
+        runs = [self._prepare(lc, rng, scale_down, max_cycles, sim) for lc in self._layers(layer)]
+        on = {e: [i for i, r in enumerate(runs) if r["sim"] == e] for e in ("pysim", "verilator")}
+        results, built = [None] * len(runs), ""
         t0 = time.perf_counter()
-        results = simulate_many(self.arch, [r["case"] for r in runs], vcd=vcd)
+        if on["pysim"]:
+            from .sim import simulate_many
+            got = simulate_many(self.arch, [runs[i]["case"] for i in on["pysim"]], vcd=vcd)
+            for i, res in zip(on["pysim"], got):
+                results[i] = res
+        build_s = 0.0
+        if on["verilator"]:
+            from .verilator_sim import simulate_verilator
+            vl, b = simulate_verilator(self.arch, [runs[i]["case"] for i in on["verilator"]])
+            for i, v in zip(on["verilator"], vl):
+                results[i] = v.result
+            build_s = b.seconds
+            clocks = sum(v.clocks for v in vl)
+            built = (f"; build {'from the cache' if b.cached else 'compiled'} in {b.seconds:.1f} s; "
+                     f"{clocks:,} clocks with loads, {clocks / max(sum(v.seconds for v in vl), 1e-9):,.0f}/s")
         rows = tuple(self._row(r, res) for r, res in zip(runs, results))
-        return VerifyReport(f"{self.arch.describe()}: {len(runs)} layer(s) on the RTL (Amaranth pysim)", rows,
-                            time.perf_counter() - t0)
+        where = " and ".join(f"{len(ix)} on {'Amaranth pysim' if e == 'pysim' else 'Verilator at full size'}"
+                             for e, ix in on.items() if ix)
+        return VerifyReport(f"{self.arch.describe()}: {len(runs)} layer(s) on the RTL ({where}{built})", rows,
+                            time.perf_counter() - t0 - build_s)
 
-    def _prepare(self, lc, rng, scale_down: bool, max_cycles: int) -> dict:
+    def _prepare(self, lc, rng, scale_down: bool, max_cycles: int, sim: str) -> dict:
         from .gemm_view import as_gemm, scale_down as shrink
         from .plan import model_cycles
         from .sim import Case
         arch, layer = self.arch, lc.layer
         run = as_gemm(layer, lc.plan)
         full = model_cycles(arch, run.layer, run.mapping)
-        if full > max_cycles:
-            if not scale_down:
+        engine, why = ("verilator", "") if sim == "verilator" else ("pysim", "")
+        if engine == "pysim" and full > max_cycles:
+            if scale_down:
+                run = shrink(arch, run, max_cycles)
+            elif sim == "auto" and _verilator_missing() is None:
+                engine, why = "verilator", f"on Verilator: {full} model cycles exceed the pysim budget of {max_cycles}"
+            else:
+                hint = "" if sim == "pysim" else f" ({_verilator_missing()})"
                 raise RtlError(f"layer {layer.name!r}: {full} model cycles exceed the pysim budget of "
-                               f"{max_cycles}; use --scale-down (or --max-cycles)")
-            run = shrink(arch, run, max_cycles)
-        a, w, conv = self._operands(layer, run, rng, full <= max_cycles)
-        return {"lc": lc, "run": run, "full": full, "conv": conv, "case": Case(run.layer, run.mapping, a, w)}
+                               f"{max_cycles}; use --sim verilator, --scale-down or --max-cycles{hint}")
+        if engine == "verilator" and _verilator_missing():
+            raise RtlError(f"--sim verilator: {_verilator_missing()}")
+        a, w, conv = self._operands(layer, run, rng, engine == "verilator" or full <= max_cycles)
+        return {"lc": lc, "run": run, "full": full, "conv": conv, "case": Case(run.layer, run.mapping, a, w),
+                "sim": engine, "why": why, "out_bits": arch.out_bits}
 
     def _operands(self, layer, run, rng, whole: bool):
         """Random operands: a conv's real tensors through the host's im2col (and the
@@ -108,6 +151,11 @@ class SystolicDesign(Design):
         lc, run, full, conv = r["lc"], r["run"], r["full"], r["conv"]
         conv_ok = conv is None or np.array_equal(res.outputs, conv)
         notes = [run.note] if run.note else []
+        if r["why"]:
+            notes.append(r["why"])
+        q_ok = np.array_equal(res.quantized, res.quantized_golden)
+        notes.append(f"outputs requantized to int{r['out_bits']} at shift {res.shift} (shift, saturate) "
+                     f"{'=' if q_ok else '!='} numpy")
         if conv is not None:
             notes.append(f"im2col of random conv tensors, {'=' if conv_ok else '!='} direct convolution")
         groups = lc.layer.gemm_view()["G"]

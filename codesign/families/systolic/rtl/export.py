@@ -80,6 +80,9 @@ _DOC = {
     "acc_we": "write a row of partial sums (host reload, while not busy)",
     "acc_wdata": "row to write: lane j (bits [j*acc_bits +: acc_bits]) for mesh column j",
     "acc_rdata": "row read at acc_addr, one cycle later: lane j for mesh column j (signed acc_bits)",
+    "requant_shift": "requantization shift of out_rdata (host, per layer; at most acc_bits - 1)",
+    "out_rdata": "the acc_rdata row requantized: lane j = clip(sum >> requant_shift) to signed out_bits "
+                 "(arithmetic shift, saturate); what a finished output tile sends to DRAM",
 }
 
 
@@ -87,8 +90,8 @@ def ports_markdown(p: RtlParams) -> str:
     """PORTS.md: the top-level ports, the host protocol, the memory layouts, the timing."""
     lines = [f"# `{MODULE}` ports", "",
              f"{p.rows}x{p.cols} {p.dataflow} systolic array, int{p.op_bits} operands, int{p.acc_bits} "
-             f"accumulation; west bank {p.west_depth} words, north bank {p.north_depth} words, "
-             f"accumulator {p.acc_depth} rows of {p.cols} sums.", "",
+             f"accumulation, int{p.out_bits} outputs; west bank {p.west_depth} words, north bank "
+             f"{p.north_depth} words, accumulator {p.acc_depth} rows of {p.cols} sums.", "",
              "| port | dir | bits | meaning |", "|---|---|---|---|",
              "| clk | in | 1 | " + _DOC["clk"] + " |", "| rst | in | 1 | " + _DOC["rst"] + " |"]
     for name, member in top_signature(p).members.items():
@@ -102,7 +105,8 @@ def ports_markdown(p: RtlParams) -> str:
               "2. Set the tile configuration (`ext_*`, `fold_*`, `nfold_*`, `order_*`, `accumulate`) and "
               "hold `start` high for one cycle.",
               "3. Wait for `done`; `cycles` then holds the tile's compute cycles.",
-              "4. Read result rows: drive `acc_addr`, sample `acc_rdata` one cycle later.", "",
+              "4. Read result rows: drive `acc_addr`, sample `acc_rdata` (partial sums, to spill) or "
+              "`out_rdata` (a finished tile, requantized with `requant_shift`) one cycle later.", "",
               "Roles: os puts M on the rows, N on the cols and streams K; ws puts K on the rows, N on the "
               "cols and streams M; is puts K on the rows, M on the cols and streams N. Conv layers run as "
               "their im2col GEMM (`Layer.gemm_view()`), prepared by the host.", "",
@@ -111,9 +115,10 @@ def ports_markdown(p: RtlParams) -> str:
               "north word lane j = os B[time, col_block*fold_col + j], ws/is stationary "
               "[row, col_block*fold_col + j]; accumulator row lane j = output at column col_block*fold_col + j.",
               "", "## Timing", "",
-              f"A fold with `t` streamed vectors on `r` x `c` used PEs takes `t + r + c - 1` cycles; a tile "
-              f"adds {ft.per_glb_tile}. This is the cost model's `rtl` timing mode "
-              f"(codesign/mapper/timing.py: {ft}).", ""]
+              f"Folds run back to back: a fold with `t` streamed vectors takes `max(t, {p.rows})` cycles "
+              f"(at least the array's rows); a tile adds {int(ft.tile_const(p.rows, p.cols))} (fill and drain). "
+              f"This is the cost model's `rtl` timing mode "
+              f"(codesign/families/systolic/timing.py: {ft}).", ""]
     return "\n".join(lines)
 
 

@@ -5,17 +5,20 @@ skews them so that lane ``i`` of the west vector reaches row ``i`` ``i``
 cycles later and lane ``j`` of the north vector reaches column ``j`` ``j``
 cycles later. Inside, ``a`` moves one PE right per cycle, so PE(i, j) sees
 the operands of the vector entered at cycle ``x`` at cycle ``x + i + j``:
-a wavefront.
+a wavefront. The fold marker (os ``first``, ws ``swap``) enters with the
+west vector on every row and rides the same wavefront, so consecutive
+folds follow each other through the mesh without a bubble.
 
-Each column has one output bus (``acc_bits`` wide) selecting one PE at a
-time (a balanced mux tree). Output stationary: the PE whose ``out_sel`` is high
-(the wavefront finishes row ``i`` of column ``j`` at a distinct cycle).
-Weight/input stationary: the partial sum leaving row ``tap[j]`` (the last
-used row of the fold), so unused rows add no latency.
+Each column has one output bus (``acc_bits`` wide). Output stationary: the
+PE whose ``first`` input is high (the previous fold's sum, in the cycle it
+is replaced; a balanced one-hot mux tree, at most one row per column is
+selected because fold markers are at least ``rows`` cycles apart).
+Weight/input stationary: the partial sum leaving the last physical row, so
+the output latency is the same for every fold (unused rows add zero).
 """
 from __future__ import annotations
 
-from amaranth.hdl import Array, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -52,11 +55,10 @@ class Mesh(wiring.Component):
     Ports (all per fold, driven by the controller):
 
     - ``west``: `rows` signed lanes (os: inputs/A; ws/is: the streamed operand),
-      ``first``/``last`` (os only): per-lane flags, already masked to used rows;
+      ``first`` (os) / ``swap`` (ws/is): the fold marker, one bit for all rows;
     - ``north``: `cols` signed lanes (os: B, streamed; ws/is: the stationary
-      operand's row being preloaded), ``pl_we``/``pl_row`` (ws/is): preload
-      write enable and target row, applied to column 0 and skewed with the data;
-    - ``tap`` (ws/is): per column, the row whose partial sum drives the bus;
+      operand's row being preloaded into the shadow registers), ``pl_we``/``pl_row``
+      (ws/is): preload write enable and target row, applied to column 0 and skewed with the data;
     - ``bus``: per column, the output value.
     """
 
@@ -69,10 +71,9 @@ class Mesh(wiring.Component):
             "bus": Out(data.ArrayLayout(signed(p.acc_bits), p.cols)),
         }
         if p.os:
-            sig |= {"first": In(p.rows), "last": In(p.rows)}
+            sig |= {"first": In(1)}
         else:
-            sig |= {"pl_we": In(1), "pl_row": In(unsigned(row_bits)),
-                    "tap": In(data.ArrayLayout(unsigned(row_bits), p.cols))}
+            sig |= {"swap": In(1), "pl_we": In(1), "pl_row": In(unsigned(row_bits))}
         super().__init__(sig)
 
     def elaborate(self, platform):
@@ -81,20 +82,19 @@ class Mesh(wiring.Component):
         west = [delayed(m, self.west[i], i, f"west{i}") for i in range(R)]
         north = [delayed(m, self.north[j], j, f"north{j}") for j in range(C)]
         if p.os:
-            first = [delayed(m, self.first[i], i, f"first{i}") for i in range(R)]
-            last = [delayed(m, self.last[i], i, f"last{i}") for i in range(R)]
+            first = [delayed(m, self.first, i, f"first{i}") for i in range(R)]
             pes = [[OsPE(p.op_bits, p.acc_bits) for _ in range(C)] for _ in range(R)]
             for i in range(R):
                 for j in range(C):
                     pe = pes[i][j]
                     m.submodules[f"pe_{i}_{j}"] = pe
-                    left = (west[i], first[i], last[i]) if j == 0 else \
-                        (pes[i][j - 1].a_out, pes[i][j - 1].first_out, pes[i][j - 1].last_out)
-                    m.d.comb += [pe.a.eq(left[0]), pe.first.eq(left[1]), pe.last.eq(left[2]),
+                    left = (west[i], first[i]) if j == 0 else (pes[i][j - 1].a_out, pes[i][j - 1].first_out)
+                    m.d.comb += [pe.a.eq(left[0]), pe.first.eq(left[1]),
                                  pe.b.eq(north[j] if i == 0 else pes[i - 1][j].b_out)]
             for j in range(C):
-                m.d.comb += self.bus[j].eq(onehot_mux([(pes[i][j].out_sel, pes[i][j].acc) for i in range(R)])[1])
+                m.d.comb += self.bus[j].eq(onehot_mux([(pes[i][j].first, pes[i][j].acc) for i in range(R)])[1])
         else:
+            swap = [delayed(m, self.swap, i, f"swap{i}") for i in range(R)]
             we = [self.pl_we] + [Signal(name=f"pl_we_c{j}") for j in range(1, C)]
             row = [self.pl_row] + [Signal.like(self.pl_row, name=f"pl_row_c{j}") for j in range(1, C)]
             for j in range(1, C):
@@ -105,8 +105,9 @@ class Mesh(wiring.Component):
                     pe = pes[i][j]
                     m.submodules[f"pe_{i}_{j}"] = pe
                     m.d.comb += [pe.a.eq(west[i] if j == 0 else pes[i][j - 1].a_out),
+                                 pe.swap.eq(swap[i] if j == 0 else pes[i][j - 1].swap_out),
                                  pe.psum_in.eq(0 if i == 0 else pes[i - 1][j].psum_out),
                                  pe.w_data.eq(north[j]), pe.w_we.eq(we[j] & (row[j] == i))]
             for j in range(C):
-                m.d.comb += self.bus[j].eq(Array(pes[i][j].psum_out for i in range(R))[self.tap[j]])
+                m.d.comb += self.bus[j].eq(pes[R - 1][j].psum_out)
         return m

@@ -33,9 +33,13 @@ class RtlParams:
     north_depth: int = 64
     acc_depth: int = 64
     cycle_bits: int = 32
+    out_bits: int | None = None         # requantized output word (host read port ``out_rdata``); None: op_bits
 
     def __post_init__(self):
-        for k in ("rows", "cols", "op_bits", "acc_bits", "west_depth", "north_depth", "acc_depth", "cycle_bits"):
+        if self.out_bits is None:
+            object.__setattr__(self, "out_bits", self.op_bits)
+        for k in ("rows", "cols", "op_bits", "acc_bits", "west_depth", "north_depth", "acc_depth", "cycle_bits",
+                  "out_bits"):
             v = getattr(self, k)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise RtlError(f"rtl.{k}: must be a positive integer, got {v!r}")
@@ -43,6 +47,8 @@ class RtlParams:
             raise RtlError(f"rtl.dataflow: must be os, ws or is, got {self.dataflow!r}")
         if self.acc_bits < 2 * self.op_bits:
             raise RtlError(f"rtl.acc_bits: must be at least 2 x op_bits = {2 * self.op_bits}")
+        if self.out_bits > self.acc_bits:
+            raise RtlError(f"rtl.out_bits: must be at most acc_bits = {self.acc_bits}")
         if self.rows * self.op_bits > 65536 or self.cols * self.acc_bits > 65536:
             raise RtlError("rtl: a scratchpad or accumulator row would exceed Amaranth's 65,536-bit signal limit")
 
@@ -63,6 +69,11 @@ class RtlParams:
     @property
     def acc_addr_bits(self) -> int:
         return _bits(self.acc_depth - 1)
+
+    @property
+    def shift_bits(self) -> int:
+        """Width of ``requant_shift`` (0 .. acc_bits - 1)."""
+        return _bits(self.acc_bits - 1)
 
     @property
     def dim_bits(self) -> int:
@@ -91,7 +102,7 @@ class RtlParams:
         return cls(arch.rows, arch.cols, arch.dataflow, arch.op_bits, arch.acc_bits,
                    max(1, int(glb / 2 // (arch.rows * arch.op_bits / 8))),
                    max(1, int(glb / 2 // (arch.cols * arch.op_bits / 8))),
-                   max(1, int(acc // (arch.cols * arch.acc_bits / 8))))
+                   max(1, int(acc // (arch.cols * arch.acc_bits / 8))), out_bits=arch.out_bits)
 
     @classmethod
     def for_plans(cls, arch: SystolicArch, plans: "list[Plan]") -> "RtlParams":
@@ -100,7 +111,7 @@ class RtlParams:
         for p in plans:
             for tile in p.tiles():
                 w, n, a = (max(x, y) for x, y in zip((w, n, a), depths(p, tile.extent)))
-        return cls(arch.rows, arch.cols, arch.dataflow, arch.op_bits, arch.acc_bits, w, n, a)
+        return cls(arch.rows, arch.cols, arch.dataflow, arch.op_bits, arch.acc_bits, w, n, a, out_bits=arch.out_bits)
 
 
 def depths(plan: Plan, extent: tuple[int, int, int]) -> tuple[int, int, int]:

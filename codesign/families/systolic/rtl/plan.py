@@ -37,7 +37,8 @@ from ..mapping import Mapping
 from ..timing import fold_timing
 from ....workload import Layer
 
-__all__ = ["RtlError", "ROLE_DIMS", "Plan", "Tile", "make_plan", "model_cycles", "fold_sizes"]
+__all__ = ["RtlError", "ROLE_DIMS", "Plan", "Tile", "make_plan", "model_cycles", "tile_model_cycles",
+           "fold_sizes"]
 
 ROW, COL, TIME = 0, 1, 2
 
@@ -154,11 +155,12 @@ def make_plan(arch: SystolicArch, layer: Layer, mapping: Mapping) -> Plan:
 def model_cycles(arch: SystolicArch, layer: Layer, mapping: Mapping) -> int:
     """Compute cycles of the ``rtl`` timing mode, straight from the mapping (closed form).
 
-    ``per_layer + per_glb_tile*glb_tiles + sum over folds (per_fold + per_rows*R
-    + per_cols*C + per_used_rows*used_rows + per_used_cols*used_cols + per_t*t)``
-    with the coefficients of `codesign.families.systolic.timing.fold_timing("rtl", dataflow)`.
-    The sums over folds are closed forms: along each role the folds' extents add
-    up to the bound, so e.g. ``sum used_rows = B_row * folds_col * folds_time``.
+    ``per_layer + tile_const*glb_tiles + sum over folds (fold_const + per_used_rows*used_rows
+    + per_used_cols*used_cols + per_t*max(t, t_floor))`` with the coefficients of
+    `codesign.families.systolic.timing.fold_timing("rtl", dataflow)`. The sums over
+    folds are closed forms: the folds are every combination of a row, a col and a
+    time fold, so e.g. ``sum used_rows = B_row * folds_col * folds_time`` and the
+    floored ``t`` sums over the time folds only, times the row and col fold counts.
     """
     plan = make_plan(arch, layer, mapping)
     ft = fold_timing("rtl", arch.dataflow)
@@ -166,4 +168,18 @@ def model_cycles(arch: SystolicArch, layer: Layer, mapping: Mapping) -> int:
     folds = [sum(-(-e // plan.fold[r]) for _, e in plan.tiles_along(r)) for r in range(3)]
     n_folds = math.prod(folds)
     used = [plan.bounds[r] * n_folds // folds[r] for r in range(3)]
-    return ft.total(arch.rows, arch.cols, n_folds, used[ROW], used[COL], used[TIME], math.prod(tiles))
+    floor = ft.t_floor(arch.rows)
+    t_sum = sum(max(min(plan.fold[TIME], e - k * plan.fold[TIME]), floor)
+                for _, e in plan.tiles_along(TIME) for k in range(-(-e // plan.fold[TIME])))
+    return int(ft.total(arch.rows, arch.cols, n_folds, used[ROW], used[COL], folds[ROW] * folds[COL] * t_sum,
+                        math.prod(tiles)))
+
+
+def tile_model_cycles(arch: SystolicArch, plan: Plan) -> list[int]:
+    """The ``rtl`` timing per glb tile, fold by fold (what the RTL's counter shows per tile)."""
+    ft = fold_timing("rtl", arch.dataflow)
+    out = [int(ft.tile_const(arch.rows, arch.cols)
+               + sum(ft.fold_cycles(arch.rows, arch.cols, r, c, t) for r, c, t in plan.fold_extents(tile)))
+           for tile in plan.tiles()]
+    out[0] += ft.per_layer
+    return out

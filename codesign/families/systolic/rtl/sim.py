@@ -5,12 +5,18 @@ tile's operands out in the scratchpad banks, pulses ``start``, waits for
 ``done``, keeps partial sums in the accumulator while consecutive tiles
 share an output tile (else reads them out and, when the reduction resumes,
 writes them back), and finally compares the results with a numpy golden
-``a @ b`` (int64) wrapped to ``acc_bits`` two's complement. The measured
+``a @ b`` (int64) wrapped to ``acc_bits`` two's complement. A finished
+output tile is also read through the requantizing port (``out_rdata``) and
+compared with `requantize` of the golden at the same shift: arithmetic
+shift right, saturate to ``out_bits``. The shift is the case's ``shift``, or
+by default `requant_shift` of the layer's reduction length (the streaming
+family's rule). The measured
 cycles are the RTL's cycle counter summed over glb tiles; `model_cycles`
 is the cost model's ``rtl`` timing formula for the same mapping.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,14 +24,14 @@ from amaranth.sim import Simulator
 
 from ..arch import SystolicArch
 from ..mapping import Mapping
-from ..timing import fold_timing
 from ....workload import Layer
 from .controller import ROLE_CODES
 from .params import RtlParams, depths
-from .plan import COL, ROW, TIME, Plan, RtlError, make_plan, model_cycles
+from .plan import COL, ROW, TIME, Plan, RtlError, make_plan, model_cycles, tile_model_cycles
 from .top import ROLE_NAMES, Top
 
-__all__ = ["SimResult", "Case", "simulate", "simulate_many", "model_cycles", "golden", "wrap"]
+__all__ = ["SimResult", "Case", "simulate", "simulate_many", "model_cycles", "golden", "wrap", "requantize",
+           "requant_shift"]
 
 
 def wrap(x: np.ndarray, bits: int) -> np.ndarray:
@@ -40,22 +46,43 @@ def golden(a: np.ndarray, b: np.ndarray, acc_bits: int) -> np.ndarray:
     return wrap(a.astype(np.int64) @ b.astype(np.int64), acc_bits)
 
 
+def requantize(x: np.ndarray, shift: int, out_bits: int) -> np.ndarray:
+    """``clip(x >> shift)`` to signed `out_bits` (int64, arithmetic shift): the RTL's
+    read-out path (`buffers.requantize`) and the streaming engines' rule."""
+    x = np.asarray(x, dtype=np.int64)
+    return np.clip(x >> shift, -(1 << (out_bits - 1)), (1 << (out_bits - 1)) - 1)
+
+
+def requant_shift(k: int, op_bits: int, out_bits: int) -> int:
+    """The default per-layer shift, the streaming engines' rule generalized to `out_bits`:
+    a product of random `op_bits` operands has about ``2 (op_bits - 1)`` magnitude bits and
+    a sum of `k` of them ``log2(k) / 2`` more, so ``2 op_bits - 1 - out_bits + ceil(log2 k) // 2``
+    (``op_bits - 1 + ceil(log2 k) // 2`` at ``out_bits == op_bits``, as
+    `codesign.families.streaming.rtl.plan.requant_shift`) maps random data onto most of the
+    output range; extreme operands saturate."""
+    return max(0, 2 * op_bits - 1 - out_bits + math.ceil(math.log2(max(k, 1))) // 2)
+
+
 @dataclass(frozen=True)
 class Case:
-    """One layer run: a GEMM layer, its mapping and operands ``a`` (M x K), ``b`` (K x N)."""
+    """One layer run: a GEMM layer, its mapping and operands ``a`` (M x K), ``b`` (K x N);
+    `shift` the requantization shift (None: `requant_shift` of the layer's K)."""
 
     layer: Layer
     mapping: Mapping
     a: np.ndarray
     b: np.ndarray
+    shift: int | None = None
 
 
 @dataclass(frozen=True)
 class SimResult:
     """Outcome of one simulated layer.
 
-    `cycles` sums the RTL cycle counter over the glb tiles; `tile_cycles` and
-    `model_tile_cycles` give it per tile (measured / formula).
+    `outputs` are the accumulators (``acc_bits``), `quantized` the same read
+    through the requantizing port (``out_bits``, at `shift`), each with its
+    golden. `cycles` sums the RTL cycle counter over the glb tiles;
+    `tile_cycles` and `model_tile_cycles` give it per tile (measured / formula).
     """
 
     outputs: np.ndarray
@@ -65,6 +92,9 @@ class SimResult:
     tile_cycles: tuple[int, ...]
     model_tile_cycles: tuple[int, ...]
     folds: int
+    quantized: np.ndarray | None = None
+    quantized_golden: np.ndarray | None = None
+    shift: int = 0
 
     @property
     def glb_tiles(self) -> int:
@@ -72,14 +102,16 @@ class SimResult:
 
     @property
     def bit_exact(self) -> bool:
-        return bool(np.array_equal(self.outputs, self.golden))
+        """Accumulators and requantized outputs both equal numpy's."""
+        return bool(np.array_equal(self.outputs, self.golden)
+                    and np.array_equal(self.quantized, self.quantized_golden))
 
     @property
     def cycle_exact(self) -> bool:
         return self.cycles == self.model_cycles and self.tile_cycles == self.model_tile_cycles
 
     def summary(self) -> str:
-        bad = int(np.count_nonzero(self.outputs != self.golden))
+        bad = int(np.count_nonzero((self.outputs != self.golden) | (self.quantized != self.quantized_golden)))
         return (f"outputs {'bit exact' if self.bit_exact else f'{bad} of {self.outputs.size} WRONG'}, "
                 f"RTL {self.cycles} cycles vs model {self.model_cycles} "
                 f"({self.glb_tiles} glb tiles, {self.folds} folds)")
@@ -119,6 +151,7 @@ class _Host:
     def __init__(self, top: Top, arch: SystolicArch, case: Case, plan: Plan, backdoor: bool):
         self.top, self.arch, self.case, self.plan, self.backdoor = top, arch, case, plan, backdoor
         self.p = top.p
+        self.shift = _shift_of(case, top.p)
         dims = plan.dims
         self.x_role = TIME if plan.dataflow == "os" else ROW      # north run dim
         self.y_role = ROW if plan.dataflow == "os" else TIME      # accumulator run dim
@@ -126,6 +159,8 @@ class _Host:
         self.north_op = _operand(case.a, case.b, dims[COL], dims[self.x_role])
         self.out = np.zeros((case.layer.bounds["M"], case.layer.bounds["N"]), dtype=np.int64)
         self.out_view = self.out if (dims[COL], dims[self.y_role]) == ("M", "N") else self.out.T
+        self.q = np.zeros_like(self.out)
+        self.q_view = self.q if self.out_view is self.out else self.q.T
 
     async def write(self, ctx, mem, port: str, words: list[int]):
         if self.backdoor:
@@ -140,26 +175,30 @@ class _Host:
             await ctx.tick()
         ctx.set(getattr(top, f"{port}_we"), 0)
 
-    def _acc_block(self, tile):
+    def _acc_block(self, tile, view=None):
         sl = tuple(slice(tile.base[r], tile.base[r] + tile.extent[r]) for r in (COL, self.y_role))
-        return self.out_view[sl]
+        return (self.out_view if view is None else view)[sl]
 
-    async def acc_out(self, ctx, tile):
-        """Read the tile's accumulator rows into the host's output array."""
+    async def acc_out(self, ctx, tile, final: bool):
+        """Read the tile's accumulator rows into the host's output array; a `final` tile
+        (its reduction done) also through the requantizing port, always via the ports."""
         p, plan = self.p, self.plan
         n = plan.folds_in(tile.extent)
         rows = n[COL] * tile.extent[self.y_role]
         words = np.zeros((rows, p.cols), dtype=np.int64)
+        qwords = np.zeros((rows, p.cols), dtype=np.int64)
         for addr in range(rows):
-            if self.backdoor:
+            if self.backdoor and not final:
                 words[addr] = [ctx.get(self.top.acc.banks[j][addr]) for j in range(p.cols)]
             else:
                 ctx.set(self.top.acc_addr, addr)
                 await ctx.tick()
                 words[addr] = _unpack(ctx.get(self.top.acc_rdata), p.cols, p.acc_bits)
+                qwords[addr] = _unpack(ctx.get(self.top.out_rdata), p.cols, p.out_bits)
         f = plan.fold[COL]
-        blk = words[:, :f].reshape(n[COL], tile.extent[self.y_role], f).transpose(0, 2, 1)
-        self._acc_block(tile)[...] = blk.reshape(n[COL] * f, -1)[:tile.extent[COL]]
+        for w, view in ((words, self.out_view), (qwords, self.q_view)) if final else ((words, self.out_view),):
+            blk = w[:, :f].reshape(n[COL], tile.extent[self.y_role], f).transpose(0, 2, 1)
+            self._acc_block(tile, view)[...] = blk.reshape(n[COL] * f, -1)[:tile.extent[COL]]
 
     async def acc_in(self, ctx, tile):
         """Write the tile's partial sums back into the accumulator."""
@@ -202,7 +241,9 @@ class _Host:
 
     async def run(self, ctx) -> tuple[list[int], int]:
         plan = self.plan
+        ctx.set(self.top.requant_shift, self.shift)
         k = plan.k_role
+        k_tiles = max(t.index[k] for t in plan.tiles()) + 1
         out_roles = [r for r in range(3) if r != k]
         tiles = list(plan.tiles())
         resident, cycles, folds = None, [], 0
@@ -215,21 +256,23 @@ class _Host:
             resident = key
             nxt = tuple(tiles[i + 1].index[r] for r in out_roles) if i + 1 < len(tiles) else None
             if nxt != key:
-                await self.acc_out(ctx, tile)
+                await self.acc_out(ctx, tile, tile.index[k] == k_tiles - 1)
         return cycles, folds
 
 
 def _tile_model(arch: SystolicArch, plan: Plan) -> list[int]:
     """The timing formula per glb tile (same coefficients as `model_cycles`)."""
-    ft = fold_timing("rtl", arch.dataflow)
-    out = []
-    for tile in plan.tiles():
-        cyc = ft.per_glb_tile
-        for r, c, t in plan.fold_extents(tile):
-            cyc += ft.fold_cycles(arch.rows, arch.cols, r, c, t)
-        out.append(cyc)
-    out[0] += ft.per_layer
-    return out
+    return tile_model_cycles(arch, plan)
+
+
+def _shift_of(case: Case, p: RtlParams) -> int:
+    """The case's requantization shift (default `requant_shift`), checked against the port."""
+    if case.shift is None:
+        return min(requant_shift(case.layer.bounds["K"], p.op_bits, p.out_bits), p.acc_bits - 1)
+    shift = case.shift
+    if isinstance(shift, bool) or not isinstance(shift, int) or not 0 <= shift < p.acc_bits:
+        raise RtlError(f"requant_shift: must be an integer in 0..{p.acc_bits - 1} (acc_bits - 1), got {shift!r}")
+    return shift
 
 
 def _check_operands(arch: SystolicArch, case: Case):
@@ -271,9 +314,11 @@ def simulate_many(arch: SystolicArch, cases: list[Case], *, params: RtlParams | 
         for case, plan in zip(cases, plans):
             host = _Host(top, arch, case, plan, backdoor)
             cycles, folds = await host.run(ctx)
-            results.append(SimResult(host.out.copy(), golden(case.a, case.b, arch.acc_bits), sum(cycles),
+            want = golden(case.a, case.b, arch.acc_bits)
+            results.append(SimResult(host.out.copy(), want, sum(cycles),
                                      model_cycles(arch, case.layer, case.mapping), tuple(cycles),
-                                     tuple(_tile_model(arch, plan)), folds))
+                                     tuple(_tile_model(arch, plan)), folds, host.q.copy(),
+                                     requantize(want, host.shift, params.out_bits), host.shift))
 
     sim.add_testbench(bench)
     if vcd:
@@ -285,6 +330,7 @@ def simulate_many(arch: SystolicArch, cases: list[Case], *, params: RtlParams | 
 
 
 def simulate(arch: SystolicArch, layer: Layer, mapping: Mapping, a: np.ndarray, b: np.ndarray, *,
-             backdoor: bool = True, vcd: str | None = None) -> SimResult:
-    """Run one GEMM layer on the RTL; outputs (int64, wrapped to acc_bits) and measured cycles."""
-    return simulate_many(arch, [Case(layer, mapping, a, b)], backdoor=backdoor, vcd=vcd)[0]
+             backdoor: bool = True, vcd: str | None = None, shift: int | None = None) -> SimResult:
+    """Run one GEMM layer on the RTL; outputs (int64, wrapped to acc_bits), requantized
+    outputs (at `shift`, default `requant_shift`) and measured cycles."""
+    return simulate_many(arch, [Case(layer, mapping, a, b, shift)], backdoor=backdoor, vcd=vcd)[0]

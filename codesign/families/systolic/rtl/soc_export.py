@@ -98,12 +98,13 @@ def soc_ports_markdown(p: RtlParams, data_bytes: int, desc_depth: int) -> str:
              f"With a DRAM that returns a read burst's first beat {LATENCY_CYCLES} cycle after its address and "
              "then one beat per cycle: `CYCLES = PROLOGUE + L + sum over tiles (STEP + max(C_i + RUN_C, L + RUN_L))"
              " - (L + RUN_L - RUN_C, on the last tile: no load) + stores + reloads`, where `C_i` is tile i's compute "
-             "cycles, `L` a full tile's load (its words times beats per word), stores "
+             "cycles (Top's pipelined folds: `2 + R + C` per tile, `+ R` for ws/is, plus `max(t, R)` per fold), `L` a full tile's load (its words times beats per word), stores "
              f"`acc_rows * {k['acc']} + {stalls.STORE_EXTRA}` after every visit of an output tile and reloads "
              f"`acc_rows * {k['acc']} + {stalls.RELOAD_EXTRA}` before every later visit; PROLOGUE = "
              f"{stalls.PROLOGUE_CYCLES}, STEP = {stalls.STEP_CYCLES}, RUN_C = {stalls.RUN_AFTER_COMPUTE}, "
              f"RUN_L = {stalls.RUN_AFTER_LOAD}. Loads overlap compute (ping-pong banks); stores and reloads do "
-             "not (one accumulator).", ""]
+             "not (one accumulator). Stores and reloads move raw accumulator rows (`acc_bits` per element; "
+             "`requant_shift` is 0, `out_rdata` unused).", ""]
     return "\n".join(lines)
 
 

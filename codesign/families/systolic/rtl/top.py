@@ -8,7 +8,9 @@ Host protocol (PORTS.md has the full port list):
    accumulator, write them back (``acc_we``);
 2. set the tile configuration ports and hold ``start`` high for one cycle;
 3. wait for ``done`` (``busy`` falls; ``cycles`` holds the busy cycles);
-4. read result rows: put ``acc_addr``, read ``acc_rdata`` one cycle later.
+4. read result rows: put ``acc_addr``, read ``acc_rdata`` (partial sums, to
+   spill) or ``out_rdata`` (a finished tile: requantized to ``out_bits`` with
+   ``requant_shift``) one cycle later.
 
 Conv layers run as their im2col GEMM (`Layer.gemm_view()`), prepared by the host.
 """
@@ -41,6 +43,7 @@ def top_signature(p: RtlParams) -> wiring.Signature:
         "north_we": In(1), "north_addr": In(p.north_addr_bits), "north_wdata": In(p.cols * p.op_bits),
         "acc_addr": In(p.acc_addr_bits), "acc_we": In(1), "acc_wdata": In(p.cols * p.acc_bits),
         "acc_rdata": Out(p.cols * p.acc_bits),
+        "requant_shift": In(p.shift_bits), "out_rdata": Out(p.cols * p.out_bits),
     }
     return wiring.Signature(sig)
 
@@ -86,13 +89,14 @@ class Top(wiring.Component):
         m.d.comb += [mesh.west[i].eq(Mux(ctrl.lane_valid[i], west.r_data[i], 0)) for i in range(p.rows)]
         m.d.comb += [mesh.north[j].eq(north.r_data[j]) for j in range(p.cols)]
         if p.os:
-            m.d.comb += [mesh.first.eq(ctrl.first), mesh.last.eq(ctrl.last)]
+            m.d.comb += mesh.first.eq(ctrl.marker)
         else:
-            m.d.comb += [mesh.pl_we.eq(ctrl.pl_we), mesh.pl_row.eq(ctrl.pl_row), mesh.tap.eq(acc.tap)]
+            m.d.comb += [mesh.swap.eq(ctrl.marker), mesh.pl_we.eq(ctrl.pl_we), mesh.pl_row.eq(ctrl.pl_row)]
 
         m.d.comb += [acc.valid.eq(ctrl.out_valid), acc.addr.eq(ctrl.out_addr),
                      acc.overwrite.eq(ctrl.out_overwrite), acc.used_cols.eq(ctrl.out_cols),
-                     acc.tap_row.eq(ctrl.out_tap), acc.bus.eq(mesh.bus), ctrl.acc_pending.eq(acc.pending),
+                     acc.bus.eq(mesh.bus),
                      acc.busy.eq(ctrl.busy), acc.host_addr.eq(self.acc_addr), acc.host_we.eq(self.acc_we),
-                     acc.host_wdata.eq(self.acc_wdata), self.acc_rdata.eq(acc.host_rdata)]
+                     acc.host_wdata.eq(self.acc_wdata), self.acc_rdata.eq(acc.host_rdata),
+                     acc.shift.eq(self.requant_shift), self.out_rdata.eq(acc.host_qdata)]
         return m
