@@ -146,6 +146,36 @@ def test_space_bruteforce_strategy_agrees():
                 assert va == pytest.approx(vb, rel=1e-12)
 
 
+def sample_case(layer, arch, sp, case, n, rng):
+    """`n` random complete mappings of a bound-model case: their term products, the batch, and
+    which of them the case describes exactly (the choices of a ``phi`` case, and of the
+    dram-order class of role r when some role-r dim is split at dram)."""
+    idx = np.stack([rng.integers(0, len(b.V), n) for b in case.blocks], axis=1)
+    P = case.P0 * np.prod([b.V[idx[:, k]] for k, b in enumerate(case.blocks)], axis=0)
+    choice = np.zeros((n, len(sp.dims)), dtype=np.int64)
+    for k, b in enumerate(case.blocks):
+        choice[:, list(b.dims)] = b.choice[idx[:, k]]
+    batch = sp.batch(choice, case.dram_order)
+    roles = np.array([layer.role(d) for d in layer.dim_names])
+    r0 = layer.role([d for d in sp.dram_orders[case.dram_order] if layer.bounds[d] > 1][-1])
+    dram = batch.factors[:, 0, :]
+    real = (dram[:, roles == r0] > 1).any(axis=1) | ~(dram > 1).any(axis=1)
+    st_dims = np.array([d in layer.tensor(arch.stationary).dims for d in layer.dim_names])
+    phi = ~(batch.factors[:, 1, st_dims] > 1).any(1) & (
+        (r0 == {"outputs": "k", "weights": "m", "inputs": "n"}[arch.stationary])
+        | ~(dram[:, st_dims] > 1).any(1))
+    exact = real & (phi if case.phi else ~phi)
+    if case.halo is None:      # a no-halo case: exact unless the innermost dram loop slides
+        order = sp.dram_orders[case.dram_order]
+        pos = np.array([order.index(d) for d in layer.dim_names])
+        inner = np.where(dram > 1, pos, -1).argmax(axis=1)
+        slides = np.array([layer.dim_names[j] in sp.sliding_dims for j in inner])
+        exact &= ~(slides & (dram > 1).any(axis=1))
+    else:
+        assert (dram[:, case.halo] > 1).all()
+    return P, batch, exact
+
+
 def test_bound_model_is_exact_on_canonical_mappings():
     """The pruning model reproduces cost.evaluate on complete mappings its case
     describes exactly: the choices of a ``phi`` case, and of the dram-order
@@ -154,37 +184,14 @@ def test_bound_model_is_exact_on_canonical_mappings():
     rng = np.random.default_rng(3)
     checked = 0
     for layer in LAYERS.values():
-        roles = np.array([layer.role(d) for d in layer.dim_names])
         for arch in ARCHS:
             sp = MappingSpace(layer, arch)
             sc = Scorer.of(layer, arch)
             for case in cases(sp):
-                n = 300
-                idx = np.stack([rng.integers(0, len(b.V), n) for b in case.blocks], axis=1)
-                P = case.P0 * np.prod([b.V[idx[:, k]] for k, b in enumerate(case.blocks)], axis=0)
+                P, batch, exact = sample_case(layer, arch, sp, case, 300, rng)
                 lat, energy, fits = sc(P)
-                choice = np.zeros((n, len(sp.dims)), dtype=np.int64)
-                for k, b in enumerate(case.blocks):
-                    choice[:, list(b.dims)] = b.choice[idx[:, k]]
-                batch = sp.batch(choice, case.dram_order)
                 c = evaluate(layer, arch, batch)
                 assert np.array_equal(fits, c.feasible)
-                r0 = layer.role([d for d in sp.dram_orders[case.dram_order] if layer.bounds[d] > 1][-1])
-                dram = batch.factors[:, 0, :]
-                real = (dram[:, roles == r0] > 1).any(axis=1) | ~(dram > 1).any(axis=1)
-                st_dims = np.array([d in layer.tensor(arch.stationary).dims for d in layer.dim_names])
-                phi = ~(batch.factors[:, 1, st_dims] > 1).any(1) & (
-                    (r0 == {"outputs": "k", "weights": "m", "inputs": "n"}[arch.stationary])
-                    | ~(dram[:, st_dims] > 1).any(1))
-                exact = real & (phi if case.phi else ~phi)
-                if case.halo is None:      # a no-halo case: exact unless the innermost dram loop slides
-                    order = sp.dram_orders[case.dram_order]
-                    pos = np.array([order.index(d) for d in layer.dim_names])
-                    inner = np.where(dram > 1, pos, -1).argmax(axis=1)
-                    slides = np.array([layer.dim_names[j] in sp.sliding_dims for j in inner])
-                    exact &= ~(slides & (dram > 1).any(axis=1))
-                else:
-                    assert (dram[:, case.halo] > 1).all()
                 lb = np.ceil(lat * (1 - 1e-12))
                 assert np.array_equal(lb[exact], c.latency_cycles[exact])
                 assert np.allclose(energy[exact], c.energy_pj[exact], rtol=1e-12, atol=0)

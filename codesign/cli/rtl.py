@@ -2,7 +2,9 @@
 
 ``codesign export CONFIG -o DIR [--layer NAME]`` writes the Verilog of the
 config's (fixed) design; with ``--layer``, memories are sized for that
-layer's plan and the host program is included. In place of CONFIG, a
+layer's plan and the host program is included; ``--soc`` (systolic)
+exports the SoC instead: array, AXI4 DMA, AXI4-Lite registers and tile
+program (descriptors with ``--layer``). In place of CONFIG, a
 sweep's results folder with ``--trial N|best|knee`` takes that trial's
 hardware and plans (``codesign export results/<name> --trial N -o DIR``);
 so does ``verify``.
@@ -36,6 +38,8 @@ def register(subparsers) -> None:
                                     "front's lowest energy-delay product) or 'knee' (nearest the ideal point)")
     ex.add_argument("-o", "--out", required=True, help="output directory")
     ex.add_argument("--layer", help="size the memories for this layer's mapping and include its host program")
+    ex.add_argument("--soc", action="store_true", help="systolic: the SoC (array + AXI4 DMA + AXI4-Lite "
+                                                       "registers and tile program) instead of the bare array")
     ex.set_defaults(func=cmd_export)
     ve = subparsers.add_parser("verify", help="simulate layers on the RTL: bit exact vs numpy, cycles vs model")
     ve.add_argument("config", help="YAML config with every hardware value fixed, or a results folder")
@@ -89,7 +93,9 @@ def cmd_export(args) -> int:
     """``codesign export``: write the design files and list them."""
     family, arch, design = _design(args)
     t0 = time.perf_counter()
-    what, paths = design.export(args.out, args.layer)
+    if args.soc and arch.family != "systolic":
+        raise UserError(f"--soc: only the systolic family has an SoC wrapper, not {arch.family}")
+    what, paths = design.export(args.out, args.layer, **({"soc": True} if args.soc else {}))
     print(f"{arch.describe()}: {what}, {time.perf_counter() - t0:.1f} s")
     for p in paths:
         print(f"  {p}")

@@ -25,7 +25,8 @@ ARCH_DATAFLOWS = DATAFLOWS + ("flexible",)
 #: in front of the three registers. Assumption (no published figure used);
 #: the tech's PE area already counts two operand registers and one accumulator.
 FLEX_PE_AREA_FACTOR = 1.10
-TIMINGS = ("rtl", "scalesim", "ideal")
+#: compute timing modes (`timing.py`); ``soc``: ``rtl`` compute plus the SoC DMA's stalls (`soc_stalls.py`)
+TIMINGS = ("rtl", "scalesim", "ideal", "soc")
 #: the buffer port widths (bits per cycle), `SystolicArch.port_bits`
 PORT_KEYS = ("glb_read_bits", "glb_write_bits", "acc_read_bits", "acc_write_bits")
 

@@ -34,7 +34,8 @@ estimate then (such mappings are searched exactly in the case of that
 dim). Under a pinned dram order each axis takes the least of no halo and
 a halo sweep along either dim (a lower bound).
 
-tests/test_mapper.py: bound == cost.evaluate on complete canonical mappings, <= under pins.
+tests/test_mapper.py: bound == cost.evaluate on complete canonical mappings, <= under pins
+(latency of double-buffered ``soc``: <= only, `soc_stalls.soc_bound`; tests/test_soc_stalls.py).
 """
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ from .dataflow import UNUSED_BY
 from .flat import Window, window_of
 from .traffic import axis_sum, axis_sum_halo, ext2
 from .space import MappingSpace
-from .timing import fold_timing
+from .soc_stalls import compute_timing
 
 __all__ = ["Case", "Block", "Scorer", "cases", "K_TERMS"]
 
@@ -149,7 +150,7 @@ def cases(space: MappingSpace) -> list[Case]:
         if st == "inputs":
             P0[T1 + _X["inputs"]] /= window.volume
 
-    ft = fold_timing(arch.timing, arch.dataflow)
+    ft = compute_timing(arch)
     c_fold = ft.fold_const(arch.rows, arch.cols)
     coef = {SUR: ft.per_used_rows, SUC: ft.per_used_cols, SUT: ft.per_t}
     # with a negative per-fold coefficient fewer folds alone is not better: a

@@ -47,8 +47,9 @@ from .energy import ENERGY_PARTS, energy, keep, out_word
 from ...workload import TENSORS, Layer
 from .mapping import LEVELS, Mapping, MappingBatch
 from .flat import flattened, is_flat
+from .soc_stalls import compute_timing, soc_latency
 from .stalls import PORTS as _PORTS, port_cycles, stalled_latency
-from .timing import floored_t_sum, fold_timing
+from .timing import floored_t_sum
 from .traffic import LayerInfo, cdiv, footprint, level_sum, traffic
 from .traffic import info as layer_info
 
@@ -259,8 +260,11 @@ def _evaluate(layer: Layer, av: _ArchView, F_in: np.ndarray, rank: np.ndarray, c
     fp = {t: footprint(info, t, glb_tile) for t in TENSORS}
     glb_used = sum(fp[t] * info.bits[t] for t in TENSORS if t in _kept(arch, "glb")) / 8
     acc_used = fp["outputs"] * info.bits["outputs"] / 8 if arch.acc_kib > 0 else np.zeros(N)
-    latency = stalled_latency(info, av, compute, fp, dram_read_bytes, dram_bytes, port_cycles(info, av, acc),
-                              kept)
+    if arch.timing == "soc" and arch.double_buffered:     # the SoC's DMA schedule (soc_stalls.py)
+        latency = soc_latency(info, av, F, rank[:, T_DRAM, :].T, compute_timing(arch), compute)
+    else:
+        latency = stalled_latency(info, av, compute, fp, dram_read_bytes, dram_bytes, port_cycles(info, av, acc),
+                                  kept)
     reason = _feasibility(info, av, F, n_arr, glb_used, acc_used, check_dataflow)
     return Costs(
         macs=macs, compute_cycles=compute.astype(np.int64), stall_cycles=latency - compute,
@@ -309,7 +313,7 @@ def _compute(info: LayerInfo, av: "_ArchView", F: np.ndarray, t_arr: np.ndarray,
     sum_urc = np.where(Fl[F_ROWS] > 1, lr, lc).prod(axis=0)    # a dim on rows and cols: not systolic
     glb_tile = np.minimum(t_glb, B)
     glb_tiles = np.prod(cdiv(Bl[:, None], glb_tile[live]), axis=0)
-    ft = fold_timing(av.base.timing, av.base.dataflow)
+    ft = compute_timing(av.base)
     f_pe = Fl[F_PE]                                            # each dim's pe extent, full and last fold
     t_full = np.where(f_pe > 1, f_pe, 1)
     t_last = np.where(f_pe > 1, np.minimum(f_pe, Bl[:, None] - (nl - 1) * xl), 1)

@@ -58,7 +58,8 @@ PARAMS = (
     HardwareParam("keep_activations", "bool", False, "", "keep an activation in the glb between consecutive "
                   "layers when it and both layers' tiles fit", source="assumption: off (layer by layer, as "
                   "SCALE-Sim and Timeloop cost a network)"),
-    HardwareParam("timing", "str", "rtl", "", "rtl (our RTL) | scalesim (SCALE-Sim 3.0.0) | ideal",
+    HardwareParam("timing", "str", "rtl", "", "rtl (our RTL) | scalesim (SCALE-Sim 3.0.0) | ideal | soc (our RTL "
+                  "with its DMA: the SoC's stalls)",
                   choices=TIMINGS, source="codesign.families.systolic.timing"),
 )
 

@@ -11,7 +11,8 @@ import numpy as np
 from .arch import SystolicArch, tech_of
 from ...workload import TENSORS, Layer
 from .energy import out_word
-from .timing import fold_timing
+from . import soc_stalls
+from .soc_stalls import compute_timing
 
 __all__ = ["Scorer", "K_TERMS"]
 
@@ -50,11 +51,12 @@ class Scorer:
     acc_cap_bits: float
     ports: tuple                  # per port: (constant, ((P column, coefficient), ...)), cycles = bits / width
     out_word_bits: int = 0        # a final output's DRAM width (`energy.out_word`); 0: the output word
+    soc: tuple = ()               # `soc_stalls.soc_bound_params`
 
     @classmethod
     def of(cls, layer: Layer, arch: SystolicArch) -> "Scorer":
         tech = tech_of(arch)
-        ft = fold_timing(arch.timing, arch.dataflow)
+        ft = compute_timing(arch)
         st = arch.stationary
         bits = {t.name: t.bits for t in layer.tensors}
         word = {"inputs": arch.op_bits, "weights": arch.op_bits, "outputs": arch.acc_bits}
@@ -82,7 +84,7 @@ class Scorer:
                    np.array([bits[t] for t in TENSORS], dtype=float), z, arch.timing, arch.double_buffered,
                    arch.dram_bw_bytes, arch.rows, arch.cols, np.array([t in kept for t in TENSORS]),
                    8 * arch.glb_bytes / div, 8 * arch.acc_bytes / div if arch.acc_kib > 0 else math.inf, ports,
-                   qbits)
+                   qbits, soc_stalls.soc_bound_params(arch, [bits[t] for t in TENSORS]))
 
     def compute(self, P: np.ndarray, partial: bool = False) -> np.ndarray:
         """Compute cycles of term products; with `partial` (products are lower
@@ -123,12 +125,16 @@ class Scorer:
             wr = ((t0[:, 2] - self.zsize) * b[2] + self.zsize * qb) / 8
             if self.timing == "ideal":
                 latency = np.maximum(compute, np.maximum(rd, wr) / self.bw)
+            elif self.timing == "soc" and self.double_buffered:
+                latency = self.c_layer + soc_stalls.soc_bound(
+                    self.soc, compute - self.c_layer, P[:, GTILES], P[:, FP:FP + 3], P[:, ROWS], P[:, COLS],
+                    t0[:, 2], self.zsize, self.bw, partial)
             elif self.double_buffered:
                 first_last = (fpb[:, 0] + fpb[:, 1] + P[:, FP + 2] * qb) / 8 / self.bw
                 latency = np.maximum(compute + first_last, (rd + wr) / self.bw)
             else:
                 latency = compute + (rd + wr) / self.bw
-            for const, terms in self.ports:
+            for const, terms in () if self.timing == "soc" and self.double_buffered else self.ports:
                 port = const
                 for col, c in terms:
                     port = port + c * P[:, col]

@@ -70,7 +70,7 @@ import numpy as np
 
 from .arch import SystolicArch
 from .dataflow import ROLES_ON, level_of_role
-from .timing import fold_timing
+from .soc_stalls import compute_timing
 from ...workload import Layer
 from .flat import flat_kind
 from .mapping import LEVELS, TEMPORAL, Mapping, MappingBatch, MappingError
@@ -360,7 +360,7 @@ def check_counts(layer: Layer, arch: SystolicArch) -> None:
     coefficients in cycles (folds, glb tiles and the used extents summed over
     folds are each at most the MAC count) and moves at most one element of
     each tensor (two for outputs: read and written back) to or from DRAM."""
-    ft = fold_timing(arch.timing, arch.dataflow)
+    ft = compute_timing(arch)
     cycles = (abs(ft.fold_const(arch.rows, arch.cols)) + abs(ft.per_glb_tile) + abs(ft.per_used_rows)
               + abs(ft.per_used_cols) + abs(ft.per_t))
     dram_bytes = sum((2 if t.name == "outputs" else 1) * t.bits for t in layer.tensors) / 8

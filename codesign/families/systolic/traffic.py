@@ -187,8 +187,9 @@ def level_sum(F, lvl, bounds, x, n):
     """Per dim, the sum over array folds of the fold's extent at level `lvl`
     (rows, cols or pe); (D, N). Within a fold, rows/cols are outside pe, so
     the ragged last fold of a dim split over both keeps the full pe length
-    on its longest PE and fewer rows."""
+    on its longest PE and fewer rows. `bounds` (D,) or per mapping (D, N),
+    e.g. a glb tile's extents."""
     f = F[lvl]
-    last = bounds[:, None] - (n - 1) * x
+    last = (bounds if np.ndim(bounds) == 2 else bounds[:, None]) - (n - 1) * x
     last_lvl = np.minimum(f, last) if lvl == F_PE else cdiv(last, F[F_PE])
     return np.where(f > 1, (n - 1) * f + np.minimum(last_lvl, f), n)

@@ -49,17 +49,20 @@ class SystolicDesign(Design):
                 raise RtlError(f"--layer {n}: no such layer (layers: {', '.join(lc.name for lc in self.cost.layers)})")
         return [lc for lc in self.cost.layers if lc.name in names]
 
-    def export(self, out_dir, layer: str | None = None) -> tuple[str, list]:
-        """Write Verilog, design.json/yaml and PORTS.md; returns what was sized and the paths."""
+    def export(self, out_dir, layer: str | None = None, soc: bool = False) -> tuple[str, list]:
+        """Write Verilog, design.json/yaml and PORTS.md; returns what was sized and the paths.
+        With `soc`, the SoC (array + DMA + registers, `soc_export`) instead of the bare array."""
         from .export import export_verilog
         from .gemm_view import as_gemm
+        from .soc_export import export_soc
+        write = export_soc if soc else export_verilog
         if layer:
             lc = self._layers(layer)[0]
             run = as_gemm(lc.layer, lc.plan)
-            paths = export_verilog(self.arch, out_dir, run.mapping, run.layer)
+            paths = write(self.arch, out_dir, run.mapping, run.layer)
             return (f"memories sized for {lc.name} ({run.mapping.oneline()}{'; ' + run.note if run.note else ''})",
                     list(paths))
-        return "memories sized from glb_kib / acc_kib", list(export_verilog(self.arch, out_dir))
+        return "memories sized from glb_kib / acc_kib", list(write(self.arch, out_dir))
 
     def verify(self, *, layer: str | list[str] | None = None, scale_down: bool = False, max_cycles: int = DEFAULT_MAX_CYCLES,
                seed: int = 0, vcd: str | None = None, sim: str = "auto") -> VerifyReport:
