@@ -141,3 +141,13 @@ def test_pruning_bound_is_below_the_soc_schedule():
                 assert (np.ceil(lat * (1 - 1e-12))[exact] <= c.latency_cycles[exact]).all()
                 checked += exact.sum()
     assert checked > 500
+
+
+def test_soc_final_outputs_leave_at_the_accumulator_word():
+    """The SoC's DMA stores raw accumulator rows, so under ``soc`` timing the final
+    outputs' DRAM bytes are those of the output word, not of ``out_bits``."""
+    from codesign.families.systolic.arch import SystolicArch
+    from codesign.families.systolic.energy import out_word
+    bits = {"inputs": 8, "weights": 8, "outputs": 32}
+    assert out_word(SystolicArch(timing="rtl", out_bits=8), bits) == 8
+    assert out_word(SystolicArch(timing="soc", out_bits=8), bits) == 32
