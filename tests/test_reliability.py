@@ -139,8 +139,8 @@ def test_second_main_sweep_process_refuses_at_once(tmp_path):
         assert len(second.stderr.strip().splitlines()) == 1 and time.monotonic() - t0 < 10
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=30)
-    assert proc.returncode == 143
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err.decode(errors="replace")[-2000:]
 
 
 def test_torn_last_journal_line_is_repaired(study, capsys):
