@@ -138,3 +138,22 @@ def test_rtl_does_not_import_optuna_or_search():
             "sys.exit(f'imported {bad}' if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr + r.stdout
+
+
+def test_verify_of_a_flattened_conv_mapping_is_one_line(tmp_path, capsys):
+    """`mapping: scalesim` tiles a conv's output pixels flattened; the RTL runs a conv on
+    its own dims, so verify refuses such a layer in one line (exit 2); export, which
+    needs no layer, still writes the design."""
+    import yaml
+    from codesign.cli import main
+    raw = {"name": "flat", "workload": {"layers": [{"name": "c", "op": "conv2d", "N": 1, "C": 8, "H": 9, "W": 9,
+                                                    "K": 8, "R": 3, "S": 3, "padding": 1}]},
+           "hardware": {"rows": 4, "cols": 4, "dataflow": "os", "glb_kib": 64, "acc_kib": 16},
+           "mapping": "scalesim"}
+    cfg = tmp_path / "flat.yaml"
+    cfg.write_text(yaml.safe_dump(raw))
+    assert main(["export", str(cfg), "-o", str(tmp_path / "out")]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(cfg), "--sim", "pysim"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "flattened output pixels" in err[0], err

@@ -40,6 +40,10 @@ def _divisor_at_most(n: int, g: int) -> int:
 
 def as_gemm(layer: Layer, mapping: Mapping) -> GemmRun:
     """The GEMM view of `layer` with its `mapping` collapsed onto M, N, K (see module docstring)."""
+    if mapping.flat:
+        raise RtlError(f"layer {layer.name!r}: its mapping tiles flattened output pixels ({mapping.flat}); "
+                       f"the RTL runs a conv on its own dims (map it without flattening, e.g. without "
+                       f"mapping: scalesim)")
     if set(layer.dim_names) == {"M", "N", "K"} and all(layer.role(d) == d.lower() for d in "MNK"):
         return GemmRun(layer, mapping)
     view = layer.gemm_view()
