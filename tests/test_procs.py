@@ -124,3 +124,24 @@ def test_children_alive_lists_live_children_only():
         child.kill()
         child.wait()
     assert child.pid not in children_alive() and not pid_alive(child.pid)
+
+
+def test_a_batch_write_holds_sigterm_and_raises_it_after():
+    """SIGTERM during a batch's journal write is held until the write is done (a partial
+    record would damage the journal), then raised as Terminated; Ctrl-C likewise."""
+    import os
+    import signal
+    import pytest
+    from codesign.procs import Terminated, sigterm_as_interrupt
+    from codesign.search.sweep import _deferred_interrupt
+    done = []
+    with sigterm_as_interrupt(), pytest.raises(Terminated):
+        with _deferred_interrupt():
+            os.kill(os.getpid(), signal.SIGTERM)
+            done.append("written")
+    assert done == ["written"]
+    with pytest.raises(KeyboardInterrupt) as e:
+        with _deferred_interrupt():
+            os.kill(os.getpid(), signal.SIGINT)
+            done.append("again")
+    assert done == ["written", "again"] and not isinstance(e.value, Terminated)

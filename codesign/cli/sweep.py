@@ -117,7 +117,7 @@ def _fmt(v) -> str:
     if isinstance(v, float):
         if not math.isfinite(v):
             return "-"
-        if v.is_integer() and abs(v) < 1e15:
+        if v.is_integer() and abs(v) < 1e12:      # counts (cycles, bytes); products such as edp in .4g
             return f"{v:,.0f}"
         return f"{v:.4g}"
     if isinstance(v, int):

@@ -47,16 +47,21 @@ class SweepReport:
 
 @contextmanager
 def _deferred_interrupt():
-    """Hold Ctrl-C while a batch is written, then raise it."""
+    """Hold Ctrl-C and SIGTERM while a batch is written (an interrupt inside the journal's
+    append would leave a partial record), then raise them."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    from ..procs import Terminated
     hit: list[int] = []
-    old = signal.signal(signal.SIGINT, lambda s, f: hit.append(s))
+    old = {sig: signal.signal(sig, lambda s, f: hit.append(s)) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        if signal.SIGTERM in hit:
+            raise Terminated("SIGTERM")
         if hit:
             raise KeyboardInterrupt
 
