@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Objective", "OBJECTIVES"]
+__all__ = ["Objective", "OBJECTIVES", "staircase"]
 
 OBJECTIVES = ("latency", "energy", "edp")
 
@@ -62,3 +62,11 @@ class Objective:
         if self.name != "weighted":
             return self.name
         return f"{self.w_latency:g}*latency+{self.w_energy:g}*energy"
+
+
+def staircase(latency: np.ndarray, energy: np.ndarray) -> np.ndarray:
+    """Indices of the latency/energy Pareto points, one per distinct point, by increasing latency."""
+    order = np.lexsort((energy, latency))
+    e = energy[order]
+    prev = np.concatenate([[np.inf], np.minimum.accumulate(e)[:-1]])
+    return order[e < prev]

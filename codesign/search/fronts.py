@@ -31,18 +31,10 @@ import numpy as np
 
 from ..config import Config
 from ..families import get_family
-from ..objective import Objective
+from ..objective import Objective, staircase
 from .evaluate import NestedEvaluator, Outcome, _map, outcome_of
 
 __all__ = ["ParetoEvaluator", "minkowski", "pareto_outcome", "outcome_from_fronts", "front_rows"]
-
-
-def _staircase(L: np.ndarray, E: np.ndarray) -> np.ndarray:
-    """Indices of the non-dominated (L, E) points, one per distinct point, by increasing L."""
-    order = np.lexsort((E, L))
-    Es = E[order]
-    prev = np.concatenate([[np.inf], np.minimum.accumulate(Es)[:-1]])
-    return order[Es < prev]
 
 
 def minkowski(fronts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -57,7 +49,7 @@ def minkowski(fronts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         L2, E2 = (L[:, None] + l).ravel(), (E[:, None] + e).ravel()
         C2 = np.concatenate([np.repeat(C, len(f), axis=0),
                              np.tile(np.arange(len(f), dtype=np.int32), len(L))[:, None]], axis=1)
-        keep = _staircase(L2, E2)
+        keep = staircase(L2, E2)
         L, E, C = L2[keep], E2[keep], C2[keep]
     return L, E, C
 

@@ -141,11 +141,11 @@ _VARYING = ("rows", "cols", "pe_reg_words", "glb_bytes", "acc_bytes", "dram_bw_b
 _VARYING += tuple(_PORTS.values())
 
 
+_PORT_OF = {k: mem_kind for mem_kind, k in _PORTS.items()}
+
+
 def _get(arch: SystolicArch, key: str):
-    for (mem, kind), k in _PORTS.items():
-        if k == key:
-            return arch.port_bits(mem, kind)
-    return getattr(arch, key)
+    return arch.port_bits(*_PORT_OF[key]) if key in _PORT_OF else getattr(arch, key)
 
 
 def flat_row(macs: int, scalars, parts_pj, accesses, infeasible: str) -> dict:

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
+from ...objective import staircase
 from ...workload import Workload
 from ..base import LayerCost, NetworkCost
 from .arch import SystolicArch, area_mm2
@@ -24,12 +27,9 @@ _CACHE: dict[tuple, tuple[LayerCost, ...]] = {}
 
 def _nondominated(costs: list[LayerCost]) -> tuple[LayerCost, ...]:
     """Points no other point beats in both latency and energy (one per (latency, energy)), by latency."""
-    out, best = [], float("inf")
-    for lc in sorted(costs, key=lambda c: (c.latency_cycles, c.energy_pj)):
-        if lc.energy_pj < best:
-            out.append(lc)
-            best = lc.energy_pj
-    return tuple(out)
+    keep = staircase(np.array([c.latency_cycles for c in costs], dtype=float),
+                     np.array([c.energy_pj for c in costs], dtype=float))
+    return tuple(costs[i] for i in keep)
 
 
 def layer_front(layer, count: int, arch: SystolicArch, pin: dict | None = None) -> tuple[LayerCost, ...]:
