@@ -19,6 +19,7 @@ from ..arch import SystolicArch
 from ..mapping import Mapping
 from ....workload import Layer, gemm
 from ..dataflow import GEMM_DIM, ROLE_DIMS
+from ..flat import flattened
 from .plan import RtlError, make_plan, model_cycles
 
 __all__ = ["GemmRun", "as_gemm", "scale_down", "im2col", "direct_conv"]
@@ -40,14 +41,13 @@ def _divisor_at_most(n: int, g: int) -> int:
 
 def as_gemm(layer: Layer, mapping: Mapping) -> GemmRun:
     """The GEMM view of `layer` with its `mapping` collapsed onto M, N, K (see module docstring)."""
-    if mapping.flat:
-        raise RtlError(f"layer {layer.name!r}: its mapping tiles flattened output pixels ({mapping.flat}); "
-                       f"the RTL runs a conv on its own dims (map it without flattening, e.g. without "
-                       f"mapping: scalesim)")
+    conv = layer
+    if mapping.flat:    # its dims are the flattened layer's (M = N*P*Q; with im2col, CRS too)
+        layer = flattened(layer, mapping.flat)
     if set(layer.dim_names) == {"M", "N", "K"} and all(layer.role(d) == d.lower() for d in "MNK"):
         return GemmRun(layer, mapping)
     view = layer.gemm_view()
-    g = gemm(view["M"], view["N"], view["K"], name=layer.name)
+    g = gemm(view["M"], view["N"], view["K"], name=conv.name)
     roles = {d: GEMM_DIM.get(layer.role(d)) for d in layer.dim_names}
     fac = {lvl: {X: math.prod(mapping.factor(lvl, d) for d in layer.dim_names if roles[d] == X) for X in "MNK"}
            for lvl in ("rows", "cols", "pe", "glb")}
@@ -62,8 +62,10 @@ def as_gemm(layer: Layer, mapping: Mapping) -> GemmRun:
         first = {X: min((i for i, d in enumerate(seq) if roles[d] == X), default=len(seq)) for X in "MNK"}
         order[lvl] = sorted("MNK", key=lambda X: (first[X], "MNK".index(X)))
     m = Mapping.build(g, rows=fac["rows"], cols=fac["cols"], pe=fac["pe"], glb=glb, order=order)
-    kind = "im2col GEMM" if layer.op in ("conv2d", "depthwise_conv2d") else "GEMM view"
-    note = f"{layer.op} as its {kind} M={view['M']} N={view['N']} K={view['K']}"
+    kind = "im2col GEMM" if conv.op in ("conv2d", "depthwise_conv2d") else "GEMM view"
+    note = f"{conv.op} as its {kind} M={view['M']} N={view['N']} K={view['K']}"
+    if mapping.flat:
+        note += f" (mapped with {'output pixels' if mapping.flat == 'pixels' else 'pixels and kernel taps'} flattened)"
     if view["G"] > 1:
         note += f", 1 of {view['G']} groups"
     return GemmRun(g, m, note)
