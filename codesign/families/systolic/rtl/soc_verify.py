@@ -22,7 +22,7 @@ import numpy as np
 
 from ...base import VerifyReport, VerifyRow
 from ..cost import evaluate_mapping
-from .design import choose_engine
+from .engine import choose_engine
 
 __all__ = ["SocVerifyRow", "verify_soc"]
 

@@ -155,7 +155,7 @@ def _sha(*parts: str | bytes) -> str:
 #: modules of this package that do not take part in elaborating `Top` (every other one, new ones included, is hashed)
 _NOT_ELABORATED = {"__init__.py", "design.py", "export.py", "gemm_view.py", "sim.py", "verilator.py",
                    "verilator_sim.py", "soc_sim.py", "soc_export.py", "descriptors.py", "soc_verilator.py",
-                   "soc_verify.py", "lanes.py"}
+                   "soc_verify.py", "lanes.py", "engine.py"}
 
 
 def _generator_key(params: RtlParams, tool: Tool, target: Target) -> str:
