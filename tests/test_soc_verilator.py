@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from rtl_helpers import verify_rows
 from test_soc import cases_for
 
 from codesign.cli import main
@@ -60,13 +61,7 @@ def _descriptors(arch, case):
 def test_resnet18_layers_on_the_soc_at_full_size(capsys):
     """`verify --soc`: two real layers over the pysim budget run on the Verilated SoC, unscaled,
     CYCLES = the soc model's latency (the config is in rtl timing: the header says so)."""
-    args = ["verify", CONFIG, "--soc"]
-    for name in LAYERS:
-        args += ["--layer", name]
-    code = main(args)
-    out = capsys.readouterr().out
-    rows = [m for m in map(ROW.match, out.splitlines()) if m]
-    assert code == 0 and sorted(m[2] for m in rows) == sorted(LAYERS), out
+    out, rows = verify_rows(capsys, ["verify", CONFIG, "--soc"], LAYERS, ROW)
     head = out.splitlines()[0]
     assert "2 on Verilator at full size" in head and "model: the same mappings in timing soc" in head, head
     for m in rows:

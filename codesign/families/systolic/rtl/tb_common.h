@@ -42,6 +42,21 @@ inline bool read_file(const char* path, std::vector<uint32_t>& out) {
     return ok && size % 4 == 0;
 }
 
+// The arguments (`argc` must be `want`) and the program file argv[1] of at least `min_words`
+// words; false after printing why (the caller exits with status 2).
+inline bool load_program(int argc, char** argv, int want, const char* usage, std::size_t min_words,
+                         std::vector<uint32_t>& prog) {
+    if (argc != want) {
+        std::fprintf(stderr, "usage: %s %s\n", argv[0], usage);
+        return false;
+    }
+    if (!read_file(argv[1], prog) || prog.size() < min_words) {
+        std::fprintf(stderr, "tb: cannot read the program %s\n", argv[1]);
+        return false;
+    }
+    return true;
+}
+
 // Wall and CPU seconds since construction; `report` prints the line Python parses.
 struct Timer {
     std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();

@@ -140,16 +140,9 @@ struct Bench {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 3) {
-        std::fprintf(stderr, "usage: %s PROGRAM DRAM_OUT\n", argv[0]);
-        return 2;
-    }
-    std::vector<uint32_t> prog;
     constexpr std::size_t HEAD = 8;
-    if (!tb::read_file(argv[1], prog) || prog.size() < HEAD) {
-        std::fprintf(stderr, "tb: cannot read the program %s\n", argv[1]);
-        return 2;
-    }
+    std::vector<uint32_t> prog;
+    if (!tb::load_program(argc, argv, 3, "PROGRAM DRAM_OUT", HEAD, prog)) return 2;
     constexpr uint32_t BL = tb::limbs_of<decltype(Vtop::PORT(mem, rdata))>();
     uint32_t base = prog[4], ndesc = prog[5], max_clocks = prog[6], nbeats = prog[7];
     if (prog[0] != MAGIC || prog[1] != VERSION || prog[2] != BL || prog[3] > 7 ||

@@ -65,15 +65,8 @@ struct Bench {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 5) {
-        std::fprintf(stderr, "usage: %s PROGRAM CYCLES_OUT ACC_OUT QUANT_OUT\n", argv[0]);
-        return 2;
-    }
     std::vector<uint32_t> prog;
-    if (!tb::read_file(argv[1], prog) || prog.size() < 6) {
-        std::fprintf(stderr, "tb: cannot read the program %s\n", argv[1]);
-        return 2;
-    }
+    if (!tb::load_program(argc, argv, 5, "PROGRAM CYCLES_OUT ACC_OUT QUANT_OUT", 6, prog)) return 2;
     constexpr uint32_t WL = limbs_of<decltype(Vtop::west_wdata)>();
     constexpr uint32_t NL = limbs_of<decltype(Vtop::north_wdata)>();
     constexpr uint32_t AL = limbs_of<decltype(Vtop::acc_wdata)>();

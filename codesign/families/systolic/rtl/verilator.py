@@ -1,13 +1,18 @@
-"""The exported Verilog built with Verilator, with the C++ testbench ``tb_verilator.cpp``.
+"""The exported Verilog built with Verilator, with a C++ testbench.
 
-`build(params)` returns the testbench executable of a design, cached under
+A `Target` names what is built: `BARE` (the default) is the array's `Top`
+with ``tb_verilator.cpp`` (host ports); `soc_verilator.soc_target` is the
+SoC with ``tb_soc_verilator.cpp`` (AXI4-Lite host, C++ DRAM). Both
+testbenches include ``tb_common.h``.
+
+`build(params, target=...)` returns the testbench executable of a design, cached under
 `cache_dir()` (``$CODESIGN_VERILATOR_CACHE``, else
 ``$XDG_CACHE_HOME/codesign/verilator``, else ``~/.cache/codesign/verilator``):
 
 - ``<sha>/tb`` where ``sha`` hashes the Verilog as built, the testbench, the
   Verilator version and its flags (so one design is compiled once);
-- ``index/<key>`` maps the design's parameters and the generator's sources
-  (the modules of this package that elaborate `Top`, the Amaranth version)
+- ``index/<key>`` maps the design's parameters, the target and the generator's
+  sources (the modules of this package that elaborate `Top` or `Soc`, the Amaranth version)
   to that ``sha``, so a cache hit skips even the Verilog conversion (10 to
   60 s at 16x16 with ResNet-18's memories).
 
