@@ -93,7 +93,8 @@ def _run_case(exe: Path, arch: SystolicArch, case: Case, prog: Program, params: 
     if r.returncode != 0:
         raise RtlError(f"layer {case.layer.name!r} on the Verilated SoC: "
                        f"{r.stderr.strip() or f'exit {r.returncode}'}")
-    out = dict(zip(*(iter(r.stdout.split()),) * 2))
+    said = r.stdout.split()                      # `clocks N seconds S cpu C` and `cycles X compute Y`
+    out = dict(zip(said[::2], said[1::2]))
     limbs = np.fromfile(dram_file, dtype="<u4").reshape(len(prog.beats), -1)
     beats = limbs_to_ints(limbs, data_bytes)
     res = _result(arch, case, prog, params, beats, int(out["cycles"]), int(out["compute"]))
