@@ -15,7 +15,9 @@ design serves every layer; an Amaranth DRAM would fix its depth, and so the
 build, per set of layers), fills and reads DRAM with a copy instead of a
 port (no backdoor ports added to the RTL) and costs nothing to simulate.
 `tests/test_soc_verilator.py` holds it to pysim's DramModel: CYCLES, COMPUTE_CYCLES
-and DRAM contents equal on a grid of dataflows, arrays and bandwidths.
+and the outputs read from DRAM are equal on four tilings (4x4 ws at 2 bytes/cycle:
+stores, reloads, words of several beats). The register map and the descriptor
+size come from `regs` in the program file's header.
 
 The build is `verilator.build` with the SoC target (same cache, keyed also by
 the AXI data width and the descriptor depth).
@@ -36,7 +38,7 @@ from .descriptors import Program, make_program
 from .lanes import ints_to_limbs, limbs_to_ints
 from .params import RtlParams
 from .plan import RtlError
-from .regs import desc_base
+from .regs import DESC_WORDS, REGISTERS, desc_base
 from .sim import Case, _check_operands
 from .soc_export import SOC_MODULE
 from .soc_sim import SocResult, _result, check_bandwidth, soc_params
@@ -45,7 +47,7 @@ from .verilator import Build, Target, build
 __all__ = ["SocRun", "simulate_soc_verilator", "soc_target", "desc_depth_for", "SOC_TESTBENCH"]
 
 SOC_TESTBENCH = Path(__file__).with_name("tb_soc_verilator.cpp")
-MAGIC, VERSION = 0x43534443, 1
+MAGIC, VERSION = 0x43534443, 2
 
 
 def _soc(p: RtlParams, data_bytes: int, desc_depth: int):
@@ -77,7 +79,8 @@ class SocRun:
 def _program_file(path: Path, prog: Program, data_bytes: int, depth: int, max_clocks: int) -> None:
     beats = ints_to_limbs(prog.beats, data_bytes)
     head = [MAGIC, VERSION, beats.shape[1], data_bytes.bit_length() - 1, desc_base(depth), len(prog.descriptors),
-            min(max_clocks, 2**32 - 1), len(prog.beats)]
+            min(max_clocks, 2**32 - 1), len(prog.beats),
+            *(REGISTERS[r] for r in ("CTRL", "NDESC", "CYCLES", "COMPUTE_CYCLES")), DESC_WORDS]
     words = [w for i in range(len(prog.descriptors)) for w in prog.words(i)]
     with open(path, "wb") as f:
         for chunk in (np.array(head, dtype="<u4"), np.array(words, dtype="<u4"), beats):

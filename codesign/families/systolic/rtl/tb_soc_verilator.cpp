@@ -5,8 +5,10 @@
 // usage: tb PROGRAM DRAM_OUT
 //
 // PROGRAM is little-endian uint32: magic, version, limbs per DRAM beat, log2(bytes per beat), byte
-// address of descriptor 0 on AXI4-Lite, descriptors n, max clocks of the run, DRAM beats b; then n * 16
-// descriptor words; then b beats of `limbs` words each (the DRAM image, byte address 0 up).
+// address of descriptor 0 on AXI4-Lite, descriptors n, max clocks of the run, DRAM beats b, the
+// register map (AXI4-Lite byte addresses of CTRL, NDESC, CYCLES, COMPUTE_CYCLES; words per
+// descriptor w: regs.py's, so it lives in one place); then n * w descriptor words; then b beats
+// of `limbs` words each (the DRAM image, byte address 0 up).
 // The host writes the descriptors, NDESC and CTRL = 1 over AXI4-Lite, clocks until `irq`,
 // reads CYCLES and COMPUTE_CYCLES over AXI4-Lite and writes the DRAM image to DRAM_OUT.
 // It prints `clocks N seconds S cpu C` and `cycles X compute Y`.
@@ -32,9 +34,9 @@
 namespace {
 
 constexpr uint32_t MAGIC = 0x43534443u;  // "CDSC"
-constexpr uint32_t VERSION = 1;
-constexpr uint32_t REG_CTRL = 0x00, REG_NDESC = 0x08, REG_CYCLES = 0x0C, REG_COMPUTE = 0x10;
-constexpr uint32_t DESC_WORDS = 16;
+constexpr uint32_t VERSION = 2;
+enum Head : std::size_t { H_MAGIC, H_VERSION, H_LIMBS, H_SHIFT, H_BASE, H_NDESC, H_MAX_CLOCKS, H_BEATS, H_CTRL,
+                          H_NDESC_REG, H_CYCLES, H_COMPUTE, H_DESC_WORDS, HEAD };
 
 struct Channel {           // one direction of DramModel: the active burst and the queued one
     bool act = false, q_v = false;
@@ -140,13 +142,13 @@ struct Bench {
 }  // namespace
 
 int main(int argc, char** argv) {
-    constexpr std::size_t HEAD = 8;
     std::vector<uint32_t> prog;
     if (!tb::load_program(argc, argv, 3, "PROGRAM DRAM_OUT", HEAD, prog)) return 2;
     constexpr uint32_t BL = tb::limbs_of<decltype(Vtop::PORT(mem, rdata))>();
-    uint32_t base = prog[4], ndesc = prog[5], max_clocks = prog[6], nbeats = prog[7];
-    if (prog[0] != MAGIC || prog[1] != VERSION || prog[2] != BL || prog[3] > 7 ||
-        prog.size() != HEAD + static_cast<std::size_t>(ndesc) * DESC_WORDS + static_cast<std::size_t>(nbeats) * BL) {
+    uint32_t base = prog[H_BASE], ndesc = prog[H_NDESC], max_clocks = prog[H_MAX_CLOCKS], nbeats = prog[H_BEATS];
+    uint32_t dw = prog[H_DESC_WORDS];
+    if (prog[H_MAGIC] != MAGIC || prog[H_VERSION] != VERSION || prog[H_LIMBS] != BL || prog[H_SHIFT] > 7 ||
+        prog.size() != HEAD + static_cast<std::size_t>(ndesc) * dw + static_cast<std::size_t>(nbeats) * BL) {
         std::fprintf(stderr, "tb: program header (version %u, beat limbs %u) or size does not match this build "
                      "(version %u, beat limbs %u)\n", prog[1], prog[2], VERSION, BL);
         return 2;
@@ -160,17 +162,17 @@ int main(int argc, char** argv) {
     Bench b;
     b.limbs = BL;
     b.beats = nbeats;
-    b.shift = prog[3];
-    b.dram.assign(prog.begin() + HEAD + static_cast<std::size_t>(ndesc) * DESC_WORDS, prog.end());
+    b.shift = prog[H_SHIFT];
+    b.dram.assign(prog.begin() + HEAD + static_cast<std::size_t>(ndesc) * dw, prog.end());
     Vtop& t = *b.top;
     t.rst = 1;
     b.cycle();
     t.rst = 0;
     const uint32_t* desc = prog.data() + HEAD;
     for (uint32_t d = 0; d < ndesc; ++d)
-        for (uint32_t f = 0; f < DESC_WORDS; ++f) b.lite_write(base + (d * DESC_WORDS + f) * 4, desc[d * DESC_WORDS + f]);
-    b.lite_write(REG_NDESC, ndesc);
-    b.lite_write(REG_CTRL, 1);
+        for (uint32_t f = 0; f < dw; ++f) b.lite_write(base + (d * dw + f) * 4, desc[d * dw + f]);
+    b.lite_write(prog[H_NDESC_REG], ndesc);
+    b.lite_write(prog[H_CTRL], 1);
     for (uint64_t n = 0;; ++n) {
         b.settle();
         if (t.irq) break;
@@ -180,7 +182,7 @@ int main(int argc, char** argv) {
         }
         b.edge();
     }
-    uint32_t cycles = b.lite_read(REG_CYCLES), compute = b.lite_read(REG_COMPUTE);
+    uint32_t cycles = b.lite_read(prog[H_CYCLES]), compute = b.lite_read(prog[H_COMPUTE]);
     if (b.bad) {
         std::fprintf(stderr, "tb: the SoC addressed DRAM outside its %u-beat image\n", nbeats);
         return 4;
