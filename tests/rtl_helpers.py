@@ -35,3 +35,16 @@ def operands(layer: Layer, rng: np.random.Generator, lo: int = -128, hi: int = 1
     if b.size > 1:
         b.flat[0] = lo
     return a, b
+
+
+def verify_rows(capsys, args: list[str], layers, row):
+    """`codesign verify ARGS --layer L...` for each of `layers`: its output and the rows `row` matches
+    (a regex), after checking it exited 0 with one row per layer."""
+    from codesign.cli import main
+    for name in layers:
+        args = [*args, "--layer", name]
+    code = main(args)
+    out = capsys.readouterr().out
+    rows = [m for m in map(row.match, out.splitlines()) if m]
+    assert code == 0 and sorted(m[2] for m in rows) == sorted(layers), out
+    return out, rows

@@ -22,7 +22,7 @@ from codesign.families.systolic.rtl.verilator import build, unavailable
 from codesign.families.systolic.rtl.verilator_sim import (RELOAD, host_program, pack_lanes, simulate_verilator,
                                                           unpack_lanes)
 from codesign.workload import gemm
-from rtl_helpers import operands, role_mapping
+from rtl_helpers import operands, role_mapping, verify_rows
 
 WHY = unavailable()
 needs_verilator = pytest.mark.skipif(WHY is not None, reason=f"no Verilator simulation: {WHY}")
@@ -47,13 +47,7 @@ def test_lanes_pack_and_unpack_like_the_port_layout(bits, lanes):
 @needs_verilator
 def test_resnet18_layers_at_full_size_cycle_exact(capsys):
     """Two real layers over the pysim budget: `auto` runs them on Verilator, unscaled, and both match."""
-    args = ["verify", CONFIG]
-    for name in LAYERS:
-        args += ["--layer", name]
-    code = main(args)
-    out = capsys.readouterr().out
-    rows = [m for m in map(ROW.match, out.splitlines()) if m]
-    assert code == 0 and sorted(m[2] for m in rows) == sorted(LAYERS), out
+    out, rows = verify_rows(capsys, ["verify", CONFIG], LAYERS, ROW)
     assert "2 on Verilator at full size" in out and "scaled down" not in out
     for m in rows:
         M, N, K = LAYERS[m[2]]

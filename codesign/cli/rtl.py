@@ -9,11 +9,13 @@ sweep's results folder with ``--trial N|best|knee`` takes that trial's
 hardware and plans (``codesign export results/<name> --trial N -o DIR``);
 so does ``verify``.
 
-``codesign verify CONFIG [--layer NAME] [--scale-down] [--sim auto|pysim|verilator]``
+``codesign verify CONFIG [--layer NAME] [--scale-down] [--sim auto|pysim|verilator] [--soc]``
 plans the network (as ``codesign evaluate`` does), simulates it on the RTL
 and prints PASS/FAIL per layer with RTL and model cycles side by side
 (``--sim verilator``: every layer at full size on the Verilated Verilog;
-by default a layer over the pysim budget goes there). Exit status 0
+by default a layer over the pysim budget goes there). ``--soc`` runs each
+layer's tile program on the SoC (DMA, DRAM at ``dram_bw_bytes``): CYCLES
+incl. DRAM stalls beside the model's latency in ``soc`` timing. Exit status 0
 when every layer passes, 1 when one fails, 2 on bad input (one line).
 Both go through the family (`Family.generate`).
 """
@@ -56,6 +58,9 @@ def register(subparsers) -> None:
                     help="simulator: pysim (Amaranth, layers within --max-cycles), verilator (every layer at "
                          "full size, the build cached per design) or auto (default: pysim, Verilator for a layer "
                          "over the budget)")
+    ve.add_argument("--soc", action="store_true",
+                    help="systolic: run each layer's tile program on the SoC (AXI4 DMA, DRAM at dram_bw_bytes): "
+                         "CYCLES incl. DRAM stalls vs the model's latency in timing soc, outputs read from DRAM")
     ve.set_defaults(func=cmd_verify)
 
 
@@ -115,6 +120,10 @@ def cmd_verify(args) -> int:
         if not several:
             raise UserError(f"--sim: the {family.name} family has one simulator (pysim); leave --sim out")
         extra["sim"] = args.sim
+    if args.soc:
+        if not several:
+            raise UserError(f"--soc: only the systolic family has an SoC wrapper, not {family.name}")
+        extra["soc"] = True
     report = design.verify(layer=layers[0] if layers and len(layers) == 1 else layers, scale_down=args.scale_down,
                            max_cycles=args.max_cycles, seed=args.seed, vcd=args.vcd, **extra)
     for line in report.lines():

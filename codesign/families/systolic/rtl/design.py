@@ -8,6 +8,7 @@ model's. Conv layers run as their im2col GEMM. Amaranth's simulator (pysim)
 takes layers within a cycle budget; a layer over it runs at full size on
 Verilator (`verilator_sim`, said in its note), or with ``scale_down`` is
 shrunk for pysim; ``sim="verilator"`` puts every layer on Verilator.
+With ``soc=True`` each layer runs on the SoC instead (`soc_verify`).
 """
 from __future__ import annotations
 
@@ -16,17 +17,13 @@ import time
 import numpy as np
 
 from ...base import Design, NetworkCost, VerifyReport, VerifyRow
+from .engine import choose_engine
 from .plan import RtlError
 
 __all__ = ["SystolicDesign", "VerifyRow", "VerifyReport", "DEFAULT_MAX_CYCLES", "SIMULATORS"]
 
 DEFAULT_MAX_CYCLES = 4000
 SIMULATORS = ("auto", "pysim", "verilator")
-
-
-def _verilator_missing() -> str | None:
-    from .verilator import unavailable
-    return unavailable()
 
 
 class SystolicDesign(Design):
@@ -65,12 +62,14 @@ class SystolicDesign(Design):
         return "memories sized from glb_kib / acc_kib", list(write(self.arch, out_dir))
 
     def verify(self, *, layer: str | list[str] | None = None, scale_down: bool = False, max_cycles: int = DEFAULT_MAX_CYCLES,
-               seed: int = 0, vcd: str | None = None, sim: str = "auto") -> VerifyReport:
+               seed: int = 0, vcd: str | None = None, sim: str = "auto", soc: bool = False) -> VerifyReport:
         """Simulate the layers (module docstring); returns the report.
 
         `sim`: ``pysim`` (Amaranth's simulator, layers within `max_cycles`),
         ``verilator`` (every layer at full size) or ``auto`` (pysim, and
         Verilator for a layer over the budget unless `scale_down`).
+        `soc`: run each layer's tile program on the SoC (DMA, DRAM at
+        ``dram_bw_bytes``; `soc_verify`) instead of the bare array.
         """
         if max_cycles < 1:
             raise RtlError(f"--max-cycles: must be positive, got {max_cycles}")
@@ -79,6 +78,10 @@ class SystolicDesign(Design):
         if sim == "verilator" and (scale_down or vcd):
             raise RtlError(f"{'--scale-down' if scale_down else '--vcd'}: only with pysim (Verilator runs full size)")
         rng = np.random.default_rng(seed)
+        if soc:
+            from .soc_verify import verify_soc
+            return verify_soc(self, self._layers(layer), rng, scale_down=scale_down, max_cycles=max_cycles, vcd=vcd,
+                              sim=sim)
         runs = [self._prepare(lc, rng, scale_down, max_cycles, sim) for lc in self._layers(layer)]
         on = {e: [i for i, r in enumerate(runs) if r["sim"] == e] for e in ("pysim", "verilator")}
         results, built = [None] * len(runs), ""
@@ -111,19 +114,10 @@ class SystolicDesign(Design):
         arch, layer = self.arch, lc.layer
         run = as_gemm(layer, lc.plan)
         full = model_cycles(arch, run.layer, run.mapping)
-        engine, why = ("verilator", "") if sim == "verilator" else ("pysim", "")
-        if engine == "pysim" and full > max_cycles:
-            if scale_down:
-                run = shrink(arch, run, max_cycles)
-            elif sim == "auto" and _verilator_missing() is None:
-                engine, why = "verilator", f"on Verilator: {full} model cycles exceed the pysim budget of {max_cycles}"
-            else:
-                hint = "" if sim == "pysim" else f" ({_verilator_missing()})"
-                raise RtlError(f"layer {layer.name!r}: {full} model cycles exceed the pysim budget of "
-                               f"{max_cycles}; use --sim verilator, --scale-down or --max-cycles{hint}")
-        if engine == "verilator" and _verilator_missing():
-            raise RtlError(f"--sim verilator: {_verilator_missing()}")
-        a, w, conv = self._operands(layer, run, rng, engine == "verilator" or full <= max_cycles)
+        engine, why, small = choose_engine(layer.name, full, max_cycles, sim, scale_down)
+        if small:
+            run = shrink(arch, run, max_cycles)
+        a, w, conv = self._operands(layer, run, rng, not small)
         return {"lc": lc, "run": run, "full": full, "conv": conv, "case": Case(run.layer, run.mapping, a, w),
                 "sim": engine, "why": why, "out_bits": arch.out_bits}
 

@@ -26,6 +26,7 @@ from ..arch import SystolicArch
 from ..mapping import Mapping
 from ....workload import Layer
 from .controller import ROLE_CODES
+from .lanes import pack_ints
 from .params import RtlParams, depths
 from .plan import COL, ROW, TIME, Plan, RtlError, make_plan, model_cycles, tile_model_cycles
 from .top import ROLE_NAMES, Top
@@ -135,7 +136,9 @@ def _words(mat: np.ndarray, nblk: int, fold: int, lanes: int) -> np.ndarray:
 
 
 def _pack(words: np.ndarray, bits: int) -> list[int]:
-    """Each row of lanes as one integer, lane i in bits [i*bits, (i+1)*bits)."""
+    """Each row of lanes as one integer, lane i in bits [i*bits, (i+1)*bits) (vectorized: `lanes.pack_ints`)."""
+    if bits < 64:
+        return pack_ints(words, bits)
     mask = (1 << bits) - 1
     return [sum((int(v) & mask) << (i * bits) for i, v in enumerate(row)) for row in words]
 

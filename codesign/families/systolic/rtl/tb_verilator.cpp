@@ -18,17 +18,14 @@
 // A word is ceil(bits / 32) limbs, least significant first (lane i at bits i*w..).
 // On END it prints `clocks N seconds S cpu C` (every clock, loads included; wall and CPU s).
 // Exit status: 0 done, 2 bad program or files, 3 a tile never raised done.
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
-#include <ctime>
 #include <map>
 #include <memory>
 #include <vector>
 
 #include "Vtop.h"
-#include "verilated.h"
+#include "tb_common.h"
 
 namespace {
 
@@ -36,23 +33,9 @@ enum Op : uint32_t { END = 0, WRITE = 1, RUN = 2, READ = 3, RELOAD = 4, SHIFT = 
 constexpr uint32_t MAGIC = 0x4C564443u;  // "CDVL"
 constexpr uint32_t VERSION = 2;
 
-template <typename T>
-constexpr uint32_t limbs_of() { return (sizeof(T) + 3) / 4; }
-
-// Ports of up to 64 bits are integers, wider ones VlWide arrays of 32-bit limbs.
-inline void put(CData& p, const uint32_t* w) { p = static_cast<CData>(w[0]); }
-inline void put(SData& p, const uint32_t* w) { p = static_cast<SData>(w[0]); }
-inline void put(IData& p, const uint32_t* w) { p = w[0]; }
-inline void put(QData& p, const uint32_t* w) { p = w[0] | (static_cast<QData>(w[1]) << 32); }
-template <std::size_t N>
-inline void put(VlWide<N>& p, const uint32_t* w) { for (std::size_t i = 0; i < N; ++i) p[i] = w[i]; }
-
-inline void get(const CData& p, uint32_t* w) { w[0] = p; }
-inline void get(const SData& p, uint32_t* w) { w[0] = p; }
-inline void get(const IData& p, uint32_t* w) { w[0] = p; }
-inline void get(const QData& p, uint32_t* w) { w[0] = static_cast<uint32_t>(p); w[1] = static_cast<uint32_t>(p >> 32); }
-template <std::size_t N>
-inline void get(const VlWide<N>& p, uint32_t* w) { for (std::size_t i = 0; i < N; ++i) w[i] = p[i]; }
+using tb::get;
+using tb::limbs_of;
+using tb::put;
 
 struct Bench {
     std::unique_ptr<VerilatedContext> ctx{new VerilatedContext};
@@ -79,30 +62,11 @@ struct Bench {
     }
 };
 
-bool read_file(const char* path, std::vector<uint32_t>& out) {
-    FILE* f = std::fopen(path, "rb");
-    if (!f) return false;
-    std::fseek(f, 0, SEEK_END);
-    long size = std::ftell(f);
-    std::fseek(f, 0, SEEK_SET);
-    out.resize(static_cast<std::size_t>(size) / 4);
-    bool ok = std::fread(out.data(), 4, out.size(), f) == out.size();
-    std::fclose(f);
-    return ok && size % 4 == 0;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 5) {
-        std::fprintf(stderr, "usage: %s PROGRAM CYCLES_OUT ACC_OUT QUANT_OUT\n", argv[0]);
-        return 2;
-    }
     std::vector<uint32_t> prog;
-    if (!read_file(argv[1], prog) || prog.size() < 6) {
-        std::fprintf(stderr, "tb: cannot read the program %s\n", argv[1]);
-        return 2;
-    }
+    if (!tb::load_program(argc, argv, 5, "PROGRAM CYCLES_OUT ACC_OUT QUANT_OUT", 6, prog)) return 2;
     constexpr uint32_t WL = limbs_of<decltype(Vtop::west_wdata)>();
     constexpr uint32_t NL = limbs_of<decltype(Vtop::north_wdata)>();
     constexpr uint32_t AL = limbs_of<decltype(Vtop::acc_wdata)>();
@@ -121,8 +85,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "tb: cannot write the outputs\n");
         return 2;
     }
-    auto t0 = std::chrono::steady_clock::now();
-    std::clock_t c0 = std::clock();
+    tb::Timer timer;
     Bench b;
     Vtop& t = *b.top;
     t.rst = 1;
@@ -135,9 +98,7 @@ int main(int argc, char** argv) {
     while (need(1)) {
         uint32_t op = prog[pc++];
         if (op == END) {
-            double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            double cpu = static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
-            std::printf("clocks %llu seconds %.6f cpu %.6f\n", static_cast<unsigned long long>(b.clocks), s, cpu);
+            timer.report(b.clocks);
             std::fclose(cyc_out);
             std::fclose(acc_out);
             std::fclose(q_out);

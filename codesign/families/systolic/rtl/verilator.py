@@ -1,13 +1,18 @@
-"""The exported Verilog built with Verilator, with the C++ testbench ``tb_verilator.cpp``.
+"""The exported Verilog built with Verilator, with a C++ testbench.
 
-`build(params)` returns the testbench executable of a design, cached under
+A `Target` names what is built: `BARE` (the default) is the array's `Top`
+with ``tb_verilator.cpp`` (host ports); `soc_verilator.soc_target` is the
+SoC with ``tb_soc_verilator.cpp`` (AXI4-Lite host, C++ DRAM). Both
+testbenches include ``tb_common.h``.
+
+`build(params, target=...)` returns the testbench executable of a design, cached under
 `cache_dir()` (``$CODESIGN_VERILATOR_CACHE``, else
 ``$XDG_CACHE_HOME/codesign/verilator``, else ``~/.cache/codesign/verilator``):
 
 - ``<sha>/tb`` where ``sha`` hashes the Verilog as built, the testbench, the
   Verilator version and its flags (so one design is compiled once);
-- ``index/<key>`` maps the design's parameters and the generator's sources
-  (the modules of this package that elaborate `Top`, the Amaranth version)
+- ``index/<key>`` maps the design's parameters, the target and the generator's
+  sources (the modules of this package that elaborate `Top` or `Soc`, the Amaranth version)
   to that ``sha``, so a cache hit skips even the Verilog conversion (10 to
   60 s at 16x16 with ResNet-18's memories).
 
@@ -38,18 +43,23 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 from .params import RtlParams
 from .plan import RtlError
 
-__all__ = ["Build", "build", "cache_dir", "unavailable", "verilator_tool", "TESTBENCH", "VERILATOR_FLAGS"]
+__all__ = ["Build", "Target", "BARE", "build", "cache_dir", "unavailable", "verilator_tool", "TESTBENCH",
+           "TB_COMMON", "VERILATOR_FLAGS"]
 
 TESTBENCH = Path(__file__).with_name("tb_verilator.cpp")
+#: the C++ shared by the testbenches (port access, files, timing); hashed with each testbench
+TB_COMMON = Path(__file__).with_name("tb_common.h")
 MODULE = "codesign_systolic"
 
-#: single-threaded model (the array is one clock domain; threads do not pay at these sizes)
+#: single-threaded model (the array is one clock domain; threads do not pay at these sizes);
+#: ``--top-module`` is the target's
 VERILATOR_FLAGS = ("--cc", "--exe", "-O3", "--x-assign", "fast", "--x-initial", "0", "--noassert",
-                   "--prefix", "Vtop", "--top-module", MODULE, "-Wno-fatal", "-Wno-lint", "-Wno-style")
+                   "--prefix", "Vtop", "-Wno-fatal", "-Wno-lint", "-Wno-style")
 
 #: The PyPI package's verilated.mk was configured on its build host with an empty
 #: precompiled-header include flag and C++ standard; supply GCC's.
@@ -75,6 +85,33 @@ class Build:
     exe: Path
     cached: bool
     seconds: float
+
+
+def _top(p: RtlParams):
+    from .top import Top
+    return Top(p)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a build verilates: the top `module` name, the component `elaborate(params)` gives,
+    the C++ `testbench` (compiled with `TB_COMMON`) and `extra`, what besides the parameters
+    decides the component (part of the cache key)."""
+
+    module: str
+    testbench: Path
+    elaborate: Callable[[RtlParams], object]
+    extra: tuple = ()
+
+    def flags(self) -> tuple[str, ...]:
+        return (*VERILATOR_FLAGS, "--top-module", self.module)
+
+    def sources(self) -> bytes:
+        return self.testbench.read_bytes() + b"\0" + TB_COMMON.read_bytes()
+
+
+#: the bare array (`Top`) with its host-port testbench
+BARE = Target(MODULE, TESTBENCH, _top)
 
 
 @lru_cache(maxsize=1)
@@ -122,47 +159,48 @@ def _sha(*parts: str | bytes) -> str:
 
 #: modules of this package that do not take part in elaborating `Top` (every other one, new ones included, is hashed)
 _NOT_ELABORATED = {"__init__.py", "design.py", "export.py", "gemm_view.py", "sim.py", "verilator.py",
-                   "verilator_sim.py"}
+                   "verilator_sim.py", "soc_sim.py", "soc_export.py", "descriptors.py", "soc_verilator.py",
+                   "soc_verify.py", "lanes.py", "engine.py"}
 
 
-def _generator_key(params: RtlParams, tool: Tool) -> str:
+def _generator_key(params: RtlParams, tool: Tool, target: Target) -> str:
     """Parameters, generator sources, Amaranth and Verilator versions, flags: what decides the build."""
     sources = [p.read_bytes() for p in sorted(Path(__file__).parent.glob("*.py")) if p.name not in _NOT_ELABORATED]
-    return _sha(repr(sorted(params.to_dict().items())), *sources, TESTBENCH.read_bytes(),
-                importlib.metadata.version("amaranth"), tool.version, " ".join(VERILATOR_FLAGS), tool.makeflags)
+    return _sha(repr(sorted(params.to_dict().items())), repr((target.module, target.extra)), *sources,
+                target.sources(), importlib.metadata.version("amaranth"), tool.version, " ".join(target.flags()),
+                tool.makeflags)
 
 
-def build_verilog(params: RtlParams) -> str:
+def build_verilog(params: RtlParams, target: Target = BARE) -> str:
     """The design's Verilog as Verilator builds it (the export, without the zero-init loops)."""
     from amaranth.back import verilog
-    from .top import Top
-    return _ZERO_INIT.sub("", verilog.convert(Top(params), name=MODULE, emit_src=False))
+    return _ZERO_INIT.sub("", verilog.convert(target.elaborate(params), name=target.module, emit_src=False))
 
 
-def build(params: RtlParams, *, jobs: int = 2) -> Build:
-    """The testbench executable of the design `params`, from the cache or built now."""
+def build(params: RtlParams, *, jobs: int = 2, target: Target = BARE) -> Build:
+    """The testbench executable of `target` (default: the bare array) for `params`, from the cache or built now."""
     why = unavailable()
     if why:
         raise RtlError(why)
     tool = verilator_tool()
     t0 = time.perf_counter()
     root = cache_dir()
-    index = root / "index" / _generator_key(params, tool)
+    index = root / "index" / _generator_key(params, tool, target)
     if index.is_file():
         exe = root / index.read_text().strip() / "tb"
         if exe.is_file():
             return Build(exe, True, time.perf_counter() - t0)
-    text = build_verilog(params)
-    sha = _sha(text, TESTBENCH.read_bytes(), tool.version, " ".join(VERILATOR_FLAGS), tool.makeflags)
+    text = build_verilog(params, target)
+    sha = _sha(text, target.sources(), tool.version, " ".join(target.flags()), tool.makeflags)
     final = root / sha
     cached = (final / "tb").is_file()
     if not cached:
-        _compile(tool, text, final, jobs)
+        _compile(tool, text, final, jobs, target)
     _write_atomic(index, sha + "\n")
     return Build(final / "tb", cached, time.perf_counter() - t0)
 
 
-def _compile(tool: Tool, text: str, final: Path, jobs: int) -> None:
+def _compile(tool: Tool, text: str, final: Path, jobs: int, target: Target) -> None:
     """Verilate, compile into a scratch directory, then rename it to `final`.
 
     The design's C++ is one translation unit (``VM_PARALLEL_BUILDS=0``: no
@@ -174,8 +212,9 @@ def _compile(tool: Tool, text: str, final: Path, jobs: int) -> None:
     obj, log = work / "obj", []
     env = dict(os.environ, **dict(tool.env))
     try:
-        (work / f"{MODULE}.v").write_text(text)
-        steps = [[str(tool.exe), *VERILATOR_FLAGS, "--Mdir", str(obj), "-o", "tb", f"{MODULE}.v", str(TESTBENCH)],
+        (work / f"{target.module}.v").write_text(text)
+        steps = [[str(tool.exe), *target.flags(), "--Mdir", str(obj), "-o", "tb", f"{target.module}.v",
+                  str(target.testbench)],
                  ["make", "-C", str(obj), "-f", "Vtop.mk", "-j", str(jobs), "VM_PARALLEL_BUILDS=0",
                   *tool.makeflags.split()]]
         runtime = final.parent / f"runtime-{_sha(tool.version, tool.makeflags)}"

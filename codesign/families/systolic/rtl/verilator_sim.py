@@ -27,6 +27,7 @@ import numpy as np
 
 from ..arch import SystolicArch
 from .controller import ROLE_CODES
+from .lanes import _limbs, pack_lanes, unpack_lanes
 from .params import RtlParams
 from .plan import COL, ROW, TIME, Plan, RtlError, make_plan, model_cycles, tile_model_cycles
 from .sim import Case, SimResult, _check_operands, _operand, _shift_of, _words, golden, requantize
@@ -38,36 +39,6 @@ __all__ = ["Program", "VerilatorRun", "simulate_verilator", "pack_lanes", "unpac
 MAGIC, VERSION = 0x4C564443, 2
 END, WRITE, RUN, READ, RELOAD, SHIFT = range(6)
 WEST, NORTH, ACC = range(3)
-
-
-def _limbs(bits: int) -> int:
-    return -(-bits // 32)
-
-
-def pack_lanes(words: np.ndarray, bits: int) -> np.ndarray:
-    """Rows of signed lanes as 32-bit limbs (uint32, least significant first): lane i at bits i*bits."""
-    words = np.asarray(words, dtype=np.int64)
-    n, lanes = words.shape
-    u = (words & ((1 << bits) - 1)).astype(np.uint64)
-    if bits in (8, 16, 32, 64):
-        raw = u.astype(f"<u{bits // 8}").view(np.uint8).reshape(n, lanes * bits // 8)
-    else:
-        bit = ((u[..., None] >> np.arange(bits, dtype=np.uint64)) & 1).astype(np.uint8)
-        raw = np.packbits(bit.reshape(n, lanes * bits), axis=1, bitorder="little")
-    out = np.zeros((n, 4 * _limbs(lanes * bits)), dtype=np.uint8)
-    out[:, :raw.shape[1]] = raw
-    return out.view("<u4")
-
-
-def unpack_lanes(limbs: np.ndarray, lanes: int, bits: int) -> np.ndarray:
-    """The inverse of `pack_lanes`: signed int64 lanes from rows of limbs."""
-    raw = np.ascontiguousarray(limbs, dtype="<u4").view(np.uint8)
-    n = raw.shape[0]
-    if bits in (8, 16, 32, 64):
-        return raw[:, :lanes * bits // 8].copy().view(f"<i{bits // 8}").astype(np.int64).reshape(n, lanes)
-    bit = np.unpackbits(raw, axis=1, bitorder="little")[:, :lanes * bits].reshape(n, lanes, bits)
-    val = (bit.astype(np.int64) << np.arange(bits, dtype=np.int64)).sum(axis=2)
-    return val - ((val >> (bits - 1)) & 1) * (1 << bits)
 
 
 class Program:
