@@ -14,6 +14,7 @@ its 16,137 candidates (the other dims pinned) and against the plain expansion.
 import numpy as np
 import pytest
 
+from codesign.families.systolic import dominance
 from codesign.families.systolic.arch import SystolicArch
 from codesign.families.systolic.mapper import best_mapping
 from codesign.families.systolic.space import MappingSpace
@@ -87,3 +88,29 @@ def test_streamed_dim_of_10_6_maps_as_with_the_plain_expansion(monkeypatch):
     assert new.mapping == old.mapping and new.cost == old.cost
     assert new.bounded < old.bounded / 3
     assert np.isclose(new.cost["energy_pj"], old.cost["energy_pj"], rtol=0)
+
+
+def _naive_dominated(W):
+    return np.array([any((W[j] <= W[i]).all() for j in range(i)) for i in range(len(W))])
+
+
+def test_dominance_bitsets_equal_the_pairwise_definition():
+    rng = np.random.default_rng(0)
+    for n, k, top in [(40, 1, 5), (300, 3, 6), (2500, 4, 30), (2300, 2, 200)]:
+        V = rng.integers(1, top, (n, k)).astype(float)
+        if k > 1:
+            V[: n // 2, 1] = top - V[: n // 2, 0]          # a trade-off half: many rows kept
+        W = V[np.lexsort((np.arange(n), np.log(V).sum(axis=1)))]
+        want = _naive_dominated(W) if n < 1000 else dominance._dominated_pairwise(W, np.zeros((n, 1)))
+        assert (dominance._dominated_sorted(W) == want).all()
+        assert (dominance._dominated_bitset(W) == want).all()
+        assert 0 < want.sum() < n
+
+
+def test_varying_columns_as_numpy_unique():
+    rng = np.random.default_rng(1)
+    for _ in range(30):
+        V = rng.integers(1, 3, (20, 6)).astype(float)
+        V[:, 2], V[:, 4] = V[:, 0], 2.0
+        W = np.unique(V, axis=1)
+        assert np.array_equal(dominance._varying_columns(V), W[:, W.min(axis=0) < W.max(axis=0)])

@@ -48,6 +48,7 @@ import numpy as np
 
 from ...workload import TENSORS, Layer
 from .dataflow import UNUSED_BY
+from .dominance import drop_dominated
 from .flat import Window, window_of
 from .traffic import axis_sum, axis_sum_halo, ext2
 from .space import MappingSpace
@@ -235,7 +236,7 @@ def _block(ctx: _Ctx, dims: list[int], r0: str, phi: bool, halo: int | None = No
             hit = (Vk, ck, (Vk, ck))
         else:
             extra = np.stack([Vk[:, c] - Vk[:, FOLDS] + 1 for c in ctx.guard], axis=1) if ctx.neg_fold else None
-            hit = (Vk, ck, _pareto(Vk, ck, extra))
+            hit = (Vk, ck, drop_dominated(Vk, ck, extra))
         ctx.memo[key] = hit
     V, choice = hit[2]
     return Block(tuple(dims), choice, V)
@@ -318,37 +319,3 @@ def _axis_terms(ctx: _Ctx, V: np.ndarray, tiles: dict, halo: int | None) -> None
             V[:, T0 + x_] *= t0
             inner = (a1, a2) if tn == ctx.stationary else (s1, s2)
             V[:, T1 + x_] *= axis_sum(c1, c2, b1, b2, *inner)
-
-
-def _pareto(V: np.ndarray, choice: np.ndarray, extra: np.ndarray | None = None,
-            limit: int = 8192) -> tuple[np.ndarray, np.ndarray]:
-    """Drop rows weakly dominated by another row: no larger in every column of
-    `V` and, if `extra` is given, in at least one of its columns (compared,
-    not kept); of equal rows keep the first in candidate order. Skipped
-    above `limit` rows (quadratic)."""
-    n = len(V)
-    if n < 2 or n > limit:
-        return V, choice
-    W = np.unique(V, axis=1) if V.shape[1] > 1 else V           # distinct columns only
-    W = W[:, W.min(axis=0) < W.max(axis=0)]                     # and only those that vary
-    X = None
-    if extra is not None and extra.shape[1] and not (extra.min(axis=0) == extra.max(axis=0)).any():
-        X = extra                                               # (a constant column satisfies "any")
-    if W.shape[1] == 0 and X is None:
-        return V[:1], choice[:1]
-    # a row can only be weakly dominated by a row with a smaller or equal log-sum
-    key = np.log(W).sum(axis=1) if W.shape[1] else np.zeros(n)
-    order = np.lexsort((np.arange(n), key))
-    W = W[order]
-    X = None if X is None else X[order]
-    dominated = np.zeros(n, bool)
-    step = max(1, (1 << 22) // (n * max(W.shape[1], 1)))
-    for s in range(0, n, step):
-        e = min(n, s + step)
-        le = (W[None, :e, :] <= W[s:e, None, :]).all(axis=2)    # le[i, j]: row j <= row s+i everywhere
-        if X is not None:
-            le &= (X[None, :e, :] <= X[s:e, None, :]).any(axis=2)
-        le &= np.arange(e)[None, :] < np.arange(s, e)[:, None]  # only earlier rows can dominate
-        dominated[s:e] = le.any(axis=1)
-    keep = np.sort(order[~dominated])
-    return V[keep], choice[keep]

@@ -25,13 +25,16 @@ __all__ = ["Leaves", "BudgetExceeded", "descend", "choices_of", "root_bound", "c
 
 #: rows x terms per chunk of broadcasting (keeps the working set small)
 _CHUNK = 1 << 19
-#: blocks with more choices are expanded by groups (`_grouped_pairs`; the same
-#: rows kept, in the same order) and have their budget tables thinned to this
-#: many positions (`_table`: looser bounds); the model zoo's blocks are smaller
-_GROUPED = 8192
+#: a block with more choices, or a level of more rows, is expanded by groups
+#: (`_grouped_pairs`; the same rows kept, in the same order; on ResNet-18 the
+#: groups cost more than they save below these sizes)
+_GROUPED = 1024
+_GROUPED_ROWS = 1 << 18
+#: choices per group at least (about sqrt of the block's choices)
+_GROUP_MIN = 4
+#: a block with more choices has its budget tables thinned to this many
+#: positions (`_table`: looser bounds); the model zoo's blocks are smaller
 _THIN = 8192
-#: choices per group at least
-_GROUP_MIN = 64
 
 
 class BudgetExceeded(RuntimeError):
@@ -250,7 +253,7 @@ def descend(case: Case, scorer: Scorer, objective: Objective, *,
         screen = _Screen(scorer, objective, rest, lvl + 1, partial, beaten)
         n = len(blk.V)
         kept = []
-        if n > _GROUPED:
+        if n > _GROUPED or len(P) * n > _GROUPED_ROWS:
             for p, j in _grouped_pairs(blk, P, screen, stats, budget):
                 kept.append(_expand(P[p], blk.V[j], p, j, idx, screen, stats, budget))
         else:
