@@ -169,20 +169,49 @@ def _expand(P: np.ndarray, V: np.ndarray | None, p: np.ndarray, j: np.ndarray, i
     return Pn[rows], np.concatenate([idx[p[rows]], j[rows, None].astype(np.int32)], axis=1), o, e
 
 
-def _grouped_pairs(blk, P: np.ndarray, screen: _Screen, stats: dict | None, budget: int | None):
-    """(frontier rows, choices) of a large block to screen, in the order of the
+class _Top:
+    """A beam's best `beam` rows of a level so far, kept while the level is
+    expanded (memory: not every row that fits). Rows arrive in the plain
+    expansion's order, so a stable sort of the best so far and the new rows
+    by (objective, energy) is the order of the whole level: the same rows as
+    one sort at the end. Once `beam` rows are kept, a row or group whose
+    bound is worse than the last of them cannot enter (`worse`)."""
+
+    def __init__(self, beam: int):
+        self.beam, self.last = beam, None
+
+    def reduce(self, kept: list) -> list:
+        if sum(len(k[0]) for k in kept) <= max(2 * self.beam, _CHUNK // 16):
+            return kept
+        P, idx, o, e = (np.concatenate(x) for x in zip(*kept))
+        top = np.lexsort((e, o))[:self.beam]
+        self.last = (o[top[-1]], e[top[-1]])
+        return [(P[top], idx[top], o[top], e[top])]
+
+    def worse(self, o: np.ndarray, e: np.ndarray) -> np.ndarray:
+        """Bounds strictly after the last kept row in (objective, energy) order."""
+        if self.last is None:
+            return np.zeros(len(o), bool)
+        lo, le = self.last
+        return (o > lo) | ((o == lo) & (e > le))
+
+
+def _grouped_pairs(groups, P: np.ndarray, screen: _Screen, stats: dict | None, budget: int | None,
+                   top: _Top | None = None):
+    """(frontier rows, choices) of a large block (its `_groups`) to screen, in the order of the
     plain expansion, in batches of about `_CHUNK` / K pairs: the choices sorted
     by footprint and cut into groups, each (row, group) first screened by the
-    group's columnwise minima (a lower bound on all its members), only the
-    members of the groups that pass are expanded."""
-    perm, starts, mins = _groups(blk)
+    group's columnwise minima (a lower bound on all its members; for a beam,
+    also against its best rows so far, batch by batch), only the members of
+    the groups that pass are expanded."""
+    perm, starts, mins = groups
     G, K = len(mins), P.shape[1]
     size = np.diff(starts)
     step = max(1, _CHUNK // (G * K))
     for s in range(0, len(P), step):
         Pg = (P[s:s + step, None, :] * mins[None]).reshape(-1, K)
         _count(stats, len(Pg), budget)
-        rows, _, _ = screen(Pg)
+        rows, og, eg = screen(Pg)
         pr, gc = np.divmod(rows, G)
         cnt = size[gc]
         off = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
@@ -190,8 +219,14 @@ def _grouped_pairs(blk, P: np.ndarray, screen: _Screen, stats: dict | None, budg
         j = perm[np.repeat(starts[gc], cnt) + off]
         order = np.lexsort((j, p))
         p, j = p[order], j[order]
+        og, eg = np.repeat(og, cnt)[order], np.repeat(eg, cnt)[order]      # each member's group bound
         for t in range(0, len(p), max(1, _CHUNK // K)):
-            yield p[t:t + _CHUNK // K], j[t:t + _CHUNK // K]
+            b = slice(t, t + _CHUNK // K)
+            if top is None:
+                yield p[b], j[b]
+            else:
+                live = ~top.worse(og[b], eg[b])
+                yield p[b][live], j[b][live]
 
 
 def _groups(blk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -253,9 +288,14 @@ def descend(case: Case, scorer: Scorer, objective: Objective, *,
         screen = _Screen(scorer, objective, rest, lvl + 1, partial, beaten)
         n = len(blk.V)
         kept = []
+        top = None if beam is None else _Top(beam)
         if n > _GROUPED or len(P) * n > _GROUPED_ROWS:
-            for p, j in _grouped_pairs(blk, P, screen, stats, budget):
+            groups = case.memo.get(("groups", lvl))
+            if groups is None:
+                groups = case.memo[("groups", lvl)] = _groups(blk)
+            for p, j in _grouped_pairs(groups, P, screen, stats, budget, top):
                 kept.append(_expand(P[p], blk.V[j], p, j, idx, screen, stats, budget))
+                kept = kept if top is None else top.reduce(kept)
         else:
             step = max(1, _CHUNK // (n * P.shape[1]))
             for s in range(0, len(P), step):
@@ -263,6 +303,7 @@ def descend(case: Case, scorer: Scorer, objective: Objective, *,
                 p = np.repeat(np.arange(s, min(s + step, len(P))), n)
                 kept.append(_expand(Pn, None, p, np.tile(np.arange(n), len(p) // n), idx, screen, stats,
                                     budget))
+                kept = kept if top is None else top.reduce(kept)
         kept = [k for k in kept if len(k[0])]
         if not kept:
             return Leaves(case, np.zeros((0, nb), np.int32), np.zeros(0), np.zeros(0))
