@@ -7,6 +7,11 @@ every row by every choice (numpy broadcasting, in chunks); each new row is
 bounded by its products times a lower bound on the factors of the blocks
 still unassigned (`_Rest`), and rows that do not fit or whose bound is
 beaten are dropped (or, for a beam, only the best rows are kept).
+
+A large block (a streamed dim of 10**6 choices and more) or a large level
+is expanded by groups of choices, each screened first by its columnwise
+minima (`_grouped_pairs`): the same rows survive, in the same order, but
+most are never bounded one by one.
 """
 from __future__ import annotations
 
