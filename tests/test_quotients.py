@@ -137,3 +137,19 @@ def test_conv_of_a_2_15_image_is_mapped(tmp_path):
     r = _run(tmp_path, conv, "evaluate")
     assert r.returncode == 0, r.stderr
     assert "proven optimum" in r.stdout
+
+
+def test_gemm_streaming_a_dim_of_2_31_is_proven_optimal(tmp_path):
+    # os streams K through the PEs: 1.1 million (tile, glb factor) candidates
+    r = _run(tmp_path, {"name": "big", "op": "gemm", "M": 64, "N": 64, "K": 2**31 - 2}, "evaluate")
+    assert r.returncode == 0, r.stderr
+    assert "proven optimum" in r.stdout and "pe[K1024]" in r.stdout, r.stdout
+
+
+def test_ws_conv_of_a_2_15_image_is_proven_optimal(tmp_path):
+    # ws streams the output rows: before issue 13 this passed the search budget (beam, not proven)
+    conv = {"name": "c", "op": "conv2d", "N": 1, "C": 64, "H": 2**15, "W": 2**15, "K": 64, "R": 3, "S": 3,
+            "padding": 1}
+    r = _run(tmp_path, conv, "evaluate", dataflow="ws")
+    assert r.returncode == 0, r.stderr
+    assert "proven optimum" in r.stdout, r.stdout

@@ -39,14 +39,16 @@ tests/test_mapper.py: bound == cost.evaluate on complete canonical mappings, <= 
 """
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ...workload import TENSORS, Layer
 from .dataflow import UNUSED_BY
+from .dominance import drop_dominated
 from .flat import Window, window_of
 from .traffic import axis_sum, axis_sum_halo, ext2
 from .space import MappingSpace
@@ -79,6 +81,7 @@ class Case:
     P0: np.ndarray
     blocks: tuple[Block, ...]
     halo: int | None = None       # the sliding dim swept innermost at dram (a dram split), or None
+    memo: dict = field(default_factory=dict, compare=False, repr=False)   # the search's tables of it
 
 
 def _blocks_of(layer: Layer) -> list[list[int]]:
@@ -122,6 +125,8 @@ class _Ctx:
     memo: dict                    # equal tables across cases: filter once
     halo_min: bool = False        # pinned dram order with halo reuse: least of the halo sweeps
     window: Window | None = None  # a flattened conv's kept input tiles (see `flat`)
+    scorer: Scorer | None = None  # feasibility of a block's choices alone
+    P0: np.ndarray | None = None  # the constant factors
 
 
 def cases(space: MappingSpace) -> list[Case]:
@@ -159,7 +164,7 @@ def cases(space: MappingSpace) -> list[Case]:
     # col and step, so that sum's growth pays for the folds' saving)
     guard = [c for c, v in coef.items() if v + c_fold >= 0] if c_fold < 0 else []
     ctx = _Ctx(space, rel, st, pinned_dram, pinned_glb, axes, guard, c_fold < 0, {},
-               pinned_dram and bool(space.sliding_dims), window)
+               pinned_dram and bool(space.sliding_dims), window, Scorer.of(layer, arch), P0)
     out = []
     dram_roles = [_innermost_role(space, o) for o in space.dram_orders]
     has_unused = bool(((~rel[st]) & live).any())
@@ -190,33 +195,50 @@ def _innermost_role(space: MappingSpace, order: tuple[str, ...]) -> str:
     return space.layer.role(inner[-1]) if inner else "g"
 
 
+#: choices per chunk while a block's table is built (a streamed dim of 2**31 has 1.1M)
+_BUILD = 1 << 16
+
+
 def _block(ctx: _Ctx, dims: list[int], r0: str, phi: bool, halo: int | None = None) -> Block | None:
-    """The non-dominated choices of one block of dims in one case (None: nothing fits)."""
+    """The non-dominated choices of one block of dims in one case (None: nothing fits).
+    Built in chunks; a choice is dropped as soon as it cannot fit alone (its
+    footprints with every other block at factor 1 already pass a buffer)."""
     ds = [ctx.space.dims[i] for i in dims]
-    grids = np.meshgrid(*[np.arange(len(d)) for d in ds], indexing="ij")
-    choice = np.stack([g.ravel() for g in grids], axis=1)
-    V = np.ones((len(choice), len(K_TERMS)))
-    tiles, gflag, dflag = _dim_terms(ctx, V, dims, ds, choice, r0, phi)
-    _axis_terms(ctx, V, tiles, halo)
-    keep = np.ones(len(choice), bool)
-    if halo in tiles:
-        keep &= tiles[halo][3] > 1
-    if phi:
-        keep &= ~gflag
-        if r0 != UNUSED_BY[ctx.stationary]:
-            keep &= ~dflag
-    keep &= (V[:, ROWS] <= ctx.space.arch.rows) & (V[:, COLS] <= ctx.space.arch.cols)
-    if not keep.any():
+    sizes = [len(d) for d in ds]
+    n = math.prod(sizes)
+    known = ctx.memo.get(("fits", tuple(dims)))       # footprints do not depend on the case
+    todo = np.arange(n) if known is None else known
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
+    fit = []
+    for s in range(0, len(todo), _BUILD):
+        choice = np.stack(np.unravel_index(todo[s:s + _BUILD], sizes), axis=1)
+        V = np.ones((len(choice), len(K_TERMS)))
+        tiles, gflag, dflag = _dim_terms(ctx, V, dims, ds, choice, r0, phi)
+        _axis_terms(ctx, V, tiles, halo)
+        keep = ctx.scorer.fits(V * ctx.P0)
+        fit.append(todo[s:s + _BUILD][keep])
+        if halo in tiles:
+            keep &= tiles[halo][3] > 1
+        if phi:
+            keep &= ~gflag
+            if r0 != UNUSED_BY[ctx.stationary]:
+                keep &= ~dflag
+        if keep.any():
+            parts.append((V[keep], choice[keep]))
+    ctx.memo[("fits", tuple(dims))] = np.concatenate(fit) if fit else todo
+    if not parts:
         return None
-    key = (tuple(dims), keep.tobytes(), V.tobytes())
-    if key not in ctx.memo:
-        Vk = V[keep]
+    Vk, ck = (np.concatenate(x) for x in zip(*parts))
+    key = (tuple(dims), hashlib.blake2b(Vk.tobytes() + ck.tobytes(), digest_size=16).digest())
+    hit = ctx.memo.get(key)
+    if hit is None or not (np.array_equal(hit[0], Vk) and np.array_equal(hit[1], ck)):
         if ctx.neg_fold and not ctx.guard:         # no sum covers the folds: compare nothing
-            ctx.memo[key] = (Vk, choice[keep])
+            hit = (Vk, ck, (Vk, ck))
         else:
             extra = np.stack([Vk[:, c] - Vk[:, FOLDS] + 1 for c in ctx.guard], axis=1) if ctx.neg_fold else None
-            ctx.memo[key] = _pareto(Vk, choice[keep], extra)
-    V, choice = ctx.memo[key]
+            hit = (Vk, ck, drop_dominated(Vk, ck, extra))
+        ctx.memo[key] = hit
+    V, choice = hit[2]
     return Block(tuple(dims), choice, V)
 
 
@@ -297,37 +319,3 @@ def _axis_terms(ctx: _Ctx, V: np.ndarray, tiles: dict, halo: int | None) -> None
             V[:, T0 + x_] *= t0
             inner = (a1, a2) if tn == ctx.stationary else (s1, s2)
             V[:, T1 + x_] *= axis_sum(c1, c2, b1, b2, *inner)
-
-
-def _pareto(V: np.ndarray, choice: np.ndarray, extra: np.ndarray | None = None,
-            limit: int = 8192) -> tuple[np.ndarray, np.ndarray]:
-    """Drop rows weakly dominated by another row: no larger in every column of
-    `V` and, if `extra` is given, in at least one of its columns (compared,
-    not kept); of equal rows keep the first in candidate order. Skipped
-    above `limit` rows (quadratic)."""
-    n = len(V)
-    if n < 2 or n > limit:
-        return V, choice
-    W = np.unique(V, axis=1) if V.shape[1] > 1 else V           # distinct columns only
-    W = W[:, W.min(axis=0) < W.max(axis=0)]                     # and only those that vary
-    X = None
-    if extra is not None and extra.shape[1] and not (extra.min(axis=0) == extra.max(axis=0)).any():
-        X = extra                                               # (a constant column satisfies "any")
-    if W.shape[1] == 0 and X is None:
-        return V[:1], choice[:1]
-    # a row can only be weakly dominated by a row with a smaller or equal log-sum
-    key = np.log(W).sum(axis=1) if W.shape[1] else np.zeros(n)
-    order = np.lexsort((np.arange(n), key))
-    W = W[order]
-    X = None if X is None else X[order]
-    dominated = np.zeros(n, bool)
-    step = max(1, (1 << 22) // (n * max(W.shape[1], 1)))
-    for s in range(0, n, step):
-        e = min(n, s + step)
-        le = (W[None, :e, :] <= W[s:e, None, :]).all(axis=2)    # le[i, j]: row j <= row s+i everywhere
-        if X is not None:
-            le &= (X[None, :e, :] <= X[s:e, None, :]).any(axis=2)
-        le &= np.arange(e)[None, :] < np.arange(s, e)[:, None]  # only earlier rows can dominate
-        dominated[s:e] = le.any(axis=1)
-    keep = np.sort(order[~dominated])
-    return V[keep], choice[keep]

@@ -139,10 +139,15 @@ class Scorer:
                 for col, c in terms:
                     port = port + c * P[:, col]
                 latency = np.maximum(latency, port)
-        fits = ((P[:, ROWS] <= self.rows) & (P[:, COLS] <= self.cols)
+        return latency, energy, self.fits(P)
+
+    def fits(self, P: np.ndarray) -> np.ndarray:
+        """Rows of term products `P` (N, K) within the array side and the buffers
+        (necessary for every mapping whose products are at least `P`)."""
+        fpb = P[:, FP:FP + 3] * self.bits
+        return ((P[:, ROWS] <= self.rows) & (P[:, COLS] <= self.cols)
                 & (fpb[:, self.glb_kept].sum(axis=1) <= self.glb_cap_bits)
                 & (fpb[:, 2] <= self.acc_cap_bits))
-        return latency, energy, fits
 
 
 def _port_rows(arch: SystolicArch, bits: dict, z: int) -> tuple:
