@@ -13,6 +13,7 @@ from ...workload import TENSORS, Layer
 from .energy import out_word
 from . import soc_stalls
 from .soc_stalls import compute_timing
+from .stalls import arch_pacing
 
 __all__ = ["Scorer", "K_TERMS"]
 
@@ -52,6 +53,7 @@ class Scorer:
     ports: tuple                  # per port: (constant, ((P column, coefficient), ...)), cycles = bits / width
     out_word_bits: int = 0        # a final output's DRAM width (`energy.out_word`); 0: the output word
     soc: tuple = ()               # `soc_stalls.soc_bound_params`
+    pace: tuple = ()              # ``rtl`` port pacing: per glb tile, per floored and per plain sum_t (`_pace`)
 
     @classmethod
     def of(cls, layer: Layer, arch: SystolicArch) -> "Scorer":
@@ -84,7 +86,7 @@ class Scorer:
                    np.array([bits[t] for t in TENSORS], dtype=float), z, arch.timing, arch.double_buffered,
                    arch.dram_bw_bytes, arch.rows, arch.cols, np.array([t in kept for t in TENSORS]),
                    8 * arch.glb_bytes / div, 8 * arch.acc_bytes / div if arch.acc_kib > 0 else math.inf, ports,
-                   qbits, soc_stalls.soc_bound_params(arch, [bits[t] for t in TENSORS]))
+                   qbits, soc_stalls.soc_bound_params(arch, [bits[t] for t in TENSORS]), _pace(arch))
 
     def compute(self, P: np.ndarray, partial: bool = False) -> np.ndarray:
         """Compute cycles of term products; with `partial` (products are lower
@@ -94,7 +96,7 @@ class Scorer:
         them (the best of the valid choices). A floor on the streamed length
         (``rtl``: a fold costs max(t, R)) is bounded by ``max(sum t, floor * folds)``,
         the exact sum when every fold is on the same side of the floor."""
-        t = P[:, SUT] if self.t_floor <= 1 else np.maximum(P[:, SUT], self.t_floor * P[:, FOLDS])
+        t = self.floored_t(P)
         base = (self.c_layer + self.c_gtile * P[:, GTILES] + self.c_ur * P[:, SUR]
                 + self.c_uc * P[:, SUC] + self.c_t * t)
         if self.c_fold >= 0 or not partial:
@@ -109,10 +111,16 @@ class Scorer:
             out = self.c_layer + self.c_gtile * P[:, GTILES] + (0.0 if per_fold_min >= 0 else -np.inf)
         return out
 
+    def floored_t(self, P: np.ndarray) -> np.ndarray:
+        """The sum over folds of ``max(t, floor)``, bounded by ``max(sum t, floor * folds)``."""
+        return P[:, SUT] if self.t_floor <= 1 else np.maximum(P[:, SUT], self.t_floor * P[:, FOLDS])
+
     def __call__(self, P: np.ndarray, partial: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(latency, energy, fits) of term products `P` (N, K); lower bounds
         when `partial` says the products are."""
         compute = self.compute(P, partial)
+        if self.pace:       # non-negative coefficients: a lower bound of lower bounds
+            compute = compute + self.pace[0] * P[:, GTILES] + self.pace[1] * self.floored_t(P) + self.pace[2] * P[:, SUT]
         t0, t1 = P[:, T0:T0 + 3], P[:, T1:T1 + 3]
         energy = self.e0 + t0 @ self.eT0 + t1 @ self.eT1
         fpb = P[:, FP:FP + 3] * self.bits
@@ -143,6 +151,17 @@ class Scorer:
                 & (fpb[:, self.glb_kept].sum(axis=1) <= self.glb_cap_bits)
                 & (fpb[:, 2] <= self.acc_cap_bits))
         return latency, energy, fits
+
+
+def _pace(arch: SystolicArch) -> tuple:
+    """``rtl``'s port pacing (`stalls.array_port_stalls`) as coefficients of glb tiles,
+    the floored and the plain sum of ``t``; () without stalls or in another timing."""
+    if arch.timing != "rtl" or max(ks := arch_pacing(arch)) == 1:
+        return ()
+    k_stream, k_pad, k_fill, k_drain = ks
+    R, C = arch.rows, arch.cols
+    return ((k_drain - 1) * (R + C + 1) + ((k_fill - 1) * R if arch.dataflow != "os" else 0), k_pad - 1,
+            k_stream - k_pad)
 
 
 def _port_rows(arch: SystolicArch, bits: dict, z: int) -> tuple:
