@@ -119,6 +119,15 @@ def ports_markdown(p: RtlParams) -> str:
               f"(at least the array's rows); a tile adds {int(ft.tile_const(p.rows, p.cols))} (fill and drain). "
               f"This is the cost model's `rtl` timing mode "
               f"(codesign/families/systolic/timing.py: {ft}).", ""]
+    if p.paced:
+        ks = dict(zip(("stream", "pad", "fill", "drain"), p.pacing))
+        widths = ", ".join(f"{k} {getattr(p, k)}" for k in ("glb_read_bits", "acc_read_bits", "acc_write_bits")
+                           if getattr(p, k))
+        lines += [f"Port pacing ({widths} bits per cycle): each cycle of that schedule (a step) lasts "
+                  f"k cycles, enough for every port to move the step's words at its width: k = {ks['stream']} while a fold "
+                  f"streams (`tau < t`), {ks['pad']} in its other steps, {ks['fill']} filling (ws/is), "
+                  f"{ks['drain']} draining, 1 at set-up "
+                  "(codesign/families/systolic/stalls.py: `pacing`, `array_port_stalls`).", ""]
     return "\n".join(lines)
 
 

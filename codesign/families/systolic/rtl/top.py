@@ -51,8 +51,8 @@ def top_signature(p: RtlParams) -> wiring.Signature:
 class Top(wiring.Component):
     """A systolic GEMM accelerator generated from `RtlParams`.
 
-    `west`, `north` (Scratchpad) and `acc` (Accumulator) are exposed so a
-    simulation testbench can reach their memories directly.
+    `west`, `north` (Scratchpad), `acc` (Accumulator) and `ctrl` (Controller) are
+    exposed so a simulation testbench can reach their memories and signals directly.
     """
 
     def __init__(self, p: RtlParams):
@@ -61,12 +61,13 @@ class Top(wiring.Component):
         self.west = Scratchpad(p.rows, p.op_bits, p.west_depth)
         self.north = Scratchpad(p.cols, p.op_bits, p.north_depth)
         self.acc = Accumulator(p)
+        self.ctrl = Controller(p)
 
     def elaborate(self, platform):
         p, m = self.p, Module()
         m.submodules.west = west = self.west
         m.submodules.north = north = self.north
-        acc, mesh, ctrl = self.acc, Mesh(p), Controller(p)
+        acc, mesh, ctrl = self.acc, Mesh(p), self.ctrl
         # port pacing: the mesh and the accumulator advance with the controller's steps
         paced = (lambda e: EnableInserter(ctrl.adv)(e)) if p.paced else (lambda e: e)  # noqa: E731
         m.submodules.acc = paced(acc)
