@@ -47,14 +47,16 @@ def test_bad_port_width_names_the_key(key):
 
 def pacing_stall(widths, t=64, folds=30, tiles=1, R=8, C=8):
     """The ``rtl`` port pacing of MAPPING (ws, one glb tile, 30 folds of t = 64) by hand:
-    a step costs the most cycles any port needs for it (stream: a west and a preload
-    vector and an accumulator row; fill: a preload vector; drain: the row)."""
+    a step costs the most cycles any port needs for it (its first R steps: a west and a
+    preload vector and an accumulator row; the others: a west vector and the row; fill:
+    a preload vector; drain: the row)."""
     w = {"glb_read_bits": 512, "acc_read_bits": 1024, "acc_write_bits": 1024, **widths}
     row = max(math.ceil(C * 32 / w["acc_read_bits"]), math.ceil(C * 32 / w["acc_write_bits"]))
-    stream = max(math.ceil((R + C) * 8 / w["glb_read_bits"]), row)
+    first = max(math.ceil((R + C) * 8 / w["glb_read_bits"]), row)
+    rest = max(math.ceil(R * 8 / w["glb_read_bits"]), row)
     fill = math.ceil(C * 8 / w["glb_read_bits"])
     assert t >= R               # no pad steps: each fold streams t steps
-    return tiles * ((fill - 1) * R + (row - 1) * (R + C + 1)) + folds * (stream - 1) * t
+    return tiles * ((fill - 1) * R + (row - 1) * (R + C + 1)) + folds * ((first - 1) * R + (rest - 1) * (t - R))
 
 
 def test_wide_ports_do_not_stall_and_narrow_ones_do():

@@ -48,7 +48,8 @@ from ...workload import TENSORS, Layer
 from .mapping import LEVELS, Mapping, MappingBatch
 from .flat import flattened, is_flat
 from .soc_stalls import compute_timing, soc_latency
-from .stalls import PORTS as _PORTS, arch_pacing, array_port_stalls, port_cycles, stalled_latency
+from .pacing import arch_pacing, array_port_stalls
+from .stalls import PORTS as _PORTS, port_cycles, stalled_latency
 from .timing import floored_t_sum
 from .traffic import LayerInfo, cdiv, footprint, level_sum, traffic
 from .traffic import info as layer_info
@@ -302,7 +303,7 @@ def _accesses(info: LayerInfo, arch: SystolicArch, N: int, macs: int, dram_traff
 def _compute(info: LayerInfo, av: "_ArchView", F: np.ndarray, t_arr: np.ndarray, t_glb: np.ndarray):
     """Compute cycles (the fold cost summed in closed form), folds, the
     sum over folds of used PEs, array tiles per dim, the glb tile, and the
-    array's cycles with port pacing (``rtl``: `stalls.array_port_stalls`; else compute)."""
+    array's cycles with port pacing (``rtl``: `pacing.array_port_stalls`; else compute)."""
     bounds = info.bounds
     B = bounds[:, None]
     x_arr = np.minimum(t_arr, B)
@@ -323,7 +324,7 @@ def _compute(info: LayerInfo, av: "_ArchView", F: np.ndarray, t_arr: np.ndarray,
     paced = compute
     if av.base.timing == "rtl":
         paced = compute + array_port_stalls(arch_pacing(av), av.rows, av.cols, av.base.dataflow != "os", sum_t,
-                                            lp.prod(axis=0), glb_tiles)
+                                            lp.prod(axis=0), folds, glb_tiles)
     return compute, folds, sum_urc, n_arr, glb_tile, paced
 
 

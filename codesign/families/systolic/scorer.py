@@ -13,7 +13,7 @@ from ...workload import TENSORS, Layer
 from .energy import out_word
 from . import soc_stalls
 from .soc_stalls import compute_timing
-from .stalls import arch_pacing
+from .pacing import arch_pacing
 
 __all__ = ["Scorer", "K_TERMS"]
 
@@ -53,7 +53,7 @@ class Scorer:
     ports: tuple                  # per port: (constant, ((P column, coefficient), ...)), cycles = bits / width
     out_word_bits: int = 0        # a final output's DRAM width (`energy.out_word`); 0: the output word
     soc: tuple = ()               # `soc_stalls.soc_bound_params`
-    pace: tuple = ()              # ``rtl`` port pacing: per glb tile, per floored and per plain sum_t (`_pace`)
+    pace: tuple = ()              # ``rtl`` port pacing: per glb tile, per stream, long, pad step (`_pace`)
 
     @classmethod
     def of(cls, layer: Layer, arch: SystolicArch) -> "Scorer":
@@ -96,7 +96,7 @@ class Scorer:
         them (the best of the valid choices). A floor on the streamed length
         (``rtl``: a fold costs max(t, R)) is bounded by ``max(sum t, floor * folds)``,
         the exact sum when every fold is on the same side of the floor."""
-        t = self.floored_t(P)
+        t = P[:, SUT] if self.t_floor <= 1 else np.maximum(P[:, SUT], self.t_floor * P[:, FOLDS])
         base = (self.c_layer + self.c_gtile * P[:, GTILES] + self.c_ur * P[:, SUR]
                 + self.c_uc * P[:, SUC] + self.c_t * t)
         if self.c_fold >= 0 or not partial:
@@ -111,16 +111,21 @@ class Scorer:
             out = self.c_layer + self.c_gtile * P[:, GTILES] + (0.0 if per_fold_min >= 0 else -np.inf)
         return out
 
-    def floored_t(self, P: np.ndarray) -> np.ndarray:
-        """The sum over folds of ``max(t, floor)``, bounded by ``max(sum t, floor * folds)``."""
-        return P[:, SUT] if self.t_floor <= 1 else np.maximum(P[:, SUT], self.t_floor * P[:, FOLDS])
+    def paced(self, P: np.ndarray) -> np.ndarray:
+        """Port pacing's stall (`pacing.array_port_stalls`) at the folds' mean ``t``: exact
+        when all folds lie on one side of ``R``, else below (a fold's cost is convex in
+        ``t``); non-decreasing in ``sum t``, folds and glb tiles, so partial products bound it."""
+        rf, t = self.t_floor * P[:, FOLDS], P[:, SUT]
+        tile, stream, long, pad = self.pace
+        return (tile * P[:, GTILES] + stream * np.minimum(t, rf) + long * np.maximum(t - rf, 0)
+                + pad * np.maximum(rf - t, 0))
 
     def __call__(self, P: np.ndarray, partial: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(latency, energy, fits) of term products `P` (N, K); lower bounds
         when `partial` says the products are."""
         compute = self.compute(P, partial)
-        if self.pace:       # non-negative coefficients: a lower bound of lower bounds
-            compute = compute + self.pace[0] * P[:, GTILES] + self.pace[1] * self.floored_t(P) + self.pace[2] * P[:, SUT]
+        if self.pace:
+            compute = compute + self.paced(P)
         t0, t1 = P[:, T0:T0 + 3], P[:, T1:T1 + 3]
         energy = self.e0 + t0 @ self.eT0 + t1 @ self.eT1
         fpb = P[:, FP:FP + 3] * self.bits
@@ -154,14 +159,14 @@ class Scorer:
 
 
 def _pace(arch: SystolicArch) -> tuple:
-    """``rtl``'s port pacing (`stalls.array_port_stalls`) as coefficients of glb tiles,
-    the floored and the plain sum of ``t``; () without stalls or in another timing."""
+    """``rtl``'s port pacing (`pacing.array_port_stalls`): the stall per glb tile and per
+    stream, long and pad step; () without stalls or in another timing."""
     if arch.timing != "rtl" or max(ks := arch_pacing(arch)) == 1:
         return ()
-    k_stream, k_pad, k_fill, k_drain = ks
+    k_stream, k_long, k_pad, k_fill, k_drain = ks
     R, C = arch.rows, arch.cols
-    return ((k_drain - 1) * (R + C + 1) + ((k_fill - 1) * R if arch.dataflow != "os" else 0), k_pad - 1,
-            k_stream - k_pad)
+    return ((k_drain - 1) * (R + C + 1) + ((k_fill - 1) * R if arch.dataflow != "os" else 0), k_stream - 1,
+            k_long - 1, k_pad - 1)
 
 
 def _port_rows(arch: SystolicArch, bits: dict, z: int) -> tuple:

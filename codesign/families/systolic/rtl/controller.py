@@ -31,12 +31,12 @@ Per tile: ``2 + R + C (+ R for ws/is) + sum over folds max(t, R)`` cycles.
 
 Port pacing (`RtlParams.paced`: a buffer port narrower than a step's bits):
 each step above (a cycle of the unstalled schedule) lasts ``k`` cycles, ``k``
-per step class (`RtlParams.pacing`: stream ``tau < t``, pad ``tau >= t``,
-fill, drain; set-up and idle 1). ``adv`` is high in a step's last cycle; the
+per step class (`RtlParams.pacing`: stream ``tau < min(t, R)``, long ``R <= tau < t``,
+pad ``t <= tau < R``, fill, drain; set-up and idle 1). ``adv`` is high in a step's last cycle; the
 controller's state (all but the cycle counter), the mesh, the accumulator and
 the scratchpads' read ports advance only then (`EnableInserter`), so every
 port moves a step's words within its ``k`` cycles. The model's formula is
-`codesign.families.systolic.stalls.array_port_stalls`.
+`codesign.families.systolic.pacing.array_port_stalls`.
 """
 from __future__ import annotations
 
@@ -108,8 +108,8 @@ class Controller(wiring.Component):
         """``adv``: high in the last of the ``k`` cycles of the current step's class."""
         ks = self.p.pacing
         beat, k = Signal(range(max(ks)), name="beat"), Signal(range(max(ks) + 1), name="pace")
-        m.d.comb += [k.eq(Mux(s.stream, ks[0], Mux(s.running, ks[1], Mux(s.filling, ks[2],
-                                                                         Mux(s.draining, ks[3], 1))))),
+        m.d.comb += [k.eq(Mux(s.stream, Mux(s.tau < self.p.rows, ks[0], ks[1]),
+                              Mux(s.running, ks[2], Mux(s.filling, ks[3], Mux(s.draining, ks[4], 1))))),
                      self.adv.eq(beat == k - 1)]
         m.d.sync += beat.eq(Mux(self.adv, 0, beat + 1))
 

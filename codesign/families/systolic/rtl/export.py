@@ -23,6 +23,7 @@ from amaranth.lib import wiring
 from ...base import LINT_WAIVERS
 from ..arch import SystolicArch
 from ..mapping import Mapping
+from ..pacing import PACE_CLASSES
 from ..timing import fold_timing
 from ....workload import Layer, gemm
 from .controller import ROLE_CODES
@@ -120,14 +121,14 @@ def ports_markdown(p: RtlParams) -> str:
               f"This is the cost model's `rtl` timing mode "
               f"(codesign/families/systolic/timing.py: {ft}).", ""]
     if p.paced:
-        ks = dict(zip(("stream", "pad", "fill", "drain"), p.pacing))
+        ks = dict(zip(PACE_CLASSES, p.pacing))
         widths = ", ".join(f"{k} {getattr(p, k)}" for k in ("glb_read_bits", "acc_read_bits", "acc_write_bits")
                            if getattr(p, k))
         lines += [f"Port pacing ({widths} bits per cycle): each cycle of that schedule (a step) lasts "
-                  f"k cycles, enough for every port to move the step's words at its width: k = {ks['stream']} while a fold "
-                  f"streams (`tau < t`), {ks['pad']} in its other steps, {ks['fill']} filling (ws/is), "
-                  f"{ks['drain']} draining, 1 at set-up "
-                  "(codesign/families/systolic/stalls.py: `pacing`, `array_port_stalls`).", ""]
+                  f"k cycles, enough for every port to move the step's words at its width: k = {ks['stream']} in a "
+                  f"fold's step `tau < min(t, R)`, {ks['long']} for `R <= tau < t`, {ks['pad']} for `t <= tau < R`, "
+                  f"{ks['fill']} filling (ws/is), {ks['drain']} draining, 1 at set-up "
+                  "(codesign/families/systolic/pacing.py).", ""]
     return "\n".join(lines)
 
 

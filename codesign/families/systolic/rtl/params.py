@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from ..arch import SystolicArch
-from ..stalls import pacing, rtl_pacing
+from ..pacing import pacing, rtl_pacing
 from .plan import ROW, COL, TIME, Plan, RtlError
 
 __all__ = ["RtlParams", "depths", "port_widths", "PORT_FIELDS"]
@@ -29,7 +29,7 @@ class RtlParams:
 
     `glb_read_bits`, `acc_read_bits`, `acc_write_bits`: the buffer ports' widths
     (bits per cycle; 0: never stalls). The controller paces the array to them
-    (`pacing`, `codesign.families.systolic.stalls`); the scratchpad banks' write
+    (`pacing`, `codesign.families.systolic.pacing`); the scratchpad banks' write
     ports are the host's (idle only) and stall nothing.
     """
 
@@ -101,8 +101,8 @@ class RtlParams:
         return _bits(max(self.west_depth, self.north_depth, self.acc_depth) * max(self.rows, self.cols))
 
     @property
-    def pacing(self) -> tuple[int, int, int, int]:
-        """Cycles per step of each step class (`stalls.PACE_CLASSES`: stream, pad, fill, drain)."""
+    def pacing(self) -> tuple[int, ...]:
+        """Cycles per step of each step class (`pacing.PACE_CLASSES`: stream, long, pad, fill, drain)."""
         return pacing(self.rows, self.cols, not self.os, self.op_bits, self.acc_bits,
                       *(getattr(self, k) for k in PORT_FIELDS))
 
@@ -144,7 +144,7 @@ class RtlParams:
 
 def port_widths(arch: SystolicArch) -> dict[str, int]:
     """The `RtlParams` port fields of an architecture: its widths (`SystolicArch.port_bits`), 0
-    for a port that never stalls this array; all 0 when `stalls.rtl_pacing` has no stall."""
+    for a port that never stalls this array; all 0 when `pacing.rtl_pacing` has no stall."""
     out = dict.fromkeys(PORT_FIELDS, 0)
     if max(rtl_pacing(arch)) == 1:
         return out

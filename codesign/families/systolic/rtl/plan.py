@@ -34,7 +34,7 @@ from ....errors import UserError
 from ..arch import SystolicArch
 from ..dataflow import ROLE_DIMS
 from ..mapping import Mapping
-from ..stalls import array_port_stalls, rtl_pacing
+from ..pacing import array_port_stalls, rtl_pacing
 from ..timing import fold_timing
 from ....workload import Layer
 
@@ -155,7 +155,7 @@ def make_plan(arch: SystolicArch, layer: Layer, mapping: Mapping) -> Plan:
 
 def model_cycles(arch: SystolicArch, layer: Layer, mapping: Mapping, ports: bool = True) -> int:
     """Cycles of the ``rtl`` timing mode, straight from the mapping (closed form): compute
-    plus, with `ports`, the port pacing's stalls (`stalls.array_port_stalls`; none at the
+    plus, with `ports`, the port pacing's stalls (`pacing.array_port_stalls`; none at the
     default widths), what the RTL's cycle counter shows.
 
     ``per_layer + tile_const*glb_tiles + sum over folds (fold_const + per_used_rows*used_rows
@@ -175,7 +175,7 @@ def model_cycles(arch: SystolicArch, layer: Layer, mapping: Mapping, ports: bool
     t_sum = sum(max(min(plan.fold[TIME], e - k * plan.fold[TIME]), floor)
                 for _, e in plan.tiles_along(TIME) for k in range(-(-e // plan.fold[TIME])))
     stall = array_port_stalls(rtl_pacing(arch), arch.rows, arch.cols, arch.dataflow != "os",
-                              folds[ROW] * folds[COL] * t_sum, used[TIME], math.prod(tiles)) if ports else 0
+                              folds[ROW] * folds[COL] * t_sum, used[TIME], n_folds, math.prod(tiles)) if ports else 0
     return int(ft.total(arch.rows, arch.cols, n_folds, used[ROW], used[COL], folds[ROW] * folds[COL] * t_sum,
                         math.prod(tiles)) + stall)
 
@@ -189,7 +189,7 @@ def tile_model_cycles(arch: SystolicArch, plan: Plan) -> list[int]:
     for tile in plan.tiles():
         folds = list(plan.fold_extents(tile))
         stall = array_port_stalls(ks, R, C, arch.dataflow != "os", sum(max(t, R) for _, _, t in folds),
-                                  sum(t for _, _, t in folds), 1)
+                                  sum(t for _, _, t in folds), len(folds), 1)
         out.append(int(ft.tile_const(R, C) + sum(ft.fold_cycles(R, C, r, c, t) for r, c, t in folds) + stall))
     out[0] += ft.per_layer
     return out
