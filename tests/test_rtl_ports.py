@@ -50,7 +50,7 @@ def port_monitor(p: RtlParams, steps: list):
 @pytest.mark.parametrize("dataflow", ["os", "ws", "is"])
 @pytest.mark.parametrize("R,C", [(2, 2), (3, 4), (4, 4)])
 def test_paced_rtl_is_cycle_exact_and_honours_the_widths(R, C, dataflow):
-    cases = grid_cases(R, C, dataflow, seed=R * C)[::2]
+    cases = grid_cases(R, C, dataflow, seed=R * C)[::3]     # every tiling of the grid, 9 of its 25 cases
     for name, widths in WIDTHS.items():
         arch = SystolicArch(rows=R, cols=C, dataflow=dataflow, dram_bw_bytes=1e6, **widths(R, C))
         params = RtlParams.for_plans(arch, [make_plan(arch, c.layer, c.mapping) for c in cases])
