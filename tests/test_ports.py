@@ -112,3 +112,15 @@ def test_mapper_avoids_a_narrow_port(tmp_path, capsys):
     assert out[16]["stall_cycles"] > 0
     conv = conv2d(1, 16, 10, 10, 16, 3, 3)
     assert conv.macs == out[16]["macs"]
+
+
+def test_a_batch_of_architectures_paces_each_by_its_own_ports():
+    """One `evaluate` call over architectures with different widths and rows (a sweep's
+    batch) costs each as alone."""
+    from codesign.families.systolic.cost import evaluate
+    from codesign.families.systolic.mapping import MappingBatch
+    archs = [SystolicArch(rows=r, cols=8, dataflow="ws", acc_kib=16, glb_read_bits=w, acc_write_bits=a)
+             for r, w, a in ((8, 24, 0), (8, 0, 64), (16, 100, 300), (8, 0, 0))]
+    many = evaluate(LAYER, archs, MappingBatch.from_mappings([MAPPING] * len(archs))).latency_cycles
+    one = [evaluate_mapping(LAYER, a, MAPPING)["latency_cycles"] for a in archs]
+    assert list(many) == one and len(set(one)) == len(one)
