@@ -93,16 +93,16 @@ class Controller(wiring.Component):
             self._os_outputs(m, s)
         else:
             self._ws_outputs(m, s)
-        if self.p.paced:
-            outer = Module()
-            outer.submodules.core = EnableInserter(self.adv)(m)
-            self._pacer(outer, s)
-            m = outer
-        with m.If(self.busy):
-            m.d.sync += self.cycles.eq(self.cycles + 1)
-        with m.Elif(self.start):
-            m.d.sync += self.cycles.eq(0)
-        return m
+        if not self.p.paced:
+            return m
+        outer = Module()        # the cycle counter counts every cycle, the rest advances with `adv`
+        outer.submodules.core = EnableInserter(self.adv)(m)
+        self._pacer(outer, s)
+        with outer.If(self.busy):
+            outer.d.sync += self.cycles.eq(self.cycles + 1)
+        with outer.Elif(self.start):
+            outer.d.sync += self.cycles.eq(0)
+        return outer
 
     def _pacer(self, m, s) -> None:
         """``adv``: high in the last of the ``k`` cycles of the current step's class."""
@@ -186,6 +186,9 @@ class Controller(wiring.Component):
         p = self.p
         s.tau = Signal(p.dim_bits + 2)
         s.filling, s.running, s.draining = Signal(), Signal(), Signal()
+        if not p.paced:         # paced: counted outside the enable (`elaborate`)
+            with m.If(self.busy):
+                m.d.sync += self.cycles.eq(self.cycles + 1)
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start):
@@ -193,7 +196,7 @@ class Controller(wiring.Component):
                                        (s.order, self.order)):
                         m.d.sync += [mine[i].eq(port[i]) for i in range(3)]
                     m.d.sync += [s.accumulate.eq(self.accumulate), self.busy.eq(1), self.done.eq(0)] + \
-                        [s.L[l].eq(0) for l in range(3)]
+                        ([] if p.paced else [self.cycles.eq(0)]) + [s.L[l].eq(0) for l in range(3)]
                     m.next = "SETUP"
             with m.State("SETUP"):
                 m.d.sync += self._load_fold(s, 0) + [s.tau.eq(0)]
