@@ -50,6 +50,10 @@ ARCHS = [
     SystolicArch(rows=4, cols=4, dataflow="os", glb_kib=0.06, acc_kib=0.04, dram_bw_bytes=1, timing="rtl"),
     SystolicArch(rows=4, cols=2, dataflow="ws", glb_kib=0.08, acc_kib=0, dram_bw_bytes=8, timing="ideal",
                  glb_read_bits=12, glb_write_bits=40),           # narrow glb ports: stalls
+    SystolicArch(rows=4, cols=2, dataflow="ws", glb_kib=0.06, acc_kib=0.04, dram_bw_bytes=4, timing="rtl",
+                 glb_read_bits=20, acc_write_bits=48),           # narrow ports: the RTL's pacing
+    SystolicArch(rows=2, cols=4, dataflow="os", glb_kib=0.05, acc_kib=0, dram_bw_bytes=8, timing="rtl",
+                 glb_read_bits=40, acc_read_bits=100),
 ]
 
 

@@ -45,26 +45,46 @@ def test_bad_port_width_names_the_key(key):
         SystolicArch(**{key: -8})
 
 
+def pacing_stall(widths, t=64, folds=30, tiles=1, R=8, C=8):
+    """The ``rtl`` port pacing of MAPPING (ws, one glb tile, 30 folds of t = 64) by hand:
+    a step costs the most cycles any port needs for it (its first R steps: a west and a
+    preload vector and an accumulator row; the others: a west vector and the row; fill:
+    a preload vector; drain: the row)."""
+    w = {"glb_read_bits": 512, "acc_read_bits": 1024, "acc_write_bits": 1024, **widths}
+    row = max(math.ceil(C * 32 / w["acc_read_bits"]), math.ceil(C * 32 / w["acc_write_bits"]))
+    first = max(math.ceil((R + C) * 8 / w["glb_read_bits"]), row)
+    rest = max(math.ceil(R * 8 / w["glb_read_bits"]), row)
+    fill = math.ceil(C * 8 / w["glb_read_bits"])
+    assert t >= R               # no pad steps: each fold streams t steps
+    return tiles * ((fill - 1) * R + (row - 1) * (R + C + 1)) + folds * ((first - 1) * R + (rest - 1) * (t - R))
+
+
 def test_wide_ports_do_not_stall_and_narrow_ones_do():
+    """rtl: narrow ports pace the array (latency grows by the pacing, compute and energy
+    do not change); the default widths never stall."""
     wide = cost()
-    widths = {"glb_read_bits": 24, "glb_write_bits": 512, "acc_read_bits": 1024, "acc_write_bits": 1024}
-    narrow = cost(**widths)
-    need = port_cycles(narrow, widths)
-    assert wide["latency_cycles"] > max(port_cycles(wide, {k: 512 if k[:3] == "glb" else 1024
-                                                          for k in widths}).values())
-    assert narrow["compute_cycles"] == wide["compute_cycles"]
-    assert narrow["latency_cycles"] == math.ceil(max(need.values())) > wide["latency_cycles"]
-    assert narrow["stall_cycles"] == narrow["latency_cycles"] - narrow["compute_cycles"]
-    assert narrow["energy_pj"] == wide["energy_pj"]
+    assert pacing_stall({}) == 0
+    for widths in ({"glb_read_bits": 24}, {"glb_read_bits": 100, "acc_read_bits": 50}, {"glb_read_bits": 64}):
+        narrow = cost(**widths)
+        assert narrow["compute_cycles"] == wide["compute_cycles"] and narrow["energy_pj"] == wide["energy_pj"]
+        assert narrow["latency_cycles"] - wide["latency_cycles"] == pacing_stall(widths) > 0, widths
+        assert narrow["stall_cycles"] == narrow["latency_cycles"] - narrow["compute_cycles"]
 
 
 def test_acc_write_port_binds_on_partial_sums():
     """ws streams 32-bit partial sums out of the array each cycle: an acc write
-    port narrower than cols x 32 bits per cycle stalls the layer."""
+    port narrower than cols x 32 bits per cycle paces every step that moves a row."""
     c = cost(acc_write_bits=64)
-    need = port_cycles(c, {"glb_read_bits": 512, "glb_write_bits": 512, "acc_read_bits": 1024,
-                           "acc_write_bits": 64})
-    assert c["latency_cycles"] == math.ceil(need["acc_write_bits"]) > cost()["latency_cycles"]
+    assert c["latency_cycles"] - cost()["latency_cycles"] == pacing_stall({"acc_write_bits": 64}) == 3 * 17 + 30 * 3 * 64
+
+
+def test_ideal_timing_keeps_the_throughput_floor():
+    """ideal (no schedule): latency is never below the bits of the busiest port over its width."""
+    widths = {"glb_read_bits": 24, "glb_write_bits": 512, "acc_read_bits": 1024, "acc_write_bits": 1024}
+    arch = SystolicArch(rows=8, cols=8, dataflow="ws", acc_kib=16, dram_bw_bytes=64, timing="ideal", **widths)
+    narrow = evaluate_mapping(LAYER, arch, MAPPING)
+    need = port_cycles(narrow, widths)
+    assert narrow["latency_cycles"] == math.ceil(max(need.values())) > narrow["compute_cycles"]
 
 
 def test_scalesim_timing_ignores_ports():
@@ -92,3 +112,15 @@ def test_mapper_avoids_a_narrow_port(tmp_path, capsys):
     assert out[16]["stall_cycles"] > 0
     conv = conv2d(1, 16, 10, 10, 16, 3, 3)
     assert conv.macs == out[16]["macs"]
+
+
+def test_a_batch_of_architectures_paces_each_by_its_own_ports():
+    """One `evaluate` call over architectures with different widths and rows (a sweep's
+    batch) costs each as alone."""
+    from codesign.families.systolic.cost import evaluate
+    from codesign.families.systolic.mapping import MappingBatch
+    archs = [SystolicArch(rows=r, cols=8, dataflow="ws", acc_kib=16, glb_read_bits=w, acc_write_bits=a)
+             for r, w, a in ((8, 24, 0), (8, 0, 64), (16, 100, 300), (8, 0, 0))]
+    many = evaluate(LAYER, archs, MappingBatch.from_mappings([MAPPING] * len(archs))).latency_cycles
+    one = [evaluate_mapping(LAYER, a, MAPPING)["latency_cycles"] for a in archs]
+    assert list(many) == one and len(set(one)) == len(one)

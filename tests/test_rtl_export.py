@@ -40,13 +40,15 @@ def _verilator() -> list[str] | None:
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     out = {}
-    for df in ("os", "ws"):
-        arch = SystolicArch(rows=3, cols=4, dataflow=df)
+    for name in ("os", "ws", "os_paced", "ws_paced"):
+        df = name[:2]
+        ports = {"glb_read_bits": 24, "acc_write_bits": 40} if name.endswith("paced") else {}
+        arch = SystolicArch(rows=3, cols=4, dataflow=df, **ports)
         layer = gemm(7, 5, 9)
         m = Mapping.build(layer, **({"rows": {"M": 3}, "cols": {"N": 4}, "pe": {"K": 5}} if df == "os" else
                                     {"rows": {"K": 3}, "cols": {"N": 4}, "pe": {"M": 4}}), glb={"N": 2})
-        d = tmp_path_factory.mktemp(f"export_{df}")
-        out[df] = (arch, layer, m, export_verilog(arch, d, mapping=m, layer=layer))
+        d = tmp_path_factory.mktemp(f"export_{name}")
+        out[name] = (arch, layer, m, export_verilog(arch, d, mapping=m, layer=layer))
     return out
 
 
@@ -82,7 +84,15 @@ def test_generic_export_takes_arch_capacities(tmp_path):
     assert "host_program" not in json.loads(paths.design_json.read_text())
 
 
-@pytest.mark.parametrize("dataflow", ["os", "ws"])
+def test_paced_export_documents_the_pacing(exported):
+    arch, layer, m, paths = exported["ws_paced"]
+    rtl = json.loads(paths.design_json.read_text())["rtl"]
+    assert (rtl["glb_read_bits"], rtl["acc_write_bits"], rtl["acc_read_bits"]) == (24, 40, 0)
+    assert "Port pacing (glb_read_bits 24, acc_write_bits 40" in paths.ports_md.read_text()
+    assert json.loads(paths.design_json.read_text())["model_cycles"] > model_cycles(arch, layer, m, ports=False)
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws", "os_paced", "ws_paced"])
 def test_verilator_lint_clean(exported, dataflow):
     cmd = _verilator()
     if cmd is None:
@@ -108,6 +118,13 @@ def test_cli_verify_passes(tmp_path, capsys):
     lines = [l for l in out.splitlines() if l.startswith(("PASS", "FAIL"))]
     assert len(lines) == 2 and all(l.startswith("PASS") for l in lines)
     assert "im2col GEMM" in out and "= direct convolution" in out and "2 passed, 0 failed" in out
+
+
+def test_cli_verify_with_narrow_ports_counts_the_pacing(tmp_path, capsys):
+    cfg = {**SMALL, "hardware": {**SMALL["hardware"], "glb_read_bits": 16, "acc_write_bits": 64}}
+    code = main(["verify", _cfg(tmp_path, cfg), "--layer", "fc"])
+    out = capsys.readouterr().out
+    assert code == 0 and "PASS" in out and "of port pacing (narrow buffer ports)" in out, out
 
 
 def test_cli_verify_budget_and_scale_down(tmp_path, capsys):

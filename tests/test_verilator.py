@@ -59,10 +59,12 @@ def test_resnet18_layers_at_full_size_cycle_exact(capsys):
 
 
 @needs_verilator
-def test_same_host_protocol_as_pysim_tile_by_tile():
+@pytest.mark.parametrize("ports", [{}, {"glb_read_bits": 24, "acc_write_bits": 80}])
+def test_same_host_protocol_as_pysim_tile_by_tile(ports):
     """ws 4x4, K split across dram tiles with the output tile changing in between: partial sums are read
-    out and written back. Outputs and per-tile cycles equal pysim's (through the ports, no backdoor)."""
-    arch = SystolicArch(rows=4, cols=4, dataflow="ws")
+    out and written back. Outputs and per-tile cycles equal pysim's (through the ports, no backdoor);
+    with narrow ports both are paced (`pacing`) and equal the model too."""
+    arch = SystolicArch(rows=4, cols=4, dataflow="ws", **ports)
     rng = np.random.default_rng(7)
     cases = []
     for (M, N, K), fold, glb, dram_order in (((10, 9, 13), (4, 4, 5), (1, 2, 2), "KNM"),
@@ -72,6 +74,7 @@ def test_same_host_protocol_as_pysim_tile_by_tile():
         cases.append(Case(layer, m, *operands(layer, rng)))
     plans = [make_plan(arch, c.layer, c.mapping) for c in cases]
     params = RtlParams.for_plans(arch, plans)
+    assert params.paced == bool(ports)
     runs, _ = simulate_verilator(arch, cases, params=params)
     ref = simulate_many(arch, cases, params=params, backdoor=False)
     for run, want, plan in zip(runs, ref, plans):

@@ -207,8 +207,10 @@ class SystolicArch:
         df = "flexible" if self.flexible else self.dataflow
         out = "" if self.out_bits == self.acc_bits else f"->int{self.out_bits}"
         keep = ", activations kept on chip" if self.keep_activations else ""
+        ports = ", ".join(f"{k[:-5].replace('_', ' ')} {getattr(self, k)}" for k in PORT_KEYS if getattr(self, k))
         return (f"{self.rows}x{self.cols} {df} systolic, int{self.op_bits}/int{self.acc_bits}{out}{keep}, "
                 f"glb {self.glb_kib:g} KiB, {acc}, DRAM {self.dram_bw_bytes:g} B/cycle, "
+                + (f"ports {ports} bits/cycle, " if ports else "") +
                 f"{self.clock_mhz:g} MHz, {self.tech}, timing {self.timing}")
 
 

@@ -48,6 +48,7 @@ from ...workload import TENSORS, Layer
 from .mapping import LEVELS, Mapping, MappingBatch
 from .flat import flattened, is_flat
 from .soc_stalls import compute_timing, soc_latency
+from .pacing import arch_pacing, array_port_stalls
 from .stalls import PORTS as _PORTS, port_cycles, stalled_latency
 from .timing import floored_t_sum
 from .traffic import LayerInfo, cdiv, footprint, level_sum, traffic
@@ -251,7 +252,7 @@ def _evaluate(layer: Layer, av: _ArchView, F_in: np.ndarray, rank: np.ndarray, c
     if kept:
         keep(acc, kept, info.size["outputs"])
     e, dram_read_bytes, dram_bytes = energy(info, av, acc, macs, N)
-    compute, folds, sum_urc, n_arr, glb_tile = _compute(info, av, F, t_arr, t_glb)
+    compute, folds, sum_urc, n_arr, glb_tile, paced = _compute(info, av, F, t_arr, t_glb)
     if arch.timing == "scalesim" and arch.dataflow == "os":
         # SCALE-Sim's os ofmap write count adds R + C per fold (a double count in
         # its code, see shared/reference/README.md); reported, not charged energy
@@ -263,7 +264,7 @@ def _evaluate(layer: Layer, av: _ArchView, F_in: np.ndarray, rank: np.ndarray, c
     if arch.timing == "soc" and arch.double_buffered:     # the SoC's DMA schedule (soc_stalls.py)
         latency = soc_latency(info, av, F, rank[:, T_DRAM, :].T, compute_timing(arch), compute)
     else:
-        latency = stalled_latency(info, av, compute, fp, dram_read_bytes, dram_bytes, port_cycles(info, av, acc),
+        latency = stalled_latency(info, av, paced, fp, dram_read_bytes, dram_bytes, port_cycles(info, av, acc),
                                   kept)
     reason = _feasibility(info, av, F, n_arr, glb_used, acc_used, check_dataflow)
     return Costs(
@@ -301,7 +302,8 @@ def _accesses(info: LayerInfo, arch: SystolicArch, N: int, macs: int, dram_traff
 
 def _compute(info: LayerInfo, av: "_ArchView", F: np.ndarray, t_arr: np.ndarray, t_glb: np.ndarray):
     """Compute cycles (the fold cost summed in closed form), folds, the
-    sum over folds of used PEs, array tiles per dim and the glb tile."""
+    sum over folds of used PEs, array tiles per dim, the glb tile, and the
+    array's cycles with port pacing (``rtl``: `pacing.array_port_stalls`; else compute)."""
     bounds = info.bounds
     B = bounds[:, None]
     x_arr = np.minimum(t_arr, B)
@@ -319,7 +321,11 @@ def _compute(info: LayerInfo, av: "_ArchView", F: np.ndarray, t_arr: np.ndarray,
     t_last = np.where(f_pe > 1, np.minimum(f_pe, Bl[:, None] - (nl - 1) * xl), 1)
     sum_t = floored_t_sum(t_full, t_last, nl, ft.t_floor(av.rows))
     compute = ft.total(av.rows, av.cols, folds, lr.prod(axis=0), lc.prod(axis=0), sum_t, glb_tiles)
-    return compute, folds, sum_urc, n_arr, glb_tile
+    paced = compute
+    if av.base.timing == "rtl":
+        paced = compute + array_port_stalls(arch_pacing(av), av.rows, av.cols, av.base.dataflow != "os", sum_t,
+                                            lp.prod(axis=0), folds, glb_tiles)
+    return compute, folds, sum_urc, n_arr, glb_tile, paced
 
 
 def _feasibility(info: LayerInfo, av: "_ArchView", F, n_arr, glb_used, acc_used, check_dataflow: bool):

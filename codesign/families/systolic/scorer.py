@@ -13,6 +13,7 @@ from ...workload import TENSORS, Layer
 from .energy import out_word
 from . import soc_stalls
 from .soc_stalls import compute_timing
+from .pacing import arch_pacing
 
 __all__ = ["Scorer", "K_TERMS"]
 
@@ -52,6 +53,7 @@ class Scorer:
     ports: tuple                  # per port: (constant, ((P column, coefficient), ...)), cycles = bits / width
     out_word_bits: int = 0        # a final output's DRAM width (`energy.out_word`); 0: the output word
     soc: tuple = ()               # `soc_stalls.soc_bound_params`
+    pace: tuple = ()              # ``rtl`` port pacing: per glb tile, per stream, long, pad step (`_pace`)
 
     @classmethod
     def of(cls, layer: Layer, arch: SystolicArch) -> "Scorer":
@@ -84,7 +86,7 @@ class Scorer:
                    np.array([bits[t] for t in TENSORS], dtype=float), z, arch.timing, arch.double_buffered,
                    arch.dram_bw_bytes, arch.rows, arch.cols, np.array([t in kept for t in TENSORS]),
                    8 * arch.glb_bytes / div, 8 * arch.acc_bytes / div if arch.acc_kib > 0 else math.inf, ports,
-                   qbits, soc_stalls.soc_bound_params(arch, [bits[t] for t in TENSORS]))
+                   qbits, soc_stalls.soc_bound_params(arch, [bits[t] for t in TENSORS]), _pace(arch))
 
     def compute(self, P: np.ndarray, partial: bool = False) -> np.ndarray:
         """Compute cycles of term products; with `partial` (products are lower
@@ -109,10 +111,21 @@ class Scorer:
             out = self.c_layer + self.c_gtile * P[:, GTILES] + (0.0 if per_fold_min >= 0 else -np.inf)
         return out
 
+    def paced(self, P: np.ndarray) -> np.ndarray:
+        """Port pacing's stall (`pacing.array_port_stalls`) at the folds' mean ``t``: exact
+        when all folds lie on one side of ``R``, else below (a fold's cost is convex in
+        ``t``); non-decreasing in ``sum t``, folds and glb tiles, so partial products bound it."""
+        rf, t = self.t_floor * P[:, FOLDS], P[:, SUT]
+        tile, stream, long, pad = self.pace
+        return (tile * P[:, GTILES] + stream * np.minimum(t, rf) + long * np.maximum(t - rf, 0)
+                + pad * np.maximum(rf - t, 0))
+
     def __call__(self, P: np.ndarray, partial: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(latency, energy, fits) of term products `P` (N, K); lower bounds
         when `partial` says the products are."""
         compute = self.compute(P, partial)
+        if self.pace:
+            compute = compute + self.paced(P)
         t0, t1 = P[:, T0:T0 + 3], P[:, T1:T1 + 3]
         energy = self.e0 + t0 @ self.eT0 + t1 @ self.eT1
         fpb = P[:, FP:FP + 3] * self.bits
@@ -148,6 +161,17 @@ class Scorer:
         return ((P[:, ROWS] <= self.rows) & (P[:, COLS] <= self.cols)
                 & (fpb[:, self.glb_kept].sum(axis=1) <= self.glb_cap_bits)
                 & (fpb[:, 2] <= self.acc_cap_bits))
+
+
+def _pace(arch: SystolicArch) -> tuple:
+    """``rtl``'s port pacing (`pacing.array_port_stalls`): the stall per glb tile and per
+    stream, long and pad step; () without stalls or in another timing."""
+    if arch.timing != "rtl" or max(ks := arch_pacing(arch)) == 1:
+        return ()
+    k_stream, k_long, k_pad, k_fill, k_drain = ks
+    R, C = arch.rows, arch.cols
+    return ((k_drain - 1) * (R + C + 1) + ((k_fill - 1) * R if arch.dataflow != "os" else 0), k_stream - 1,
+            k_long - 1, k_pad - 1)
 
 
 def _port_rows(arch: SystolicArch, bits: dict, z: int) -> tuple:

@@ -98,6 +98,8 @@ class Accumulator(wiring.Component):
             m.d.sync += [nxt[0].eq(v & (n > j)), nxt[1].eq(a), nxt[2].eq(o), nxt[3].eq(n)]
             stage.append(nxt)
         rdata = []
+        #: per column, the chain stage's valid (its read) and the write stage's (its write): for monitors
+        self.read_valid, self.write_valid = [st[0] for st in stage], []
         for j in range(C):
             v, a, o, _ = stage[j]
             m.submodules[f"bank{j}"] = mem = Memory(data=self.banks[j])
@@ -106,6 +108,7 @@ class Accumulator(wiring.Component):
             wv, wa = Signal(name=f"wv_c{j}"), Signal.like(a, name=f"wa_c{j}")
             wo, wd = Signal(name=f"wo_c{j}"), Signal(signed(p.acc_bits), name=f"wd_c{j}")
             m.d.sync += [wv.eq(v), wa.eq(a), wo.eq(o), wd.eq(self.bus[j])]
+            self.write_valid.append(wv)
             host_word = self.host_wdata[j * p.acc_bits:(j + 1) * p.acc_bits]
             m.d.comb += [
                 rp.en.eq(1), rp.addr.eq(Mux(self.busy, a, self.host_addr)),

@@ -28,12 +28,21 @@ streamed length, used rows and used cols, ragged at the tile edge; ``R``,
   output rows per column bus per fold; ws: ``r_next <= R`` preload rows).
 
 Per tile: ``2 + R + C (+ R for ws/is) + sum over folds max(t, R)`` cycles.
+
+Port pacing (`RtlParams.paced`: a buffer port narrower than a step's bits):
+each step above (a cycle of the unstalled schedule) lasts ``k`` cycles, ``k``
+per step class (`RtlParams.pacing`: stream ``tau < min(t, R)``, long ``R <= tau < t``,
+pad ``t <= tau < R``, fill, drain; set-up and idle 1). ``adv`` is high in a step's last cycle; the
+controller's state (all but the cycle counter), the mesh, the accumulator and
+the scratchpads' read ports advance only then (`EnableInserter`), so every
+port moves a step's words within its ``k`` cycles. The model's formula is
+`codesign.families.systolic.pacing.array_port_stalls`.
 """
 from __future__ import annotations
 
 from types import SimpleNamespace
 
-from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, EnableInserter, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -69,6 +78,8 @@ class Controller(wiring.Component):
         }
         if not p.os:
             sig |= {"pl_we": Out(1), "pl_row": Out(unsigned(row_bits))}
+        if p.paced:     # high in the last cycle of each step: the datapath advances
+            sig |= {"adv": Out(1)}
         super().__init__(sig)
 
     def elaborate(self, platform):
@@ -82,7 +93,25 @@ class Controller(wiring.Component):
             self._os_outputs(m, s)
         else:
             self._ws_outputs(m, s)
-        return m
+        if not self.p.paced:
+            return m
+        outer = Module()        # the cycle counter counts every cycle, the rest advances with `adv`
+        outer.submodules.core = EnableInserter(self.adv)(m)
+        self._pacer(outer, s)
+        with outer.If(self.busy):
+            outer.d.sync += self.cycles.eq(self.cycles + 1)
+        with outer.Elif(self.start):
+            outer.d.sync += self.cycles.eq(0)
+        return outer
+
+    def _pacer(self, m, s) -> None:
+        """``adv``: high in the last of the ``k`` cycles of the current step's class."""
+        ks = self.p.pacing
+        beat, k = Signal(range(max(ks)), name="beat"), Signal(range(max(ks) + 1), name="pace")
+        m.d.comb += [k.eq(Mux(s.stream, Mux(s.tau < self.p.rows, ks[0], ks[1]),
+                              Mux(s.running, ks[2], Mux(s.filling, ks[3], Mux(s.draining, ks[4], 1))))),
+                     self.adv.eq(beat == k - 1)]
+        m.d.sync += beat.eq(Mux(self.adv, 0, beat + 1))
 
     def _latched(self, s) -> None:
         """The tile configuration, latched at start."""
@@ -157,16 +186,17 @@ class Controller(wiring.Component):
         p = self.p
         s.tau = Signal(p.dim_bits + 2)
         s.filling, s.running, s.draining = Signal(), Signal(), Signal()
-        with m.If(self.busy):
-            m.d.sync += self.cycles.eq(self.cycles + 1)
+        if not p.paced:         # paced: counted outside the enable (`elaborate`)
+            with m.If(self.busy):
+                m.d.sync += self.cycles.eq(self.cycles + 1)
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start):
                     for mine, port in ((s.ext, self.ext), (s.fold, self.fold), (s.nfold, self.nfold),
                                        (s.order, self.order)):
                         m.d.sync += [mine[i].eq(port[i]) for i in range(3)]
-                    m.d.sync += [s.accumulate.eq(self.accumulate), self.busy.eq(1), self.done.eq(0),
-                                 self.cycles.eq(0)] + [s.L[l].eq(0) for l in range(3)]
+                    m.d.sync += [s.accumulate.eq(self.accumulate), self.busy.eq(1), self.done.eq(0)] + \
+                        ([] if p.paced else [self.cycles.eq(0)]) + [s.L[l].eq(0) for l in range(3)]
                     m.next = "SETUP"
             with m.State("SETUP"):
                 m.d.sync += self._load_fold(s, 0) + [s.tau.eq(0)]

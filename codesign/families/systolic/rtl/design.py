@@ -114,11 +114,14 @@ class SystolicDesign(Design):
         arch, layer = self.arch, lc.layer
         run = as_gemm(layer, lc.plan)
         full = model_cycles(arch, run.layer, run.mapping)
+        bare = model_cycles(arch, run.layer, run.mapping, ports=False)     # compute, as the cost model's
         engine, why, small = choose_engine(layer.name, full, max_cycles, sim, scale_down)
         if small:
             run = shrink(arch, run, max_cycles)
         a, w, conv = self._operands(layer, run, rng, not small)
-        return {"lc": lc, "run": run, "full": full, "conv": conv, "case": Case(run.layer, run.mapping, a, w),
+        paced = model_cycles(arch, run.layer, run.mapping)
+        return {"lc": lc, "run": run, "bare": bare, "conv": conv, "case": Case(run.layer, run.mapping, a, w),
+                "port_stalls": paced - model_cycles(arch, run.layer, run.mapping, ports=False),
                 "sim": engine, "why": why, "out_bits": arch.out_bits}
 
     def _operands(self, layer, run, rng, whole: bool):
@@ -142,7 +145,7 @@ class SystolicDesign(Design):
 
     @staticmethod
     def _row(r: dict, res) -> VerifyRow:
-        lc, run, full, conv = r["lc"], r["run"], r["full"], r["conv"]
+        lc, run, full, conv = r["lc"], r["run"], r["bare"], r["conv"]
         conv_ok = conv is None or np.array_equal(res.outputs, conv)
         notes = [run.note] if run.note else []
         if r["why"]:
@@ -152,6 +155,8 @@ class SystolicDesign(Design):
                      f"{'=' if q_ok else '!='} numpy")
         if conv is not None:
             notes.append(f"im2col of random conv tensors, {'=' if conv_ok else '!='} direct convolution")
+        if r["port_stalls"]:
+            notes.append(f"RTL and model cycles include {r['port_stalls']} of port pacing (narrow buffer ports)")
         groups = lc.layer.gemm_view()["G"]
         cost_cycles = int(lc.figures["compute_cycles"])
         if full * groups != cost_cycles:

@@ -23,6 +23,7 @@ from amaranth.lib import wiring
 from ...base import LINT_WAIVERS
 from ..arch import SystolicArch
 from ..mapping import Mapping
+from ..pacing import PACE_CLASSES
 from ..timing import fold_timing
 from ....workload import Layer, gemm
 from .controller import ROLE_CODES
@@ -119,6 +120,15 @@ def ports_markdown(p: RtlParams) -> str:
               f"(at least the array's rows); a tile adds {int(ft.tile_const(p.rows, p.cols))} (fill and drain). "
               f"This is the cost model's `rtl` timing mode "
               f"(codesign/families/systolic/timing.py: {ft}).", ""]
+    if p.paced:
+        ks = dict(zip(PACE_CLASSES, p.pacing))
+        widths = ", ".join(f"{k} {getattr(p, k)}" for k in ("glb_read_bits", "acc_read_bits", "acc_write_bits")
+                           if getattr(p, k))
+        lines += [f"Port pacing ({widths} bits per cycle): each cycle of that schedule (a step) lasts "
+                  f"k cycles, enough for every port to move the step's words at its width: k = {ks['stream']} in a "
+                  f"fold's step `tau < min(t, R)`, {ks['long']} for `R <= tau < t`, {ks['pad']} for `t <= tau < R`, "
+                  f"{ks['fill']} filling (ws/is), {ks['drain']} draining, 1 at set-up "
+                  "(codesign/families/systolic/pacing.py).", ""]
     return "\n".join(lines)
 
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from ..arch import SystolicArch
+from ..pacing import pacing, rtl_pacing
 from .plan import ROW, COL, TIME, Plan, RtlError
 
-__all__ = ["RtlParams", "depths"]
+__all__ = ["RtlParams", "depths", "port_widths", "PORT_FIELDS"]
+
+#: the port widths the RTL honours (the glb's write port is the host's, used while idle)
+PORT_FIELDS = ("glb_read_bits", "acc_read_bits", "acc_write_bits")
 
 
 def _bits(n: int) -> int:
@@ -22,6 +26,11 @@ class RtlParams:
     one vector of `rows` / `cols` operands); `acc_depth`: words of each of the
     `cols` accumulator banks (one `acc_bits` partial sum each). Dataflow ``is``
     elaborates the same hardware as ``ws`` (only the host's layout differs).
+
+    `glb_read_bits`, `acc_read_bits`, `acc_write_bits`: the buffer ports' widths
+    (bits per cycle; 0: never stalls). The controller paces the array to them
+    (`pacing`, `codesign.families.systolic.pacing`); the scratchpad banks' write
+    ports are the host's (idle only) and stall nothing.
     """
 
     rows: int
@@ -34,6 +43,9 @@ class RtlParams:
     acc_depth: int = 64
     cycle_bits: int = 32
     out_bits: int | None = None         # requantized output word (host read port ``out_rdata``); None: op_bits
+    glb_read_bits: int = 0
+    acc_read_bits: int = 0
+    acc_write_bits: int = 0
 
     def __post_init__(self):
         if self.out_bits is None:
@@ -43,6 +55,10 @@ class RtlParams:
             v = getattr(self, k)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise RtlError(f"rtl.{k}: must be a positive integer, got {v!r}")
+        for k in PORT_FIELDS:
+            v = getattr(self, k)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise RtlError(f"rtl.{k}: must be an integer >= 0 (bits per cycle; 0: never stalls), got {v!r}")
         if self.dataflow not in ("os", "ws", "is"):
             raise RtlError(f"rtl.dataflow: must be os, ws or is, got {self.dataflow!r}")
         if self.acc_bits < 2 * self.op_bits:
@@ -84,6 +100,17 @@ class RtlParams:
         """
         return _bits(max(self.west_depth, self.north_depth, self.acc_depth) * max(self.rows, self.cols))
 
+    @property
+    def pacing(self) -> tuple[int, ...]:
+        """Cycles per step of each step class (`pacing.PACE_CLASSES`: stream, long, pad, fill, drain)."""
+        return pacing(self.rows, self.cols, not self.os, self.op_bits, self.acc_bits,
+                      *(getattr(self, k) for k in PORT_FIELDS))
+
+    @property
+    def paced(self) -> bool:
+        """True when some port is narrow enough to stall the array (the controller then paces it)."""
+        return max(self.pacing) > 1
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -102,7 +129,7 @@ class RtlParams:
         return cls(arch.rows, arch.cols, arch.dataflow, arch.op_bits, arch.acc_bits,
                    max(1, int(glb / 2 // (arch.rows * arch.op_bits / 8))),
                    max(1, int(glb / 2 // (arch.cols * arch.op_bits / 8))),
-                   max(1, int(acc // (arch.cols * arch.acc_bits / 8))), out_bits=arch.out_bits)
+                   max(1, int(acc // (arch.cols * arch.acc_bits / 8))), out_bits=arch.out_bits, **port_widths(arch))
 
     @classmethod
     def for_plans(cls, arch: SystolicArch, plans: "list[Plan]") -> "RtlParams":
@@ -111,7 +138,24 @@ class RtlParams:
         for p in plans:
             for tile in p.tiles():
                 w, n, a = (max(x, y) for x, y in zip((w, n, a), depths(p, tile.extent)))
-        return cls(arch.rows, arch.cols, arch.dataflow, arch.op_bits, arch.acc_bits, w, n, a, out_bits=arch.out_bits)
+        return cls(arch.rows, arch.cols, arch.dataflow, arch.op_bits, arch.acc_bits, w, n, a, out_bits=arch.out_bits,
+                   **port_widths(arch))
+
+
+def port_widths(arch: SystolicArch) -> dict[str, int]:
+    """The `RtlParams` port fields of an architecture: its widths (`SystolicArch.port_bits`), 0
+    for a port that never stalls this array; all 0 when `pacing.rtl_pacing` has no stall."""
+    out = dict.fromkeys(PORT_FIELDS, 0)
+    if max(rtl_pacing(arch)) == 1:
+        return out
+    for k in PORT_FIELDS:
+        mem, kind, _ = k.split("_")
+        w = arch.port_bits(mem, kind)
+        one = {f: (w if f == k else 0) for f in PORT_FIELDS}
+        stalls = max(pacing(arch.rows, arch.cols, arch.dataflow != "os", arch.op_bits, arch.acc_bits,
+                            *one.values())) > 1
+        out[k] = w if stalls else 0
+    return out
 
 
 def depths(plan: Plan, extent: tuple[int, int, int]) -> tuple[int, int, int]:

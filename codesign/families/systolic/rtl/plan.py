@@ -34,6 +34,7 @@ from ....errors import UserError
 from ..arch import SystolicArch
 from ..dataflow import ROLE_DIMS
 from ..mapping import Mapping
+from ..pacing import array_port_stalls, rtl_pacing
 from ..timing import fold_timing
 from ....workload import Layer
 
@@ -152,8 +153,10 @@ def make_plan(arch: SystolicArch, layer: Layer, mapping: Mapping) -> Plan:
                 order("glb"), order("dram"))
 
 
-def model_cycles(arch: SystolicArch, layer: Layer, mapping: Mapping) -> int:
-    """Compute cycles of the ``rtl`` timing mode, straight from the mapping (closed form).
+def model_cycles(arch: SystolicArch, layer: Layer, mapping: Mapping, ports: bool = True) -> int:
+    """Cycles of the ``rtl`` timing mode, straight from the mapping (closed form): compute
+    plus, with `ports`, the port pacing's stalls (`pacing.array_port_stalls`; none at the
+    default widths), what the RTL's cycle counter shows.
 
     ``per_layer + tile_const*glb_tiles + sum over folds (fold_const + per_used_rows*used_rows
     + per_used_cols*used_cols + per_t*max(t, t_floor))`` with the coefficients of
@@ -171,15 +174,22 @@ def model_cycles(arch: SystolicArch, layer: Layer, mapping: Mapping) -> int:
     floor = ft.t_floor(arch.rows)
     t_sum = sum(max(min(plan.fold[TIME], e - k * plan.fold[TIME]), floor)
                 for _, e in plan.tiles_along(TIME) for k in range(-(-e // plan.fold[TIME])))
+    stall = array_port_stalls(rtl_pacing(arch), arch.rows, arch.cols, arch.dataflow != "os",
+                              folds[ROW] * folds[COL] * t_sum, used[TIME], n_folds, math.prod(tiles)) if ports else 0
     return int(ft.total(arch.rows, arch.cols, n_folds, used[ROW], used[COL], folds[ROW] * folds[COL] * t_sum,
-                        math.prod(tiles)))
+                        math.prod(tiles)) + stall)
 
 
 def tile_model_cycles(arch: SystolicArch, plan: Plan) -> list[int]:
-    """The ``rtl`` timing per glb tile, fold by fold (what the RTL's counter shows per tile)."""
+    """The ``rtl`` timing per glb tile, fold by fold, with the port pacing's stalls
+    (what the RTL's counter shows per tile)."""
     ft = fold_timing("rtl", arch.dataflow)
-    out = [int(ft.tile_const(arch.rows, arch.cols)
-               + sum(ft.fold_cycles(arch.rows, arch.cols, r, c, t) for r, c, t in plan.fold_extents(tile)))
-           for tile in plan.tiles()]
+    R, C, ks = arch.rows, arch.cols, rtl_pacing(arch)
+    out = []
+    for tile in plan.tiles():
+        folds = list(plan.fold_extents(tile))
+        stall = array_port_stalls(ks, R, C, arch.dataflow != "os", sum(max(t, R) for _, _, t in folds),
+                                  sum(t for _, _, t in folds), len(folds), 1)
+        out.append(int(ft.tile_const(R, C) + sum(ft.fold_cycles(R, C, r, c, t) for r, c, t in folds) + stall))
     out[0] += ft.per_layer
     return out

@@ -290,12 +290,13 @@ def _check_operands(arch: SystolicArch, case: Case):
 
 
 def simulate_many(arch: SystolicArch, cases: list[Case], *, params: RtlParams | None = None,
-                  backdoor: bool = True, vcd: str | None = None) -> list[SimResult]:
+                  backdoor: bool = True, vcd: str | None = None, monitors=()) -> list[SimResult]:
     """Simulate several layers one after the other on one elaborated design.
 
     `backdoor=True` loads and reads the memories directly (instant, for
     speed); `False` uses the host ports cycle by cycle. Neither counts in the
-    measured cycles (only start-to-done does).
+    measured cycles (only start-to-done does). `monitors`: functions of the
+    `Top` returning an async process (``ctx`` argument) run beside the host.
     """
     plans = [make_plan(arch, c.layer, c.mapping) for c in cases]
     for c in cases:
@@ -324,6 +325,8 @@ def simulate_many(arch: SystolicArch, cases: list[Case], *, params: RtlParams | 
                                      requantize(want, host.shift, params.out_bits), host.shift))
 
     sim.add_testbench(bench)
+    for monitor in monitors:
+        sim.add_process(monitor(top))
     if vcd:
         with sim.write_vcd(vcd):
             sim.run()

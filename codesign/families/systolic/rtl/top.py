@@ -16,7 +16,7 @@ Conv layers run as their im2col GEMM (`Layer.gemm_view()`), prepared by the host
 """
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, unsigned
+from amaranth.hdl import EnableInserter, Module, Mux, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -51,8 +51,8 @@ def top_signature(p: RtlParams) -> wiring.Signature:
 class Top(wiring.Component):
     """A systolic GEMM accelerator generated from `RtlParams`.
 
-    `west`, `north` (Scratchpad) and `acc` (Accumulator) are exposed so a
-    simulation testbench can reach their memories directly.
+    `west`, `north` (Scratchpad), `acc` (Accumulator) and `ctrl` (Controller) are
+    exposed so a simulation testbench can reach their memories and signals directly.
     """
 
     def __init__(self, p: RtlParams):
@@ -61,14 +61,19 @@ class Top(wiring.Component):
         self.west = Scratchpad(p.rows, p.op_bits, p.west_depth)
         self.north = Scratchpad(p.cols, p.op_bits, p.north_depth)
         self.acc = Accumulator(p)
+        self.ctrl = Controller(p)
 
     def elaborate(self, platform):
         p, m = self.p, Module()
         m.submodules.west = west = self.west
         m.submodules.north = north = self.north
-        m.submodules.acc = acc = self.acc
-        m.submodules.mesh = mesh = Mesh(p)
-        m.submodules.ctrl = ctrl = Controller(p)
+        acc, mesh, ctrl = self.acc, Mesh(p), self.ctrl
+        # port pacing: the mesh and the accumulator advance with the controller's steps
+        paced = (lambda e: EnableInserter(ctrl.adv)(e)) if p.paced else (lambda e: e)  # noqa: E731
+        m.submodules.acc = paced(acc)
+        m.submodules.mesh = paced(mesh)
+        m.submodules.ctrl = ctrl
+        step = (lambda en: en & ctrl.adv) if p.paced else (lambda en: en)  # noqa: E731
 
         m.d.comb += [ctrl.start.eq(self.start & ~ctrl.busy), self.busy.eq(ctrl.busy),
                      self.done.eq(ctrl.done), self.cycles.eq(ctrl.cycles), ctrl.accumulate.eq(self.accumulate)]
@@ -83,7 +88,7 @@ class Top(wiring.Component):
             m.d.comb += [bank.w_en.eq(getattr(self, f"{pre}_we") & ~ctrl.busy),
                          bank.w_addr.eq(getattr(self, f"{pre}_addr")),
                          bank.w_data.eq(getattr(self, f"{pre}_wdata")),
-                         bank.r_en.eq(getattr(ctrl, f"{pre}_en")),
+                         bank.r_en.eq(step(getattr(ctrl, f"{pre}_en"))),
                          bank.r_addr.eq(getattr(ctrl, f"{pre}_addr"))]
 
         m.d.comb += [mesh.west[i].eq(Mux(ctrl.lane_valid[i], west.r_data[i], 0)) for i in range(p.rows)]
