@@ -27,7 +27,9 @@ Locks (`codesign.search.locks`): one main sweep per results folder and (on
 PostgreSQL) per study; ``--worker`` processes join.
 
 Default storage: ``<results>/study.journal``, an Optuna `JournalStorage` on a
-`JournalFileBackend` (append-only JSON lines, fsync per write, file lock).
+`JournalFileBackend` (append-only JSON lines, fsync per write, file lock),
+opened by `journal.open_journal` (one parse, every line checked, the records
+of a validated ``study.snapshot`` for the part it covers).
 An RDB URL (``sqlite:///...``, ``postgresql+psycopg2://...``) uses
 `RDBStorage`. The study is named after the config; its search space is
 recorded in a study attribute and a rerun with a different space is refused.
