@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["PACE_CLASSES", "pacing", "arch_pacing", "rtl_pacing", "array_port_stalls", "step_counts"]
+__all__ = ["PACE_CLASSES", "pacing", "arch_pacing", "rtl_pacing", "array_port_stalls", "stall_terms", "step_counts"]
 
 #: the step classes (module docstring), in the order `pacing` returns them
 PACE_CLASSES = ("stream", "long", "pad", "fill", "drain")
@@ -70,13 +70,19 @@ def step_counts(rows, sum_t_floored, sum_t, folds) -> tuple:
     return sum_t + rf - sum_t_floored, sum_t_floored - rf, sum_t_floored - sum_t
 
 
+def stall_terms(ks: tuple, rows, cols, ws: bool) -> tuple:
+    """The stall the pacing `ks` (`pacing`) adds per glb tile and per stream, long and pad step."""
+    k_stream, k_long, k_pad, k_fill, k_drain = ks
+    tile = (k_drain - 1) * (rows + cols + 1) + ((k_fill - 1) * rows if ws else 0)
+    return tile, k_stream - 1, k_long - 1, k_pad - 1
+
+
 def array_port_stalls(ks: tuple, rows, cols, ws: bool, sum_t_floored, sum_t, folds, glb_tiles):
     """Cycles the pacing `ks` (`pacing`) adds to the unstalled ``rtl`` compute (module
     docstring): `sum_t_floored` sums ``max(t, R)`` over the folds, `sum_t` sums ``t``."""
-    k_stream, k_long, k_pad, k_fill, k_drain = ks
-    tile = (k_drain - 1) * (rows + cols + 1) + ((k_fill - 1) * rows if ws else 0)
-    stream, long, pad = step_counts(rows, sum_t_floored, sum_t, folds)
-    return tile * glb_tiles + (k_stream - 1) * stream + (k_long - 1) * long + (k_pad - 1) * pad
+    tile, stream, long, pad = stall_terms(ks, rows, cols, ws)
+    n_stream, n_long, n_pad = step_counts(rows, sum_t_floored, sum_t, folds)
+    return tile * glb_tiles + stream * n_stream + long * n_long + pad * n_pad
 
 
 def arch_pacing(av) -> tuple:

@@ -13,7 +13,7 @@ from ...workload import TENSORS, Layer
 from .energy import out_word
 from . import soc_stalls
 from .soc_stalls import compute_timing
-from .pacing import arch_pacing
+from .pacing import arch_pacing, stall_terms
 
 __all__ = ["Scorer", "K_TERMS"]
 
@@ -164,14 +164,11 @@ class Scorer:
 
 
 def _pace(arch: SystolicArch) -> tuple:
-    """``rtl``'s port pacing (`pacing.array_port_stalls`): the stall per glb tile and per
+    """``rtl``'s port pacing (`pacing.stall_terms`): the stall per glb tile and per
     stream, long and pad step; () without stalls or in another timing."""
     if arch.timing != "rtl" or max(ks := arch_pacing(arch)) == 1:
         return ()
-    k_stream, k_long, k_pad, k_fill, k_drain = ks
-    R, C = arch.rows, arch.cols
-    return ((k_drain - 1) * (R + C + 1) + ((k_fill - 1) * R if arch.dataflow != "os" else 0), k_stream - 1,
-            k_long - 1, k_pad - 1)
+    return stall_terms(ks, arch.rows, arch.cols, arch.dataflow != "os")
 
 
 def _port_rows(arch: SystolicArch, bits: dict, z: int) -> tuple:

@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from ...base import Design, NetworkCost, VerifyReport, VerifyRow
-from .engine import choose_engine
+from .engine import choose_engine, run_engines
 from .plan import RtlError
 
 __all__ = ["SystolicDesign", "VerifyRow", "VerifyReport", "DEFAULT_MAX_CYCLES", "SIMULATORS"]
@@ -83,29 +83,14 @@ class SystolicDesign(Design):
             return verify_soc(self, self._layers(layer), rng, scale_down=scale_down, max_cycles=max_cycles, vcd=vcd,
                               sim=sim)
         runs = [self._prepare(lc, rng, scale_down, max_cycles, sim) for lc in self._layers(layer)]
-        on = {e: [i for i, r in enumerate(runs) if r["sim"] == e] for e in ("pysim", "verilator")}
-        results, built = [None] * len(runs), ""
+        from .sim import simulate_many
+        from .verilator_sim import simulate_verilator
         t0 = time.perf_counter()
-        if on["pysim"]:
-            from .sim import simulate_many
-            got = simulate_many(self.arch, [runs[i]["case"] for i in on["pysim"]], vcd=vcd)
-            for i, res in zip(on["pysim"], got):
-                results[i] = res
-        build_s = 0.0
-        if on["verilator"]:
-            from .verilator_sim import simulate_verilator
-            vl, b = simulate_verilator(self.arch, [runs[i]["case"] for i in on["verilator"]])
-            for i, v in zip(on["verilator"], vl):
-                results[i] = v.result
-            build_s = b.seconds
-            clocks = sum(v.clocks for v in vl)
-            built = (f"; build {'from the cache' if b.cached else 'compiled'} in {b.seconds:.1f} s; "
-                     f"{clocks:,} clocks with loads, {clocks / max(sum(v.seconds for v in vl), 1e-9):,.0f}/s")
-        rows = tuple(self._row(r, res) for r, res in zip(runs, results))
-        where = " and ".join(f"{len(ix)} on {'Amaranth pysim' if e == 'pysim' else 'Verilator at full size'}"
-                             for e, ix in on.items() if ix)
-        return VerifyReport(f"{self.arch.describe()}: {len(runs)} layer(s) on the RTL ({where}{built})", rows,
-                            time.perf_counter() - t0 - build_s)
+        ran = run_engines(runs, lambda cases: simulate_many(self.arch, cases, vcd=vcd),
+                          lambda cases: simulate_verilator(self.arch, cases), "clocks with loads")
+        rows = tuple(self._row(r, res) for r, res in zip(runs, ran.results))
+        return VerifyReport(f"{self.arch.describe()}: {len(runs)} layer(s) on the RTL ({ran.where}{ran.built})", rows,
+                            time.perf_counter() - t0 - ran.build_s)
 
     def _prepare(self, lc, rng, scale_down: bool, max_cycles: int, sim: str) -> dict:
         from .gemm_view import as_gemm, scale_down as shrink
@@ -119,9 +104,9 @@ class SystolicDesign(Design):
         if small:
             run = shrink(arch, run, max_cycles)
         a, w, conv = self._operands(layer, run, rng, not small)
-        paced = model_cycles(arch, run.layer, run.mapping)
+        stalls = model_cycles(arch, run.layer, run.mapping) - model_cycles(arch, run.layer, run.mapping, ports=False)
         return {"lc": lc, "run": run, "bare": bare, "conv": conv, "case": Case(run.layer, run.mapping, a, w),
-                "port_stalls": paced - model_cycles(arch, run.layer, run.mapping, ports=False),
+                "port_stalls": stalls,
                 "sim": engine, "why": why, "out_bits": arch.out_bits}
 
     def _operands(self, layer, run, rng, whole: bool):

@@ -116,8 +116,9 @@ class RtlParams:
 
     # -- construction --------------------------------------------------------
     @classmethod
-    def for_arch(cls, arch: SystolicArch) -> "RtlParams":
-        """Memories sized from the architecture's capacities.
+    def for_arch(cls, arch: SystolicArch, ports: bool = True) -> "RtlParams":
+        """Memories sized from the architecture's capacities; with `ports`, paced to its
+        port widths (`port_widths`; the SoC, whose model has no port stalls, is not).
 
         The scratchpad (`glb_kib`) is split evenly between the west and north
         banks; the accumulator takes `acc_kib` (or a third of the glb when
@@ -129,24 +130,26 @@ class RtlParams:
         return cls(arch.rows, arch.cols, arch.dataflow, arch.op_bits, arch.acc_bits,
                    max(1, int(glb / 2 // (arch.rows * arch.op_bits / 8))),
                    max(1, int(glb / 2 // (arch.cols * arch.op_bits / 8))),
-                   max(1, int(acc // (arch.cols * arch.acc_bits / 8))), out_bits=arch.out_bits, **port_widths(arch))
+                   max(1, int(acc // (arch.cols * arch.acc_bits / 8))), out_bits=arch.out_bits,
+                   **port_widths(arch, ports))
 
     @classmethod
-    def for_plans(cls, arch: SystolicArch, plans: "list[Plan]") -> "RtlParams":
-        """Memories just large enough for every glb tile of the given plans."""
+    def for_plans(cls, arch: SystolicArch, plans: "list[Plan]", ports: bool = True) -> "RtlParams":
+        """Memories just large enough for every glb tile of the given plans; `ports` as `for_arch`."""
         w = n = a = 1
         for p in plans:
             for tile in p.tiles():
                 w, n, a = (max(x, y) for x, y in zip((w, n, a), depths(p, tile.extent)))
         return cls(arch.rows, arch.cols, arch.dataflow, arch.op_bits, arch.acc_bits, w, n, a, out_bits=arch.out_bits,
-                   **port_widths(arch))
+                   **port_widths(arch, ports))
 
 
-def port_widths(arch: SystolicArch) -> dict[str, int]:
+def port_widths(arch: SystolicArch, ports: bool = True) -> dict[str, int]:
     """The `RtlParams` port fields of an architecture: its widths (`SystolicArch.port_bits`), 0
-    for a port that never stalls this array; all 0 when `pacing.rtl_pacing` has no stall."""
+    for a port that never stalls this array; all 0 without `ports` or when `pacing.rtl_pacing`
+    has no stall."""
     out = dict.fromkeys(PORT_FIELDS, 0)
-    if max(rtl_pacing(arch)) == 1:
+    if not ports or max(rtl_pacing(arch)) == 1:
         return out
     for k in PORT_FIELDS:
         mem, kind, _ = k.split("_")

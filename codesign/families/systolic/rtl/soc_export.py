@@ -131,7 +131,7 @@ def export_soc(arch: SystolicArch, out_dir: str | Path, mapping: Mapping | None 
         design["descriptors"] = [dict(d) for d in prog.descriptors]
         design["dram_beats"] = len(prog.beats)
     else:
-        full = RtlParams.for_arch(replace(arch, timing="soc"))       # unpaced, as `soc_sim.soc_params`
+        full = RtlParams.for_arch(arch, ports=False)       # unpaced, as `soc_sim.soc_params`
         params = replace(full, west_depth=max(1, full.west_depth // 2), north_depth=max(1, full.north_depth // 2))
         depth = 64
     design["rtl"] = params.to_dict()

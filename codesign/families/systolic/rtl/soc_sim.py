@@ -83,7 +83,7 @@ def check_bandwidth(arch: SystolicArch) -> int:
 def soc_params(arch: SystolicArch, cases: list[Case]) -> RtlParams:
     """Memories sized for every glb tile of the cases (each scratchpad half holds one tile); no
     port pacing (the SoC's model, ``soc`` timing, has no port stalls: `pacing.rtl_pacing`)."""
-    return RtlParams.for_plans(replace(arch, timing="soc"), [make_plan(arch, c.layer, c.mapping) for c in cases])
+    return RtlParams.for_plans(arch, [make_plan(arch, c.layer, c.mapping) for c in cases], ports=False)
 
 
 async def _lite_write(ctx, bus, addr: int, value: int):

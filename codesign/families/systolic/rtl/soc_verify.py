@@ -22,7 +22,7 @@ import numpy as np
 
 from ...base import VerifyReport, VerifyRow
 from ..cost import evaluate_mapping
-from .engine import choose_engine
+from .engine import choose_engine, run_engines
 
 __all__ = ["SocVerifyRow", "verify_soc"]
 
@@ -79,31 +79,18 @@ def _row(r: dict, res, soc_arch) -> SocVerifyRow:
 def verify_soc(design, layers: list, rng, *, scale_down: bool, max_cycles: int, vcd: str | None,
                sim: str) -> VerifyReport:
     """Run `layers` (LayerCosts of `design`) on the SoC (module docstring); returns the report."""
-    from .soc_sim import check_bandwidth
+    from .soc_sim import check_bandwidth, simulate_soc
+    from .soc_verilator import simulate_soc_verilator
     arch = design.arch
     data_bytes = check_bandwidth(arch)
     soc_arch = replace(arch, timing="soc")
     runs = [_prepare(design, lc, rng, soc_arch, scale_down, max_cycles, sim) for lc in layers]
-    on = {e: [i for i, r in enumerate(runs) if r["sim"] == e] for e in ("pysim", "verilator")}
-    results, built, build_s = [None] * len(runs), "", 0.0
     t0 = time.perf_counter()
-    if on["pysim"]:
-        from .soc_sim import simulate_soc
-        for i, res in zip(on["pysim"], simulate_soc(arch, [runs[i]["case"] for i in on["pysim"]], vcd=vcd)):
-            results[i] = res
-    if on["verilator"]:
-        from .soc_verilator import simulate_soc_verilator
-        vl, b = simulate_soc_verilator(arch, [runs[i]["case"] for i in on["verilator"]])
-        for i, v in zip(on["verilator"], vl):
-            results[i] = v.result
-        build_s, clocks = b.seconds, sum(v.clocks for v in vl)
-        built = (f"; build {'from the cache' if b.cached else 'compiled'} in {b.seconds:.1f} s; "
-                 f"{clocks:,} clocks, {clocks / max(sum(v.seconds for v in vl), 1e-9):,.0f}/s")
-    rows = tuple(_row(r, res, soc_arch) for r, res in zip(runs, results))
-    where = " and ".join(f"{len(ix)} on {'Amaranth pysim' if e == 'pysim' else 'Verilator at full size'}"
-                         for e, ix in on.items() if ix)
+    ran = run_engines(runs, lambda cases: simulate_soc(arch, cases, vcd=vcd),
+                      lambda cases: simulate_soc_verilator(arch, cases))
+    rows = tuple(_row(r, res, soc_arch) for r, res in zip(runs, ran.results))
     model = ("" if arch.timing == "soc" else
              f"; model: the same mappings in timing soc (the config's timing is {arch.timing})")
     head = (f"{arch.describe()}: {len(runs)} layer(s) on the SoC (AXI4 DMA, DRAM {data_bytes} B/cycle; "
-            f"{where}{built}){model}")
-    return VerifyReport(head, rows, time.perf_counter() - t0 - build_s)
+            f"{ran.where}{ran.built}){model}")
+    return VerifyReport(head, rows, time.perf_counter() - t0 - ran.build_s)

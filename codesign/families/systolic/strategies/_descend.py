@@ -314,8 +314,8 @@ def descend(case: Case, scorer: Scorer, objective: Objective, *,
             return Leaves(case, np.zeros((0, nb), np.int32), np.zeros(0), np.zeros(0))
         P, idx, obj, energy = (np.concatenate(x) for x in zip(*kept))
         if beam is not None and len(P) > beam:
-            top = np.lexsort((energy, obj))[:beam]
-            P, idx, obj, energy = P[top], idx[top], obj[top], energy[top]
+            best = np.lexsort((energy, obj))[:beam]
+            P, idx, obj, energy = P[best], idx[best], obj[best], energy[best]
     order = np.lexsort((energy, obj))
     return Leaves(case, idx[order], obj[order], energy[order])
 
