@@ -74,7 +74,10 @@ def zigzag_pinned(spec, mapping):
     (levels and loops innermost first, ops O, I, W; module docstring)."""
     _check(spec, mapping)
     names = ZZ_DIMS[spec["op"]]
-    spatial = {oa: [f"{names[d]}, {f}" for d, f in mapping.get(lvl, {}).items() if f > 1]
+    # an array dimension left empty is filled by ZigZag's own spatial mapping generator (ResNet-18's fc:
+    # C 8 on D1, on top of the temporal C loops): pin it to a dim of ours unrolled 1
+    idle = {"D1": names["Q" if spec["op"] == "conv" else "M"], "D2": names["K" if spec["op"] == "conv" else "N"]}
+    spatial = {oa: [f"{names[d]}, {f}" for d, f in mapping.get(lvl, {}).items() if f > 1] or [f"{idle[oa]}, 1"]
                for oa, lvl in (("D1", "rows"), ("D2", "cols"))}
     inner = [[names[d], f] for d, f in reversed(_loops(mapping, "pe"))]
     mid = [[names[d], f] for d, f in reversed(_loops(mapping, "glb"))]
