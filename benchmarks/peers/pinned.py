@@ -132,7 +132,8 @@ def loop_extents(spec, zz):
     for loops in zz["spatial_mapping"].values():
         for s in loops:
             d, f = s.split(", ")
-            out[back[d]][0] *= int(f)
+            if back[d] in out or int(f) > 1:     # an idle array dim pinned to a dim of bound 1
+                out[back[d]][0] *= int(f)
     for level in zz["temporal"]["O"]:
         for d, f in level:
             out[back[d]][1] *= f
