@@ -9,7 +9,8 @@ or whose run fails gets one line saying why, and `-` in the table. The
 table: CPU seconds to the best mapping (codesign: median of --repeats;
 peers: one run each, they take minutes), evaluations per CPU-second, the
 cycles and energy each reports, and the ratio ours/theirs. Cross-costing:
-SCALE-Sim's schedule and ZigZag's loop nests costed by codesign's model.
+SCALE-Sim's schedule and ZigZag's loop nests costed by codesign's model, and
+codesign's mappings costed by ZigZag and AccelForge (run_<tool>.py --pinned).
 """
 import argparse
 import json
@@ -18,6 +19,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -28,21 +30,24 @@ from codesign.families.systolic.cost import evaluate_mapping  # noqa: E402
 from codesign.families.systolic.mapping import Mapping  # noqa: E402
 
 PEERS = ("zigzag", "scalesim", "accelforge")
+PINNED = ("zigzag", "accelforge")      # the peers that can cost codesign's mapping (pinned.py)
 #: ZigZag dim -> codesign dim (conv: ZigZag's ONNX names; gemm: I[d][c] * W[c][k])
 ZZ_DIMS = {"conv": {"B": "N", "K": "K", "C": "C", "OY": "P", "OX": "Q", "FY": "R", "FX": "S"},
            "gemm": {"D": "M", "K": "N", "C": "K", "H": "B"}}
 
 
-def run_peer(tool, save):
-    """The JSON lines of one peer's run, or (None, why)."""
+def run_peer(tool, save, pinned=None):
+    """The JSON lines of one peer's run (with `pinned`, a JSONL of codesign's rows: its --pinned run),
+    or (None, why)."""
     py = os.path.join(HERE, ".envs", tool, "bin", "python")
     if not os.path.exists(py):
         return None, f"{tool}: not installed ({py} missing; run benchmarks/peers/setup.sh {tool})"
-    p = subprocess.run([py, os.path.join(HERE, f"run_{tool}.py")], capture_output=True, text=True)
+    extra = ["--pinned", pinned] if pinned else []
+    p = subprocess.run([py, os.path.join(HERE, f"run_{tool}.py")] + extra, capture_output=True, text=True)
     if p.returncode:
-        return None, f"{tool}: run failed: {(p.stderr.strip().splitlines() or ['?'])[-1]}"
+        return None, f"{tool}{' --pinned' if pinned else ''}: run failed: {(p.stderr.strip().splitlines() or ['?'])[-1]}"
     if save:
-        with open(os.path.join(save, f"{tool}.jsonl"), "w") as f:
+        with open(os.path.join(save, f"{tool}{'-pinned' if pinned else ''}.jsonl"), "w") as f:
             f.write(p.stdout)
     return [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")], None
 
@@ -217,6 +222,43 @@ def cross_table(cross):
     return "\n".join(lines)
 
 
+def pinned_table(our, pinned):
+    """codesign's mapping of each layer costed by each peer that can express it (markdown)."""
+    lines = ["| case | costed by | codesign cycles | peer's cycles | cycles peer/codesign | codesign energy uJ "
+             "| peer's energy uJ | energy peer/codesign | layers within 1% |", "|---|---|---|---|---|---|---|---|---|"]
+    for case in cases.CASES:
+        o = our[case]
+        for tool in PINNED:
+            r = pinned.get(tool, {}).get(case)
+            if r is None:
+                lines.append(f"| {case} | {tool} | {fmt(o['cycles'])} | - | - | {fmt(o['energy_pj'], 'uJ')} | - | - | - |")
+                continue
+            close = sum(abs(p["energy_pj"] / q["energy_pj"] - 1) <= 0.01 for p, q in zip(r["layers"], o["layers"]))
+            lines.append(f"| {case} | {tool} | {fmt(o['cycles'])} | {fmt(r['cycles'])} | {r['cycles'] / o['cycles']:.3f} "
+                         f"| {fmt(o['energy_pj'], 'uJ')} | {fmt(r['energy_pj'], 'uJ')} "
+                         f"| {r['energy_pj'] / o['energy_pj']:.4f} | {close}/{len(r['layers'])} |")
+    return "\n".join(lines)
+
+
+def pinned_runs(our, args, why):
+    """{tool: {case: row}} of the peers costing codesign's mappings (`our`), run or loaded."""
+    out = {}
+    with tempfile.TemporaryDirectory() as d:
+        mine = os.path.join(args.save or d, "codesign.jsonl")
+        with open(mine, "w") as f:
+            f.writelines(json.dumps(our[c]) + "\n" for c in cases.CASES)
+        for tool in PINNED:
+            if args.load:
+                path = os.path.join(args.load, f"{tool}-pinned.jsonl")
+                rows, reason = (load(path), None) if os.path.exists(path) else (None, f"{tool} --pinned: no {path}")
+            else:
+                rows, reason = run_peer(tool, args.save, pinned=mine)
+            if reason:
+                why.append(reason)
+            out[tool] = {r["case"]: r for r in rows or []}
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
@@ -237,9 +279,12 @@ def main(argv=None):
             why.append(reason)
         peers[tool] = {r["case"]: r for r in rows or []}
     our = ours(args.repeats)
+    pinned = pinned_runs(our, args, why)
     print(table(our, peers, why))
     print()
     print(cross_table(cross_cost(peers)))
+    print()
+    print(pinned_table(our, pinned))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ included). Throughputs are unlimited, so its latency is the compute bound.
 One process (`set_n_parallel_jobs(1)`) so that CPU seconds compare; the
 first layer's time includes AccelForge's warm-up (`cold` in the JSON).
 `evaluations`: the mappings it reports as evaluated (print_number_of_pmappings).
+``--pinned OURS.jsonl`` (run_ours.py's output): no search; AccelForge costs
+codesign's mapping of each layer (pinned.accelforge_pinned, Spec.evaluate_mapping).
 """
 import contextlib
 import io
@@ -24,9 +26,12 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cases  # noqa: E402
+import pinned  # noqa: E402
 
 import yaml  # noqa: E402
+from accelforge.frontend.mapping.mapping import Compute, Mapping, Spatial, Storage, Temporal  # noqa: E402
 from accelforge.frontend.spec import Spec  # noqa: E402
+from accelforge.model.main import InvalidMappingError  # noqa: E402
 from accelforge.util.parallel import set_n_parallel_jobs  # noqa: E402
 
 
@@ -35,7 +40,7 @@ def cpu_seconds():
     return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
 
 
-def arch_yaml():
+def arch_yaml(glb_bits=cases.GLB_KIB * 1024 * 8):
     per_bit = {k: v / cases.OP_BITS for k, v in cases.ENERGY_PJ.items()}
 
     def memory(name, size, e, keep, may_keep=None):
@@ -45,7 +50,7 @@ def arch_yaml():
                 f"    - {{name: write, energy: {e}, throughput: inf}}\n    tensors: {json.dumps(t)}\n")
     return ("arch:\n  nodes:\n"
             + memory("MainMemory", "inf", per_bit["dram"], "~Intermediates", "All")
-            + memory("GlobalBuffer", cases.GLB_KIB * 1024 * 8, per_bit["glb"], "~MainMemory.tensors", "All")
+            + memory("GlobalBuffer", glb_bits, per_bit["glb"], "~MainMemory.tensors", "All")
             + "  - !Container\n    name: ProcessingElement\n    spatial:\n"
               f"    - {{name: reuse_input, fanout: {cases.COLS}, reuse: input, min_usage: 1}}\n"
               f"    - {{name: reuse_weight, fanout: {cases.ROWS}, reuse: weight, min_usage: 1}}\n"
@@ -91,6 +96,49 @@ def run_layer(spec, folder):
     return dt, evaluated, float(m.latency()), float(m.energy()), loop_nest(m.mapping())
 
 
+def pinned_mapping(spec, ours):
+    """codesign's mapping of a layer (its to_dict form) as AccelForge's Mapping (pinned.accelforge_pinned)."""
+    nodes = []
+    for n in pinned.accelforge_pinned(spec, ours):
+        if n[0] == "storage":
+            nodes.append(Storage(component=n[1], tensors=n[2]))
+        elif n[0] == "temporal":
+            nodes.append(Temporal(rank_variable=n[1], tile_shape=n[2]))
+        else:
+            nodes.append(Spatial(rank_variable=n[1], tile_shape=n[2], name=n[3], component="ProcessingElement"))
+    return Mapping(nodes=nodes + [Compute(component="MAC", einsum="L")])
+
+
+def run_pinned(spec, ours, folder):
+    """(CPU seconds, 1, cycles, energy_pj, actions) of AccelForge costing codesign's mapping of one layer.
+    Where AccelForge finds the mapping over the buffer's capacity (a conv's input tile with its halo per
+    tile, stride-2 skipped pixels included; codesign counts the pixels a tile reads), it is costed again
+    with an unbounded buffer (the energy table does not depend on the size) and ``over_bits`` says by how much."""
+    paths = {k: os.path.join(folder, f"{spec['name']}.{k}.yaml") for k in ("arch", "workload")}
+    with open(paths["workload"], "w") as f:
+        yaml.safe_dump(workload_yaml(spec), f, sort_keys=False)
+    t0 = cpu_seconds()
+    over = None
+    for glb_bits in (cases.GLB_KIB * 1024 * 8, "inf"):
+        with open(paths["arch"], "w") as f:
+            f.write(arch_yaml(glb_bits))
+        s = Spec.from_yaml(paths["arch"], paths["workload"])
+        s.mapping = pinned_mapping(spec, ours)
+        try:
+            r = s.evaluate_mapping()
+            break
+        except InvalidMappingError as e:
+            found = re.search(r"uses ([0-9.]+) bits of GlobalBuffer", str(e))
+            if glb_bits == "inf" or not found:
+                raise
+            over = float(found.group(1)) - cases.GLB_KIB * 1024 * 8
+    dt = cpu_seconds() - t0
+    acts = {"/".join(k): float(v) for k, v in r.actions(per_component=True, per_tensor=True).items()}
+    if over is not None:
+        acts["over_bits"] = over
+    return dt, 1, float(r.latency()), float(r.energy()), acts
+
+
 def loop_nest(mapping):
     """The mapping's nodes, outermost first: [storage, component, tensors] or [temporal|spatial, rank, tile_shape, name]."""
     out = []
@@ -108,23 +156,33 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--case", action="append", choices=sorted(cases.CASES))
     ap.add_argument("--layers", type=int, default=0, help="run only the first N layers of each case (0: all)")
+    ap.add_argument("--pinned", metavar="OURS_JSONL", help="cost codesign's mappings (run_ours.py's output) instead")
     args = ap.parse_args(argv)
+    ours = {}
+    if args.pinned:
+        with open(args.pinned) as f:
+            ours = {r["case"]: r for r in map(json.loads, f) if r.get("tool") == "codesign"}
     set_n_parallel_jobs(1)
     cold = True
     with tempfile.TemporaryDirectory() as folder:
         os.chdir(folder)            # AccelForge writes a mapping.svg into the working directory
         for case in args.case or list(cases.CASES):
             specs = cases.CASES[case][:args.layers or None]
-            out = dict(tool="accelforge", version="1.0.467", case=case, seconds=0.0, evaluations=0, cycles=0.0,
-                       energy_pj=0.0, layers=[], subset=len(specs) < len(cases.CASES[case]))
-            for spec in specs:
-                dt, n, cyc, e, mp = run_layer(spec, folder)
+            if args.pinned and case not in ours:
+                continue
+            out = dict(tool="accelforge-pinned" if args.pinned else "accelforge", version="1.0.467", case=case,
+                       seconds=0.0, evaluations=0, cycles=0.0, energy_pj=0.0, layers=[], subset=len(specs) < len(cases.CASES[case]))
+            for i, spec in enumerate(specs):
+                if args.pinned:
+                    dt, n, cyc, e, mp = run_pinned(spec, ours[case]["layers"][i]["mapping"], folder)
+                else:
+                    dt, n, cyc, e, mp = run_layer(spec, folder)
                 out["seconds"] += dt
                 out["evaluations"] += n or 0
                 out["cycles"] += spec["count"] * cyc
                 out["energy_pj"] += spec["count"] * e
                 out["layers"].append(dict(name=spec["name"], count=spec["count"], seconds=dt, evaluations=n,
-                                          cycles=cyc, energy_pj=e, cold=cold, mapping=mp))
+                                          cycles=cyc, energy_pj=e, cold=cold, **{"actions" if args.pinned else "mapping": mp}))
                 cold = False
             print(json.dumps(out), flush=True)
 
