@@ -14,14 +14,14 @@ each PE keeps its output word). One buffer boundary holds all three tensors.
   innermost loop first (ZigZag's ``mapping_dic_origin``): the output has
   three levels (its one-word register: the ``pe`` loops; the buffer: the
   ``glb`` loops; DRAM: the ``dram`` loops), the inputs and weights two (the
-  buffer: ``pe`` and ``glb`` loops; DRAM). ZigZag counts a ragged spatial
-  tile the way codesign does (its unrolling becomes fractional,
-  ``SpatialMappingConversionStage``); a ragged temporal tile (``pe`` K 181
-  x ``dram`` 17 over 3,072) is padded: ZigZag runs every loop iteration in full.
+  buffer: ``pe`` and ``glb`` loops; DRAM). ZigZag makes a ragged spatial
+  tile a fractional unrolling (``SpatialMappingConversionStage``: the MACs
+  exact, see the README for the input reads); a ragged temporal tile (``pe``
+  K 181 x ``dram`` 17 over 3,072) is padded: ZigZag runs every iteration.
 - AccelForge (`accelforge_pinned`): a loop nest, outermost first, of
   ``storage`` nodes (MainMemory keeps every tensor; GlobalBuffer keeps
-  every tensor below the ``dram`` loops; Register keeps the output below
-  the array) and ``temporal``/``spatial`` loops, each with its rank
+  each tensor below the innermost ``dram`` loop that indexes it; Register
+  keeps the output below the array) and ``temporal``/``spatial`` loops, each with its rank
   variable and the tile shape it leaves (AccelForge's ``tile_shape``).
   A ragged tile is a tile shape that does not divide its parent.
 """
