@@ -213,32 +213,34 @@ def _steps(tr, fe, fl, comp, k, sum_c):
     mixed = np.flatnonzero(mixed)
     if not len(mixed):
         return total
-    sub = lambda f: {q: v[:, mixed] for q, v in f.items()}  # noqa: E731
-    e, l = sub(fe), sub(fl)  # noqa: E741
-    n, level, loop = tr.n[:, mixed], tr.level[:, mixed], tr.loop[:, mixed]
-    jw, jn = tr.j_w[mixed], tr.j_n[mixed]
     qs = _Q_COMPUTE + _Q_WORDS
-    rag = loop & np.any([e[q] != l[q] for q in qs], axis=0)
+    e, l = (np.stack([f[q][:, mixed] for q in qs]) for f in (fe, fl))  # noqa: E741
+    n, level, loop, depth = tr.n[:, mixed], tr.level[:, mixed], tr.loop[:, mixed], tr.depth[mixed]
+    jw, jn = tr.j_w[mixed], tr.j_n[mixed]
+    rag = loop & (e != l).any(axis=0)
     dims = [d for d in range(D) if rag[d].any()]
+    rest = ~np.isin(np.arange(D), dims)[:, None]
     acc = np.zeros(len(mixed))
-    for j in range(int(tr.depth[mixed].max())):
+    nq = len(_Q_COMPUTE)
+    for j in range(int(depth.max())):
         below, at = loop & (level < j), loop & (level == j)
         # the dims not enumerated: both kinds' weights summed (their factors do not vary)
-        w_rest = np.where(below, 1, np.where(at, n - 1, n))
-        w0 = np.prod(np.where(np.isin(np.arange(D), dims)[:, None], 1, w_rest), axis=0) * (tr.depth[mixed] > j)
-        ldw, ldn = j >= jw, j >= jn
+        w0 = np.prod(np.where(rest, np.where(below, 1, np.where(at, n - 1, n)), 1), axis=0) * (depth > j)
         for choice in itertools.product((0, 1), repeat=len(dims)):
             w, lst_i, lst_n = w0, below.copy(), np.zeros_like(below)
             for d, c in zip(dims, choice):
-                w = w * np.where(below[d], 1 - c, np.where(at[d], n[d] - 2, n[d] - 1) if c == 0 else 1)
-                lst_i[d] = below[d] | (~at[d] & (c == 1))
-                lst_n[d] = ~below[d] & (c == 1)
-            if not w.any():
+                w = w * (np.where(below[d], 1, np.where(at[d], n[d] - 2, n[d] - 1)) if c == 0 else ~below[d])
+                if c:
+                    lst_i[d] |= ~at[d]
+                    lst_n[d] = ~below[d]
+            nz = np.flatnonzero(w)
+            if not len(nz):
                 continue
-            p_i = {q: np.where(lst_i, l[q], e[q]) for q in _Q_COMPUTE}
-            w_n = {q: np.prod(np.where(lst_n, l[q], e[q]), axis=0) for q in _Q_WORDS}
-            acc += w * np.maximum(comp(p_i, mixed) + RUN_AFTER_COMPUTE,
-                                  load(w_n["west"], w_n["north"], ldw, ldn, mixed))
+            ei, li = e[:, :, nz], l[:, :, nz]
+            p_i = np.where(lst_i[None, :, nz], li[:nq], ei[:nq])
+            w_n = np.where(lst_n[None, :, nz], li[nq:], ei[nq:]).prod(axis=1)
+            acc[nz] += w[nz] * np.maximum(comp(dict(zip(_Q_COMPUTE, p_i)), mixed[nz]) + RUN_AFTER_COMPUTE,
+                                          load(w_n[0], w_n[1], j >= jw[nz], j >= jn[nz], mixed[nz]))
     total[mixed] = acc
     return total
 
