@@ -213,34 +213,45 @@ def _steps(tr, fe, fl, comp, k, sum_c):
     mixed = np.flatnonzero(mixed)
     if not len(mixed):
         return total
+    # per mapping, the dims in level order (innermost loop first, then the dims of one tile)
+    order = np.argsort(np.where(tr.loop[:, mixed], tr.level[:, mixed], D), axis=0, kind="stable")
     qs = _Q_COMPUTE + _Q_WORDS
-    e, l = (np.stack([f[q][:, mixed] for q in qs]) for f in (fe, fl))  # noqa: E741
-    n, level, loop, depth = tr.n[:, mixed], tr.level[:, mixed], tr.loop[:, mixed], tr.depth[mixed]
+    e, l = (np.stack([np.take_along_axis(f[q][:, mixed], order, 0) for q in qs]) for f in (fe, fl))  # noqa: E741
+    n, depth = np.take_along_axis(tr.n[:, mixed], order, 0), tr.depth[mixed]
     jw, jn = tr.j_w[mixed], tr.j_n[mixed]
-    rag = loop & (e != l).any(axis=0)
-    dims = [d for d in range(D) if rag[d].any()]
-    rest = ~np.isin(np.arange(D), dims)[:, None]
+    pos = np.arange(D)[:, None]
+    rag = (pos < depth) & (e != l).any(axis=0)
     acc = np.zeros(len(mixed))
     nq = len(_Q_COMPUTE)
     for j in range(int(depth.max())):
-        below, at = loop & (level < j), loop & (level == j)
-        # the dims not enumerated: both kinds' weights summed (their factors do not vary)
-        w0 = np.prod(np.where(rest, np.where(below, 1, np.where(at, n - 1, n)), 1), axis=0) * (depth > j)
-        for choice in itertools.product((0, 1), repeat=len(dims)):
-            w, lst_i, lst_n = w0, below.copy(), np.zeros_like(below)
-            for d, c in zip(dims, choice):
-                w = w * (np.where(below[d], 1, np.where(at[d], n[d] - 2, n[d] - 1)) if c == 0 else ~below[d])
-                if c:
-                    lst_i[d] |= ~at[d]
-                    lst_n[d] = ~below[d]
-            nz = np.flatnonzero(w)
-            if not len(nz):
+        # positions < j: tile i at the last tile, i + 1 at the first; j: the loop that advances
+        # (i full, i + 1 either); above: both alike. The ragged positions from j up are
+        # enumerated depth first, each branch on the mappings it weighs; the others' weights
+        # are both kinds' together.
+        ks = [p for p in range(j, D) if rag[p].any()]
+        w_both = np.where(pos < j, 1, np.where(pos == j, n - 1, n))
+        w0 = np.prod(np.where(np.isin(pos, ks), 1, w_both), axis=0) * (depth > j)
+        idx = np.flatnonzero(w0)
+        stack = [(0, idx, w0[idx], np.broadcast_to(pos < j, (D, len(idx))), np.zeros((D, len(idx)), dtype=bool))]
+        while stack:
+            i, idx, w, lst_i, lst_n = stack.pop()
+            if i == len(ks):
+                ei, li, m = e[:, :, idx], l[:, :, idx], mixed[idx]
+                p_i = np.where(lst_i[None], li[:nq], ei[:nq])
+                w_n = np.where(lst_n[None], li[nq:], ei[nq:]).prod(axis=1)
+                acc[idx] += w * np.maximum(comp(dict(zip(_Q_COMPUTE, p_i)), m) + RUN_AFTER_COMPUTE,
+                                           load(w_n[0], w_n[1], j >= jw[idx], j >= jn[idx], m))
                 continue
-            ei, li = e[:, :, nz], l[:, :, nz]
-            p_i = np.where(lst_i[None, :, nz], li[:nq], ei[:nq])
-            w_n = np.where(lst_n[None, :, nz], li[nq:], ei[nq:]).prod(axis=1)
-            acc[nz] += w[nz] * np.maximum(comp(dict(zip(_Q_COMPUTE, p_i)), mixed[nz]) + RUN_AFTER_COMPUTE,
-                                          load(w_n[0], w_n[1], j >= jw[nz], j >= jn[nz], mixed[nz]))
+            p = ks[i]
+            r = rag[p, idx]
+            for wc, last in ((w * np.where(r, n[p, idx] - (2 if p == j else 1), w_both[p, idx]), False),
+                             (w * r, True)):
+                keep = np.flatnonzero(wc)
+                if len(keep):
+                    li, ln = lst_i[:, keep], lst_n[:, keep]
+                    if last:            # tile i at the last tile unless p advances; tile i + 1 there
+                        li[p], ln[p] = p != j, True
+                    stack.append((i + 1, idx[keep], wc[keep], li, ln))
     total[mixed] = acc
     return total
 
