@@ -213,16 +213,35 @@ def _steps(tr, fe, fl, comp, k, sum_c):
     mixed = np.flatnonzero(mixed)
     if not len(mixed):
         return total
-    # per mapping, the dims in level order (innermost loop first, then the dims of one tile)
-    order = np.argsort(np.where(tr.loop[:, mixed], tr.level[:, mixed], D), axis=0, kind="stable")
-    qs = _Q_COMPUTE + _Q_WORDS
-    e, l = (np.stack([np.take_along_axis(f[q][:, mixed], order, 0) for q in qs]) for f in (fe, fl))  # noqa: E741
-    n, depth = np.take_along_axis(tr.n[:, mixed], order, 0), tr.depth[mixed]
+    qs, nq = _Q_COMPUTE + _Q_WORDS, len(_Q_COMPUTE)
+    e, l = (np.stack([f[q][:, mixed] for q in qs]) for f in (fe, fl))  # noqa: E741
+    lvl, depth = np.where(tr.loop[:, mixed], tr.level[:, mixed], D), tr.depth[mixed]
     jw, jn = tr.j_w[mixed], tr.j_n[mixed]
+    # per carry depth, the extremes of the step's compute and load: a mapping whose every depth
+    # is compute-bound (load-bound) takes the closed form after all
+    bound, ldb = np.ones(len(mixed), dtype=bool), np.ones(len(mixed), dtype=bool)
+    for j in range(int(depth.max())):
+        ldw, ldn, on = j >= jw, j >= jn, depth > j
+        c_lo, c_hi = (comp(dict(zip(_Q_COMPUTE, np.where(lvl < j, l[:nq], np.where(lvl == j, e[:nq], a[:nq])))), mixed)
+                      + RUN_AFTER_COMPUTE for a in (l, e))
+        w_lo = np.where(lvl < j, e[nq:], l[nq:]).prod(axis=1)
+        w_hi = e[nq:].prod(axis=1)
+        bound &= ~on | (c_lo >= load(w_hi[0], w_hi[1], ldw, ldn, mixed))
+        ldb &= ~on | (c_hi <= load(w_lo[0], w_lo[1], ldw, ldn, mixed))
+    total[mixed[bound]] = (sum_c + (T - 1) * RUN_AFTER_COMPUTE)[mixed[bound]]
+    total[mixed[ldb & ~bound]] = ld_sum[mixed[ldb & ~bound]]
+    rest = ~(bound | ldb)
+    mixed, e, l, lvl, depth, jw, jn = mixed[rest], e[..., rest], l[..., rest], lvl[:, rest], depth[rest], jw[rest], jn[rest]
+    if not len(mixed):
+        return total
+    # the enumeration runs over positions: per mapping, its dims in level order (innermost loop
+    # first, then the dims of one tile); `inv` maps a position's kinds back to the dims
+    order = np.argsort(lvl, axis=0, kind="stable")
+    inv = np.argsort(order, axis=0)
+    n = np.take_along_axis(tr.n[:, mixed], order, 0)
     pos = np.arange(D)[:, None]
-    rag = (pos < depth) & (e != l).any(axis=0)
+    rag = (pos < depth) & np.take_along_axis((e != l).any(axis=0), order, 0)
     acc = np.zeros(len(mixed))
-    nq = len(_Q_COMPUTE)
     for j in range(int(depth.max())):
         # positions < j: tile i at the last tile, i + 1 at the first; j: the loop that advances
         # (i full, i + 1 either); above: both alike. The ragged positions from j up are
@@ -237,6 +256,7 @@ def _steps(tr, fe, fl, comp, k, sum_c):
             i, idx, w, lst_i, lst_n = stack.pop()
             if i == len(ks):
                 ei, li, m = e[:, :, idx], l[:, :, idx], mixed[idx]
+                lst_i, lst_n = (np.take_along_axis(x, inv[:, idx], 0) for x in (lst_i, lst_n))
                 p_i = np.where(lst_i[None], li[:nq], ei[:nq])
                 w_n = np.where(lst_n[None], li[nq:], ei[nq:]).prod(axis=1)
                 acc[idx] += w * np.maximum(comp(dict(zip(_Q_COMPUTE, p_i)), m) + RUN_AFTER_COMPUTE,
