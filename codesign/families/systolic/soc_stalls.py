@@ -217,23 +217,6 @@ def _steps(tr, fe, fl, comp, k, sum_c):
     e, l = (np.stack([f[q][:, mixed] for q in qs]) for f in (fe, fl))  # noqa: E741
     lvl, depth = np.where(tr.loop[:, mixed], tr.level[:, mixed], D), tr.depth[mixed]
     jw, jn = tr.j_w[mixed], tr.j_n[mixed]
-    # per carry depth, the extremes of the step's compute and load: a mapping whose every depth
-    # is compute-bound (load-bound) takes the closed form after all
-    bound, ldb = np.ones(len(mixed), dtype=bool), np.ones(len(mixed), dtype=bool)
-    for j in range(int(depth.max())):
-        ldw, ldn, on = j >= jw, j >= jn, depth > j
-        c_lo, c_hi = (comp(dict(zip(_Q_COMPUTE, np.where(lvl < j, l[:nq], np.where(lvl == j, e[:nq], a[:nq])))), mixed)
-                      + RUN_AFTER_COMPUTE for a in (l, e))
-        w_lo = np.where(lvl < j, e[nq:], l[nq:]).prod(axis=1)
-        w_hi = e[nq:].prod(axis=1)
-        bound &= ~on | (c_lo >= load(w_hi[0], w_hi[1], ldw, ldn, mixed))
-        ldb &= ~on | (c_hi <= load(w_lo[0], w_lo[1], ldw, ldn, mixed))
-    total[mixed[bound]] = (sum_c + (T - 1) * RUN_AFTER_COMPUTE)[mixed[bound]]
-    total[mixed[ldb & ~bound]] = ld_sum[mixed[ldb & ~bound]]
-    rest = ~(bound | ldb)
-    mixed, e, l, lvl, depth, jw, jn = mixed[rest], e[..., rest], l[..., rest], lvl[:, rest], depth[rest], jw[rest], jn[rest]
-    if not len(mixed):
-        return total
     # the enumeration runs over positions: per mapping, its dims in level order (innermost loop
     # first, then the dims of one tile); `inv` maps a position's kinds back to the dims
     order = np.argsort(lvl, axis=0, kind="stable")
@@ -241,7 +224,7 @@ def _steps(tr, fe, fl, comp, k, sum_c):
     n = np.take_along_axis(tr.n[:, mixed], order, 0)
     pos = np.arange(D)[:, None]
     rag = (pos < depth) & np.take_along_axis((e != l).any(axis=0), order, 0)
-    acc = np.zeros(len(mixed))
+    leaves = []
     for j in range(int(depth.max())):
         # positions < j: tile i at the last tile, i + 1 at the first; j: the loop that advances
         # (i full, i + 1 either); above: both alike. The ragged positions from j up are
@@ -251,28 +234,31 @@ def _steps(tr, fe, fl, comp, k, sum_c):
         w_both = np.where(pos < j, 1, np.where(pos == j, n - 1, n))
         w0 = np.prod(np.where(np.isin(pos, ks), 1, w_both), axis=0) * (depth > j)
         idx = np.flatnonzero(w0)
-        stack = [(0, idx, w0[idx], np.broadcast_to(pos < j, (D, len(idx))), np.zeros((D, len(idx)), dtype=bool))]
+        # a class: the mappings it weighs, its weights, and bit masks over the positions at
+        # the last tile for tile i and for tile i + 1
+        stack = [(0, idx, w0[idx], (1 << j) - 1, 0)]
         while stack:
-            i, idx, w, lst_i, lst_n = stack.pop()
+            i, idx, w, bits_i, bits_n = stack.pop()
             if i == len(ks):
-                ei, li, m = e[:, :, idx], l[:, :, idx], mixed[idx]
-                lst_i, lst_n = (np.take_along_axis(x, inv[:, idx], 0) for x in (lst_i, lst_n))
-                p_i = np.where(lst_i[None], li[:nq], ei[:nq])
-                w_n = np.where(lst_n[None], li[nq:], ei[nq:]).prod(axis=1)
-                acc[idx] += w * np.maximum(comp(dict(zip(_Q_COMPUTE, p_i)), m) + RUN_AFTER_COMPUTE,
-                                           load(w_n[0], w_n[1], j >= jw[idx], j >= jn[idx], m))
+                leaves.append((idx, w, np.full(len(idx), bits_i), np.full(len(idx), bits_n), np.full(len(idx), j)))
                 continue
             p = ks[i]
             r = rag[p, idx]
             for wc, last in ((w * np.where(r, n[p, idx] - (2 if p == j else 1), w_both[p, idx]), False),
                              (w * r, True)):
                 keep = np.flatnonzero(wc)
-                if len(keep):
-                    li, ln = lst_i[:, keep], lst_n[:, keep]
-                    if last:            # tile i at the last tile unless p advances; tile i + 1 there
-                        li[p], ln[p] = p != j, True
-                    stack.append((i + 1, idx[keep], wc[keep], li, ln))
-    total[mixed] = acc
+                if len(keep):       # the last tile along p: for tile i unless p advances; for tile i + 1
+                    stack.append((i + 1, idx[keep], wc[keep], bits_i | (last and p != j) << p,
+                                  bits_n | last << p))
+    # all classes' steps at once: one evaluation over the (class, mapping) pairs that weigh
+    idx, w, bits_i, bits_n, j = (np.concatenate(x) for x in zip(*leaves))
+    lst_i, lst_n = (np.take_along_axis((b[None] >> pos) & 1 == 1, inv[:, idx], 0) for b in (bits_i, bits_n))
+    m = mixed[idx]
+    p_i = np.where(lst_i[None], l[:nq][:, :, idx], e[:nq][:, :, idx])
+    w_n = np.where(lst_n[None], l[nq:][:, :, idx], e[nq:][:, :, idx]).prod(axis=1)
+    step = np.maximum(comp(dict(zip(_Q_COMPUTE, p_i)), m) + RUN_AFTER_COMPUTE,
+                      load(w_n[0], w_n[1], j >= jw[idx], j >= jn[idx], m))
+    total[mixed] = np.bincount(idx, weights=w * step, minlength=len(mixed))
     return total
 
 
