@@ -14,12 +14,15 @@ banks are double-buffered, the accumulator is not:
   ``C_{T-1} + RUN_AFTER_COMPUTE``), plus ``STEP_CYCLES`` of sequencing;
 - after step ``i``: a store of the output tile (``S + STORE_EXTRA``) when
   tile ``i`` ends a visit of its output tile, and a reload of its partial
-  sums (``S + RELOAD_EXTRA``) when tile ``i+1`` resumes a reduction.
+  sums (``S + RELOAD_EXTRA``) when tile ``i+1`` resumes a reduction. The
+  store after the last visit moves the final outputs requantized (rows of
+  ``cols * out_bits``), the others raw accumulator rows.
 
 DMA time moves whole on-chip words: ``LD = RUN_AFTER_LOAD + sum over the
 loaded banks of (LOAD_EXTRA + words * k)``, ``S = acc_rows * k_a`` with
 ``k = ceil(word_bits / (8 * dram_bw_bytes))`` cycles per word (a west word
-holds `rows` operands, a north word and an accumulator row `cols`; words as
+holds `rows` operands, a north word, an accumulator row and a requantized
+output row `cols`; words as
 the banks hold them, `rtl/params.depths`). A bank is not loaded when tile
 ``i+1``'s operand block is tile ``i``'s (operand reuse: the loops that
 advance are all over dims that operand does not use; the descriptor's
@@ -127,8 +130,8 @@ def soc_latency(info, av, F: np.ndarray, dram_pos: np.ndarray, ft: FoldTiming, c
     fl = _factors(roles, arch.dataflow, F, last, x, ("west", "north", "acc"))
     full = lambda v: np.broadcast_to(np.asarray(v, dtype=np.float64), (N,))  # noqa: E731
     rows, cols = full(av.rows), full(av.cols)
-    kw, kn, ka = (full(_word_cycles(w * b, bw)) for w, b in ((av.rows, arch.op_bits), (av.cols, arch.op_bits),
-                                                               (av.cols, arch.acc_bits)))
+    kw, kn, ka, kq = (full(_word_cycles(w * b, bw)) for w, b in ((av.rows, arch.op_bits), (av.cols, arch.op_bits),
+                                                                   (av.cols, arch.acc_bits), (av.cols, arch.out_bits)))
     row, col, time = ROLES_ON[arch.dataflow]
     tr = _Transitions(n, dram_pos, roles != col, roles != (row if arch.dataflow == "os" else time))
 
@@ -145,7 +148,7 @@ def soc_latency(info, av, F: np.ndarray, dram_pos: np.ndarray, ft: FoldTiming, c
     visits = np.prod(np.where(~out & (dram_pos < p_star) & (n > 1), n, 1), axis=0)
     out_tiles = np.prod(np.where(out, n, 1), axis=0)
     acc_rows = np.prod(np.where(out, (n - 1) * fe["acc"] + fl["acc"], 1), axis=0)
-    stores = visits * (acc_rows * ka + out_tiles * STORE_EXTRA)
+    stores = (visits - 1) * acc_rows * ka + acc_rows * kq + visits * out_tiles * STORE_EXTRA   # the last: requantized
     reloads = (visits - 1) * (acc_rows * ka + out_tiles * RELOAD_EXTRA)
     total = (ft.per_layer + PROLOGUE_CYCLES + l_first + STEP_CYCLES * np.prod(n, axis=0) + steps + c_last
              + RUN_AFTER_COMPUTE + stores + reloads)
@@ -265,11 +268,12 @@ def _steps(tr, fe, fl, comp, k, sum_c):
 def soc_bound_params(arch, bits, operand_elements) -> tuple:
     """What `soc_bound` needs of an architecture: bits per element the DMA moves at least (the
     tensor's, at most its on-chip word's; inputs, weights, outputs), cycles per west / north
-    word, which tensor (index) the west / north bank holds, and the operands' elements as the
-    banks see them (inputs, weights: the product of the bounds of the dims each uses, im2col)."""
+    word, which tensor (index) the west / north bank holds, the operands' elements as the
+    banks see them (inputs, weights: the product of the bounds of the dims each uses, im2col),
+    and the bits of a final (requantized) output at least."""
     return (np.minimum(bits, [arch.op_bits, arch.op_bits, arch.acc_bits]),
             tuple(_word_cycles(w * arch.op_bits, arch.dram_bw_bytes) for w in (arch.rows, arch.cols)),
-            (1, 0) if arch.dataflow == "is" else (0, 1), tuple(operand_elements))
+            (1, 0) if arch.dataflow == "is" else (0, 1), tuple(operand_elements), min(bits[2], arch.out_bits))
 
 
 def soc_bound(params, compute, glb_tiles, fp, used_rows, used_cols, out_traffic, zsize, bw, partial):
@@ -280,14 +284,15 @@ def soc_bound(params, compute, glb_tiles, fp, used_rows, used_cols, out_traffic,
     mapping at least its words, which hold at most fold-rows / fold-cols elements); every step
     lasts at least its compute + 1, and every transition loads at least one operand (a dim is
     unused by one operand at most), while all loads together bring every operand element at
-    least once; stores and reloads move at least the reuse rule's output traffic. Not exact:
+    least once; stores and reloads move at least the reuse rule's output traffic (the
+    final outputs requantized). Not exact:
     the SoC's words are padded, kept operands and ragged tiles load less than ``L_0``."""
-    b, (kw, kn), (w, n), elems = params
+    b, (kw, kn), (w, n), elems, qbits = params
     load = (fp[:, 0] * b[0] + fp[:, 1] * b[1]) / 8 / bw
     if not partial:
         load = np.maximum(load, fp[:, w] / used_rows * kw + fp[:, n] / used_cols * kn)
     all_loads = (elems[0] * b[0] + elems[1] * b[1]) / 8 / bw
     steps = np.maximum(load + compute + glb_tiles * RUN_AFTER_COMPUTE,
                        np.maximum(all_loads, load) + (glb_tiles - 1) * (RUN_AFTER_LOAD + LOAD_EXTRA))
-    outputs = (2 * out_traffic - zsize) * b[2] / 8 / bw
+    outputs = (2 * (out_traffic - zsize) * b[2] + zsize * qbits) / 8 / bw
     return PROLOGUE_CYCLES + STEP_CYCLES * glb_tiles + steps + outputs

@@ -16,7 +16,10 @@ to another output tile or ``i`` is the last tile; ``keep_west`` /
 ``keep_north`` when tile ``i``'s west / north block is tile ``i - 1``'s (the
 same row and time tile indices for west; col and the north run role's for
 north): the SoC skips that load, and the descriptor points at the block
-already laid out.
+already laid out.``quant`` on the store after the last
+reduction tile (the outputs are final): the SoC stores them requantized
+(`sim.requantize` at `Program.shift`, `sim.requant_shift`'s default), so
+a final output region holds rows of ``cols * out_bits`` bits.
 """
 from __future__ import annotations
 
@@ -31,8 +34,8 @@ from .controller import ROLE_CODES
 from .dma import beats_per_word
 from .params import RtlParams
 from .plan import COL, ROW, TIME, Plan, make_plan
-from .regs import FIELDS, flag_bits
-from .sim import _operand, _pack, _unpack, _words
+from .regs import FIELDS, SHIFT_LSB, flag_bits
+from .sim import _operand, _pack, _unpack, _words, requant_shift
 from .top import ROLE_NAMES
 
 __all__ = ["Program", "make_program", "read_outputs", "to_beats", "from_beats"]
@@ -60,6 +63,7 @@ class Program:
     descriptors: tuple[dict, ...]
     beats: tuple[int, ...]
     out_regions: dict
+    shift: int = 0          # the final stores' requantization shift
 
     def words(self, i: int) -> list[int]:
         """Descriptor `i` as its 32-bit words (what the host writes)."""
@@ -96,6 +100,8 @@ def make_program(arch: SystolicArch, layer: Layer, mapping: Mapping, a: np.ndarr
     west_op = _operand(a, b, dims[ROW], dims[TIME])
     north_op = _operand(a, b, dims[COL], dims[x_role])
     kw = beats_per_word(params, data_bytes)
+    shift = min(requant_shift(layer.bounds["K"], params.op_bits, params.out_bits), params.acc_bits - 1)
+    k_tiles = len(plan.tiles_along(k_role))
     img = _Image(data_bytes)
     tiles = list(plan.tiles())
     out_roles = [r for r in range(3) if r != k_role]
@@ -125,28 +131,31 @@ def make_program(arch: SystolicArch, layer: Layer, mapping: Mapping, a: np.ndarr
         order = sum(ROLE_CODES[ROLE_NAMES[plan.glb_order[l]]] << (2 * l) for l in range(3))
         d["flags"] = (order | (int(resumes) << flag_bits["accumulate"])
                       | (int(resumes and new_visit) << flag_bits["reload"]) | (int(last_visit) << flag_bits["store"])
-                      | (int(keep["west"]) << flag_bits["keep_west"]) | (int(keep["north"]) << flag_bits["keep_north"]))
+                      | (int(keep["west"]) << flag_bits["keep_west"]) | (int(keep["north"]) << flag_bits["keep_north"])
+                      | (int(last_visit and tile.index[k_role] == k_tiles - 1) << flag_bits["quant"])
+                      | (shift << SHIFT_LSB))
         d |= {"west_src": src["west"][0], "west_words": src["west"][1], "north_src": src["north"][0],
               "north_words": src["north"][1], "acc_addr": regions[key(tile)][0], "acc_words": rows}
         descs.append(d)
     return Program(plan, data_bytes, tuple(descs), tuple(img.beats),
-                   {k: tuple(v) for k, v in regions.items()})
+                   {k: tuple(v) for k, v in regions.items()}, shift)
 
 
 def read_outputs(prog: Program, params: RtlParams, beats: list[int], bounds_mn: tuple[int, int]) -> np.ndarray:
-    """The M x N result from the DRAM beats after the program ran (the accumulator rows of every output tile)."""
+    """The M x N result from the DRAM beats after the program ran (every output tile's final rows,
+    requantized: ``cols`` lanes of ``out_bits``)."""
     plan = prog.plan
     dims = plan.dims
     y_role = ROW if plan.dataflow == "os" else TIME
     out = np.zeros(bounds_mn, dtype=np.int64)
     view = out if (dims[COL], dims[y_role]) == ("M", "N") else out.T
-    k = beats_per_word(params, prog.data_bytes)["acc"]
+    k = beats_per_word(params, prog.data_bytes)["out"]
     tiles = list(plan.tiles())
     for addr, rows, last in prog.out_regions.values():
         tile = tiles[last]
         base = addr // prog.data_bytes
         words = np.array([_unpack(from_beats(beats[base + r * k:base + (r + 1) * k], prog.data_bytes),
-                                  params.cols, params.acc_bits) for r in range(rows)], dtype=np.int64)
+                                  params.cols, params.out_bits) for r in range(rows)], dtype=np.int64)
         n_col, f = plan.folds_in(tile.extent)[COL], plan.fold[COL]
         blk = words[:, :f].reshape(n_col, tile.extent[y_role], f).transpose(0, 2, 1).reshape(n_col * f, -1)
         view[tile.base[COL]:tile.base[COL] + tile.extent[COL],

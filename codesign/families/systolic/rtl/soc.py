@@ -16,7 +16,8 @@ Schedule (double buffering of the operand banks; `soc_stalls.py` models it):
    keep_north: the same block as tile ``i``'s) is not loaded and does not
    swap: each bank has its own half select;
 3. after step ``i``: if tile ``i`` completes its output tile, the DMA stores
-   its accumulator rows (Top idle); if tile ``i+1`` resumes a reduction whose
+   its accumulator rows (Top idle; requantized at the descriptor's shift when
+   the quant flag says the outputs are final); if tile ``i+1`` resumes a reduction whose
    partial sums were stored, the DMA reloads them into the accumulator.
 
 The accumulator is single-buffered (Top's), so stores and reloads are not
@@ -33,7 +34,7 @@ from .axi import axi4_signature
 from .buffers import Scratchpad
 from .dma import Dma
 from .params import RtlParams
-from .regs import FIELDS, Regs, flag_bits
+from .regs import FIELDS, SHIFT_LSB, Regs, flag_bits
 from .top import ROLE_NAMES, Top
 
 __all__ = ["Soc", "PingPong", "BufferedTop", "soc_signature"]
@@ -112,13 +113,14 @@ class Soc(wiring.Component):
                 m.d.comb += getattr(top, f"{fld}_{name}").eq(cur[F[f"{fld}_{name}"]])
         for l, name in enumerate(("outer", "middle", "inner")):
             m.d.comb += getattr(top, f"order_{name}").eq(cur[F["flags"]][2 * l:2 * l + 2])
-        m.d.comb += top.accumulate.eq(fl(cur, "accumulate"))
+        m.d.comb += [top.accumulate.eq(fl(cur, "accumulate")),
+                     top.requant_shift.eq(cur[F["flags"]][SHIFT_LSB:SHIFT_LSB + p.shift_bits])]
         for bank in ("west", "north"):
             pp = getattr(top, bank)
             m.d.comb += [pp.sel.eq(sel[bank]), pp.dma_we.eq(getattr(dma, f"{bank}_we")),
                          pp.dma_addr.eq(getattr(dma, f"{bank}_addr")), pp.dma_wdata.eq(getattr(dma, f"{bank}_wdata"))]
         m.d.comb += [top.acc_addr.eq(dma.acc_addr), top.acc_we.eq(dma.acc_we), top.acc_wdata.eq(dma.acc_wdata),
-                     dma.acc_rdata.eq(top.acc_rdata), regs.fetch_addr.eq(Mux(regs.busy, idx + 1, 0))]
+                     dma.acc_rdata.eq(top.acc_rdata), dma.out_rdata.eq(top.out_rdata), regs.fetch_addr.eq(Mux(regs.busy, idx + 1, 0))]
         # DMA commands: (store, target, address field, words field, descriptor)
         ld_go, ld_busy = Signal(), Signal()
         self._loader(m, dma, nxt, F, ld_go, ld_busy, fl)
@@ -157,8 +159,8 @@ class Soc(wiring.Component):
             for state, when, store, desc, after in (("STORE", fl(cur, "store"), 1, cur, "RELOAD"),
                                                     ("RELOAD", has_nxt & fl(nxt, "reload"), 0, nxt, "NEXT")):
                 with m.State(state):
-                    with m.If(when):
-                        m.d.comb += cmd(store, 2, desc)
+                    with m.If(when):     # a quant store writes requantized rows (DMA target 3)
+                        m.d.comb += cmd(store, Mux(fl(cur, "quant") & store, 3, 2), desc)
                         m.next = f"{state}_WAIT"
                     with m.Else():
                         m.next = after

@@ -27,7 +27,7 @@ from .descriptors import Program, make_program, read_outputs
 from .params import RtlParams
 from .plan import RtlError, make_plan
 from .regs import REGISTERS, desc_base
-from .sim import Case, _check_operands, golden
+from .sim import Case, _check_operands, golden, requantize
 from .soc import Soc
 
 __all__ = ["SocResult", "simulate_soc", "soc_params", "check_bandwidth"]
@@ -35,7 +35,8 @@ __all__ = ["SocResult", "simulate_soc", "soc_params", "check_bandwidth"]
 
 @dataclass(frozen=True)
 class SocResult:
-    """One layer on the SoC: outputs vs golden, total and compute cycles vs the cost model."""
+    """One layer on the SoC: outputs (requantized, read from DRAM) vs golden (numpy, requantized at the
+    program's shift), total and compute cycles vs the cost model."""
 
     outputs: np.ndarray
     golden: np.ndarray
@@ -45,6 +46,7 @@ class SocResult:
     model_compute_cycles: int
     glb_tiles: int
     dram_read_beats: int = 0      # read beats the DRAM served in the run (pysim's `DramModel`)
+    shift: int = 0                # the final stores' requantization shift
 
     @property
     def wrong_outputs(self) -> int:
@@ -161,5 +163,7 @@ def simulate_soc(arch: SystolicArch, cases: list[Case], *, backdoor: bool = True
 def _result(arch, case: Case, prog: Program, params: RtlParams, beats, cycles: int, compute: int) -> SocResult:
     M, N = case.layer.bounds["M"], case.layer.bounds["N"]
     model = evaluate_mapping(case.layer, replace(arch, timing="soc"), case.mapping)
-    return SocResult(read_outputs(prog, params, beats, (M, N)), golden(case.a, case.b, arch.acc_bits), cycles,
-                     compute, int(model["latency_cycles"]), int(model["compute_cycles"]), len(prog.descriptors))
+    want = requantize(golden(case.a, case.b, arch.acc_bits), prog.shift, params.out_bits)
+    return SocResult(read_outputs(prog, params, beats, (M, N)), want, cycles,
+                     compute, int(model["latency_cycles"]), int(model["compute_cycles"]), len(prog.descriptors),
+                     shift=prog.shift)
