@@ -89,7 +89,7 @@ def soc_ports_markdown(p: RtlParams, data_bytes: int, desc_depth: int) -> str:
              "PORTS.md of `codesign export` without --soc). Per operand block: its west or north words, as many "
              "as the tile has (a ragged tile's are fewer; a tile that keeps a block (keep flag) points at the "
              "block already laid out and loads nothing); per output tile: its accumulator rows, "
-             "which the SoC writes (store flag) and reads back (reload flag). `codesign.families.systolic.rtl."
+             "which the SoC writes (store flag) and reads back (reload flag), the final ones requantized (quant flag). `codesign.families.systolic.rtl."
              "descriptors.make_program` lays a GEMM out and writes the descriptors.", "",
              "## Host protocol", "",
              "1. Put the operands into DRAM in that layout; write the descriptors and NDESC.",
@@ -102,13 +102,15 @@ def soc_ports_markdown(p: RtlParams, data_bytes: int, desc_depth: int) -> str:
              "cycles (Top's pipelined folds: `2 + R + C` per tile, `+ R` for ws/is, plus `max(t, R)` per fold), "
              f"`L_0` tile 0's words times beats per word, `LD = RUN_L + sum over the banks loaded (LOAD + words * "
              "beats per word)` (a bank whose keep flag is set is not loaded), stores "
-             f"`acc_rows * {k['acc']} + {stalls.STORE_EXTRA}` after every visit of an output tile and reloads "
+             f"`acc_rows * {k['acc']} + {stalls.STORE_EXTRA}` after every visit of an output tile (the last: "
+             f"`acc_rows * {k['out']} + {stalls.STORE_EXTRA}`) and reloads "
              f"`acc_rows * {k['acc']} + {stalls.RELOAD_EXTRA}` before every later visit; PROLOGUE = "
              f"{stalls.PROLOGUE_CYCLES}, STEP = {stalls.STEP_CYCLES}, RUN_C = {stalls.RUN_AFTER_COMPUTE}, "
              f"RUN_L = {stalls.RUN_AFTER_LOAD}, LOAD = {stalls.LOAD_EXTRA}. Loads overlap compute (ping-pong "
              "banks, a half select per bank); stores and reloads do "
-             "not (one accumulator). Stores and reloads move raw accumulator rows (acc_bits per element; "
-             "`requant_shift` is 0, `out_rdata` unused).", ""]
+             "not (one accumulator). Reloads and the stores of spilled partial sums move raw accumulator rows "
+             "(acc_bits per element); the store with the quant flag (the final outputs) moves requantized rows "
+             f"({wb['out']} bits, {k['out']} beat(s) a row).", ""]
     return "\n".join(lines)
 
 
