@@ -5,7 +5,8 @@ runs GEMM layers bit exact, and its cycle counter equals the cost model's ``late
 
 Grid: os / ws / is on 4x4 and 3x4 arrays, bandwidths 1, 4 and 64 bytes/cycle (bandwidth-bound,
 mixed and compute-bound steps), GEMM shapes not multiples of the array, dram splits in several
-loop orders (partial-sum stores and reloads), ragged folds and ragged glb tiles.
+loop orders (partial-sum stores and reloads; consecutive tiles sharing the west or the north
+block, which is not loaded again), ragged folds and ragged glb tiles (loaded at their size).
 """
 import numpy as np
 import pytest
@@ -26,6 +27,7 @@ TILINGS = [
     ((9, 6, 13), (4, 3, 5), (1, 1, 1), "MNK", "NKM"),         # one fold per tile, K outside M: reloads
     ((9, 6, 13), (3, 2, 4), (2, 0, 1), "KMN", "MKN"),         # several folds per tile, ragged tiles
     ((16, 8, 20), (4, 4, 8), (2, 2, 1), "NKM", "KMN"),        # K outermost: every output tile revisited
+    ((9, 10, 13), (4, 3, 5), (1, 2, 1), "MNK", "KMN"),        # ragged tiles everywhere, N innermost: os keeps west
 ]
 
 
@@ -84,3 +86,33 @@ def test_stall_model_constants_and_bandwidth_checks():
     assert stalls.RUN_AFTER_LOAD > stalls.RUN_AFTER_COMPUTE > 0
     with pytest.raises(RtlError, match="dram_bw_bytes"):
         simulate_soc(SystolicArch(timing="soc", rows=2, cols=2, dram_bw_bytes=12), cases_for(2, 2, "os", 0)[:1])
+
+
+def test_a_kept_operand_is_not_loaded_again():
+    """Consecutive glb tiles that share an operand block (keep_west / keep_north) read fewer
+    DRAM beats: exactly the words of the loads left, and the same outputs as a program that
+    reloads every block (keep flags off). Both kinds of keep and ragged tiles occur."""
+    from codesign.families.systolic.rtl.regs import flag_bits
+    arch = SystolicArch(timing="soc", rows=4, cols=4, dataflow="os", dram_bw_bytes=2)
+    cases = cases_for(4, 4, "os", 3)[1:]
+    kept = {"west": 0, "north": 0}
+    with_reuse = simulate_soc(arch, cases)
+    without = simulate_soc(arch, cases, reuse=False)
+    from codesign.families.systolic.rtl.descriptors import make_program
+    from codesign.families.systolic.rtl.dma import beats_per_word
+    from codesign.families.systolic.rtl.soc_sim import soc_params
+    params = soc_params(arch, cases)
+    k = beats_per_word(params, 2)
+    for case, res, ref in zip(cases, with_reuse, without):
+        assert res.bit_exact and ref.bit_exact and res.cycles == res.model_cycles, res.summary()
+        want, before = 0, sum(kept.values())
+        for d in make_program(arch, case.layer, case.mapping, case.a, case.b, params, 2).descriptors:
+            for bank in kept:
+                skip = d["flags"] >> flag_bits[f"keep_{bank}"] & 1
+                kept[bank] += skip
+                want += 0 if skip else d[f"{bank}_words"] * k[bank]
+            want += (d["flags"] >> flag_bits["reload"] & 1) * d["acc_words"] * k["acc"]
+        assert res.dram_read_beats == want, (res.dram_read_beats, want)
+        if sum(kept.values()) > before:
+            assert res.dram_read_beats < ref.dram_read_beats and res.cycles < ref.cycles
+    assert min(kept.values()) > 0, kept

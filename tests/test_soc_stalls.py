@@ -55,22 +55,35 @@ def walk(layer, arch, F, rank):
 
     k = lambda bits: math.ceil(bits / (8 * arch.dram_bw_bytes))  # noqa: E731
     run_n, run_a = (time, row) if arch.dataflow == "os" else (row, time)
-    load = lambda E: (words(E, row, 2, time) * k(arch.rows * arch.op_bits)  # noqa: E731
-                      + words(E, col, 3, run_n) * k(arch.cols * arch.op_bits))
-    acc = lambda E: words(E, col, 3, run_a) * k(arch.cols * arch.acc_bits)  # noqa: E731
+    free = {"west": col, "north": row if arch.dataflow == "os" else time}   # the role an operand does not use
+
+    def load(E, moved=None):
+        """The loader's cycles for a tile of extents E; `moved`: the dims that changed since the
+        previous tile (None: load both banks, without the loader's own cycles)."""
+        cyc = 0 if moved is None else S.RUN_AFTER_LOAD
+        for bank, w in (("west", words(E, row, 2, time) * k(arch.rows * arch.op_bits)),
+                        ("north", words(E, col, 3, run_n) * k(arch.cols * arch.op_bits))):
+            if moved is None:
+                cyc += w
+            elif any(roles[d] != free[bank] for d in moved):
+                cyc += S.LOAD_EXTRA + w
+        return cyc
+    acc = lambda E, bits=arch.acc_bits: words(E, col, 3, run_a) * k(arch.cols * bits)  # noqa: E731
     order = sorted(range(len(B)), key=lambda d: rank[d])
     tiles = [dict(zip(order, idx)) for idx in itertools.product(*(range(n[d]) for d in order))]
     ext_of = lambda t: [ext(d, t[d]) for d in range(len(B))]  # noqa: E731
     key = lambda t: tuple(t[d] for d in range(len(B)) if out[d])  # noqa: E731
-    l_full = load(list(e))
-    total = ft.per_layer + S.PROLOGUE_CYCLES + l_full
+    total = ft.per_layer + S.PROLOGUE_CYCLES + load(ext_of(tiles[0]))
     for i, t in enumerate(tiles):
         c = compute(ext_of(t))
         last = i + 1 == len(tiles)
-        total += S.STEP_CYCLES + (c + S.RUN_AFTER_COMPUTE if last else
-                                  max(c + S.RUN_AFTER_COMPUTE, l_full + S.RUN_AFTER_LOAD))
-        if last or key(tiles[i + 1]) != key(t):
-            total += acc(ext_of(t)) + S.STORE_EXTRA
+        if not last:
+            nxt = tiles[i + 1]
+            ld = load(ext_of(nxt), [d for d in range(len(B)) if nxt[d] != t[d]])
+        total += S.STEP_CYCLES + (c + S.RUN_AFTER_COMPUTE if last else max(c + S.RUN_AFTER_COMPUTE, ld))
+        if last or key(tiles[i + 1]) != key(t):     # the output tile's last visit stores it requantized
+            final = all(key(u) != key(t) for u in tiles[i + 1:])
+            total += acc(ext_of(t), arch.out_bits if final else arch.acc_bits) + S.STORE_EXTRA
             if not last and any(tiles[i + 1][d] > 0 for d in range(len(B)) if not out[d]):
                 total += acc(ext_of(tiles[i + 1])) + S.RELOAD_EXTRA
     return total
@@ -103,23 +116,33 @@ def test_latency_is_at_least_compute_and_grows_as_bandwidth_falls():
 
 
 def test_walk_grid_reaches_every_regime(monkeypatch):
-    """The grid above has mappings whose tiles are all compute-bound, all load-bound, and
-    mixed (the enumeration of tile kinds in `stalls._tiles_sum`)."""
+    """The grid above has mappings whose steps are all compute-bound, all load-bound, and
+    mixed (the enumeration of transition classes in `soc_stalls._steps`), and mappings
+    that keep an operand across tiles (a load skipped) in each."""
     seen = {"compute": 0, "load": 0, "mixed": 0}
-    real = S._tiles_sum
+    kept = dict.fromkeys(seen, 0)
+    real_r, real_t = S._regimes, S._Transitions
+    trs = []
 
-    def spy(n, fe, fl, comp, floor, sum_c):
-        lo, hi = comp(fl) + S.RUN_AFTER_COMPUTE, comp(fe) + S.RUN_AFTER_COMPUTE
-        seen["compute"] += int((lo >= floor).sum())
-        seen["load"] += int((hi <= floor).sum())
-        seen["mixed"] += int(((lo < floor) & (hi > floor)).sum())
-        return real(n, fe, fl, comp, floor, sum_c)
-    monkeypatch.setattr(S, "_tiles_sum", spy)
+    def spy(c_min, c_max, ld_min, ld_max, T):
+        bound, mixed = real_r(c_min, c_max, ld_min, ld_max, T)
+        tr = trs[-1]
+        keeps = (tr.j_w > 0) | (tr.j_n > 0)
+        for name, m in (("compute", bound & (T > 1)), ("load", ~bound & ~mixed & (T > 1)), ("mixed", mixed)):
+            seen[name] += int(m.sum())
+            kept[name] += int((m & keeps).sum())
+        return bound, mixed
+
+    def spy_tr(*a):
+        trs.append(real_t(*a))
+        return trs[-1]
+    monkeypatch.setattr(S, "_regimes", spy)
+    monkeypatch.setattr(S, "_Transitions", spy_tr)
     for dataflow, bw in [("os", 1), ("ws", 4), ("is", 2), ("os", 32)]:
         arch = SystolicArch(timing="soc", rows=4, cols=3, dataflow=dataflow, dram_bw_bytes=bw)
         for li, layer in enumerate(WALK_LAYERS):
             evaluate(layer, arch, random_batch(layer, arch, 60, seed=li))
-    assert min(seen.values()) > 10, seen
+    assert min(seen.values()) > 10 and min(kept.values()) > 5, (seen, kept)
 
 
 def test_pruning_bound_is_below_the_soc_schedule():
@@ -143,11 +166,16 @@ def test_pruning_bound_is_below_the_soc_schedule():
     assert checked > 500
 
 
-def test_soc_final_outputs_leave_at_the_accumulator_word():
-    """The SoC's DMA stores raw accumulator rows, so under ``soc`` timing the final
-    outputs' DRAM bytes are those of the output word, not of ``out_bits``."""
-    from codesign.families.systolic.arch import SystolicArch
+def test_soc_final_outputs_leave_requantized():
+    """The SoC's DMA stores final outputs requantized (the quant flag), so under ``soc`` timing
+    as under ``rtl`` the final outputs' DRAM bytes are those of ``out_bits``; and narrower
+    outputs store faster."""
     from codesign.families.systolic.energy import out_word
     bits = {"inputs": 8, "weights": 8, "outputs": 32}
     assert out_word(SystolicArch(timing="rtl", out_bits=8), bits) == 8
-    assert out_word(SystolicArch(timing="soc", out_bits=8), bits) == 32
+    assert out_word(SystolicArch(timing="soc", out_bits=8), bits) == 8
+    layer = LAYERS[4]
+    lat = [evaluate(layer, SystolicArch(timing="soc", rows=4, cols=3, out_bits=q, dram_bw_bytes=1),
+                    random_batch(layer, SystolicArch(timing="soc", rows=4, cols=3), 50, seed=2)).latency_cycles
+           for q in (8, 32)]
+    assert (lat[0] < lat[1]).all()

@@ -22,9 +22,9 @@ ENERGY_PARTS = ("mac", "pe_reg", "array", "glb", "acc", "dram")
 
 def out_word(arch: SystolicArch, bits: dict) -> int:
     """Bits of a final output leaving the accumulator: requantized to ``out_bits`` (never
-    wider than the layer's output word, the width its partial sums have). Under ``timing: soc``
-    the SoC's DMA stores the raw accumulator rows (`rtl/soc.py`), so the output word it is."""
-    return bits["outputs"] if arch.timing == "soc" else min(arch.out_bits, bits["outputs"])
+    wider than the layer's output word, the width its partial sums have); the SoC's DMA
+    stores final outputs requantized too (`rtl/soc.py`, the quant flag)."""
+    return min(arch.out_bits, bits["outputs"])
 
 
 def keep(acc: dict, kept: frozenset[str], zsize: int) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 
 from .arch import SystolicArch, tech_of
 from ...workload import TENSORS, Layer
+from .dataflow import UNUSED_BY
 from .energy import out_word
 from . import soc_stalls
 from .soc_stalls import compute_timing
@@ -86,7 +87,8 @@ class Scorer:
                    np.array([bits[t] for t in TENSORS], dtype=float), z, arch.timing, arch.double_buffered,
                    arch.dram_bw_bytes, arch.rows, arch.cols, np.array([t in kept for t in TENSORS]),
                    8 * arch.glb_bytes / div, 8 * arch.acc_bytes / div if arch.acc_kib > 0 else math.inf, ports,
-                   qbits, soc_stalls.soc_bound_params(arch, [bits[t] for t in TENSORS]), _pace(arch))
+                   qbits, soc_stalls.soc_bound_params(arch, [bits[t] for t in TENSORS], [
+                       math.prod(b for d, b in layer.dims if layer.role(d) != UNUSED_BY[t]) for t in TENSORS[:2]]), _pace(arch))
 
     def compute(self, P: np.ndarray, partial: bool = False) -> np.ndarray:
         """Compute cycles of term products; with `partial` (products are lower

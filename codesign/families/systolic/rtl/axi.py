@@ -72,13 +72,15 @@ def burst_beats(beat_addr, left, data_bytes: int):
 class DramModel(wiring.Component):
     """`depth` beats of ``8 * data_bytes`` bits at byte address 0, behind an AXI4 slave port `axi`.
 
-    `mem_data` lets a testbench fill and read the memory directly.
+    `mem_data` lets a testbench fill and read the memory directly; `read_beats` counts the
+    read beats served (a testbench's measure of the DRAM bytes read).
     """
 
     def __init__(self, data_bytes: int, depth: int, addr_bits: int = 32):
         self.data_bytes, self.depth = data_bytes, depth
         self.mem_data = MemoryData(shape=8 * data_bytes, depth=depth, init=[])
         super().__init__({"axi": In(axi4_signature(addr_bits, data_bytes))})
+        self.read_beats = Signal(32)
 
     def _channel(self, m, fire_a, a_addr, a_len, fire_beat, prefix):
         """Active burst + one-entry queue of one direction; returns (active, beat address, beats left)."""
@@ -117,6 +119,7 @@ class DramModel(wiring.Component):
                      # one beat per cycle in all: a write beat only when no read beat is offered
                      a.wready.eq(w_act & ~r_act),
                      wp.addr.eq(w_addr), wp.data.eq(a.wdata), wp.en.eq(w_fire)]
+        m.d.sync += self.read_beats.eq(self.read_beats + r_fire)
         b_pending = Signal(8)
         b_fire = a.bvalid & a.bready
         m.d.sync += b_pending.eq(b_pending + (w_fire & (w_left == 0)) - b_fire)

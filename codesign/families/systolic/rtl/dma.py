@@ -4,7 +4,8 @@ scratchpad banks / the accumulator.
 One command at a time (`cmd_valid` while `busy` is low): a *load* reads
 ``words`` on-chip words from byte address ``addr`` into a target (0 west
 bank, 1 north bank, 2 accumulator) at word addresses ``0 .. words-1``; a
-*store* writes accumulator rows ``0 .. words-1`` to ``addr``. In DRAM an
+*store* writes accumulator rows ``0 .. words-1`` to ``addr``: raw (target 2)
+or requantized (target 3, ``out_rdata``: ``cols * out_bits`` bits a row). In DRAM an
 on-chip word of ``B`` bits takes ``k = ceil(B / (8 * data_bytes))`` beats
 (low beat first, the top beat zero-padded), so a command moves
 ``words * k`` beats, split into INCR bursts (`axi.burst_beats`). Read and
@@ -31,8 +32,10 @@ TARGETS = ("west", "north", "acc")
 
 
 def word_bits(p: RtlParams) -> dict[str, int]:
-    """Bits of one on-chip word per target: a west / north operand vector, an accumulator row."""
-    return {"west": p.rows * p.op_bits, "north": p.cols * p.op_bits, "acc": p.cols * p.acc_bits}
+    """Bits of one on-chip word per target: a west / north operand vector, an accumulator row,
+    a requantized output row (``out``, stores only)."""
+    return {"west": p.rows * p.op_bits, "north": p.cols * p.op_bits, "acc": p.cols * p.acc_bits,
+            "out": p.cols * p.out_bits}
 
 
 def beats_per_word(p: RtlParams, data_bytes: int) -> dict[str, int]:
@@ -59,7 +62,7 @@ class Dma(wiring.Component):
             "west_we": Out(1), "west_addr": Out(p.west_addr_bits), "west_wdata": Out(self.wb["west"]),
             "north_we": Out(1), "north_addr": Out(p.north_addr_bits), "north_wdata": Out(self.wb["north"]),
             "acc_we": Out(1), "acc_addr": Out(p.acc_addr_bits), "acc_wdata": Out(self.wb["acc"]),
-            "acc_rdata": In(self.wb["acc"]),
+            "acc_rdata": In(self.wb["acc"]), "out_rdata": In(self.wb["out"]),
         })
 
     def elaborate(self, platform):
@@ -74,7 +77,8 @@ class Dma(wiring.Component):
         b_out = Signal(8)
         start = self.cmd_valid & ~self.busy
         with m.If(start):
-            kk = Mux(self.cmd_target == 0, self.k["west"], Mux(self.cmd_target == 1, self.k["north"], self.k["acc"]))
+            kk = Mux(self.cmd_target == 0, self.k["west"], Mux(self.cmd_target == 1, self.k["north"],
+                                                                Mux(self.cmd_target == 2, self.k["acc"], self.k["out"])))
             total = self.cmd_words * kk
             m.d.sync += [self.busy.eq(1), store.eq(self.cmd_store), target.eq(self.cmd_target),
                          words.eq(self.cmd_words), k.eq(kk), a_beat.eq(self.cmd_addr >> beat_shift),
@@ -92,7 +96,7 @@ class Dma(wiring.Component):
         with m.If(self.busy & a_fire):
             m.d.sync += [a_beat.eq(a_beat + a_len), a_left.eq(a_left - a_len)]
         self._load(m, store, target, words, k, in_word, word)
-        self._store(m, store, words, k, in_word, word, d_beat, d_left, d_bl, a_left, b_out, a_fire)
+        self._store(m, store, target, words, k, in_word, word, d_beat, d_left, d_bl, a_left, b_out, a_fire)
         return m
 
     def _load(self, m, store, target, words, k, in_word, word):
@@ -122,12 +126,13 @@ class Dma(wiring.Component):
         m.d.comb += [self.west_addr.eq(word), self.north_addr.eq(word)]
         self._acc_load_addr = word
 
-    def _store(self, m, store, words, k, in_word, word, d_beat, d_left, d_bl, a_left, b_out, a_fire):
-        """Accumulator rows -> W beats. The row address runs one row ahead on a row's last beat,
-        so the read port (one cycle latency) has the next row ready without a bubble."""
+    def _store(self, m, store, target, words, k, in_word, word, d_beat, d_left, d_bl, a_left, b_out, a_fire):
+        """Accumulator rows (raw or requantized) -> W beats. The row address runs one row ahead on a
+        row's last beat, so the read port (one cycle latency) has the next row ready without a bubble."""
         a, db = self.axi, self.data_bytes
         ka = self.k["acc"]
-        row = Cat(self.acc_rdata, Const(0, ka * 8 * db - self.wb["acc"]))
+        row = Mux(target == 3, Cat(self.out_rdata, Const(0, ka * 8 * db - self.wb["out"])),
+                  Cat(self.acc_rdata, Const(0, ka * 8 * db - self.wb["acc"])))
         beat_data = row.word_select(in_word, 8 * db) if ka > 1 else row
         cur_len = Mux(d_bl == 0, burst_beats(d_beat, d_left, db), d_bl)
         valid = self.busy & store & (d_left != 0)

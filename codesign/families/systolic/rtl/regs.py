@@ -21,7 +21,7 @@ from amaranth.lib.wiring import In, Out
 
 from .axi import axi_lite_signature
 
-__all__ = ["Regs", "FIELDS", "FIELD_DOC", "flag_bits", "REGISTERS", "DESC_WORDS", "desc_base", "lite_addr_bits"]
+__all__ = ["Regs", "FIELDS", "FIELD_DOC", "flag_bits", "SHIFT_LSB", "REGISTERS", "DESC_WORDS", "desc_base", "lite_addr_bits"]
 
 #: the 32-bit words of one descriptor, in order, and what each holds
 FIELD_DOC = {
@@ -32,7 +32,11 @@ FIELD_DOC = {
     "nfold_time": "folds along the time role",
     "flags": "bits 1:0 / 3:2 / 5:4 glb loop order outer / middle / inner (0 row, 1 col, 2 time); bit 8 "
              "accumulate; bit 9 reload: before this tile, load acc_words accumulator rows from acc_addr; "
-             "bit 10 store: after this tile, write acc_words accumulator rows to acc_addr",
+             "bit 10 store: after this tile, write acc_words accumulator rows to acc_addr; bit 11 keep_west / "
+             "bit 12 keep_north: the tile's west / north words are the previous tile's, not loaded again (the "
+             "array reads them from the ping-pong half that holds them; 0 on descriptor 0); bit 13 quant: the store "
+             "writes the finished outputs requantized (clip(sum >> shift) to out_bits, out_bits per element) "
+             "instead of raw accumulator rows; bits 21:16 shift",
     "west_src": "byte address of the tile's west words in DRAM (aligned to the data width)",
     "west_words": "west words to load", "north_src": "byte address of the tile's north words",
     "north_words": "north words to load", "acc_addr": "byte address of the output tile's accumulator rows",
@@ -40,7 +44,9 @@ FIELD_DOC = {
 }
 FIELDS = tuple(FIELD_DOC)
 DESC_WORDS = 16
-flag_bits = {"accumulate": 8, "reload": 9, "store": 10}
+flag_bits = {"accumulate": 8, "reload": 9, "store": 10, "keep_west": 11, "keep_north": 12, "quant": 13}
+#: the requantization shift: bits SHIFT_LSB .. SHIFT_LSB + 5 of flags
+SHIFT_LSB = 16
 REGISTERS = {"CTRL": 0x00, "STATUS": 0x04, "NDESC": 0x08, "CYCLES": 0x0C, "COMPUTE_CYCLES": 0x10}
 assert len(FIELDS) == DESC_WORDS
 

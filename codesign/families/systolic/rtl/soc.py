@@ -12,9 +12,12 @@ Schedule (double buffering of the operand banks; `soc_stalls.py` models it):
 1. prologue: load tile 0's west and north words into the idle halves;
 2. step ``i``: the halves swap, Top runs tile ``i`` while the DMA loads tile
    ``i+1``'s operands into the other halves; the step ends when both are
-   done;
+   done. A bank whose operand tile ``i+1`` keeps (flag keep_west /
+   keep_north: the same block as tile ``i``'s) is not loaded and does not
+   swap: each bank has its own half select;
 3. after step ``i``: if tile ``i`` completes its output tile, the DMA stores
-   its accumulator rows (Top idle); if tile ``i+1`` resumes a reduction whose
+   its accumulator rows (Top idle; requantized at the descriptor's shift when
+   the quant flag says the outputs are final); if tile ``i+1`` resumes a reduction whose
    partial sums were stored, the DMA reloads them into the accumulator.
 
 The accumulator is single-buffered (Top's), so stores and reloads are not
@@ -31,7 +34,7 @@ from .axi import axi4_signature
 from .buffers import Scratchpad
 from .dma import Dma
 from .params import RtlParams
-from .regs import FIELDS, Regs, flag_bits
+from .regs import FIELDS, SHIFT_LSB, Regs, flag_bits
 from .top import ROLE_NAMES, Top
 
 __all__ = ["Soc", "PingPong", "BufferedTop", "soc_signature"]
@@ -102,23 +105,25 @@ class Soc(wiring.Component):
         cur = [Signal(32, name=f"cur_{f}") for f in FIELDS]
         nxt = [Signal(32, name=f"nxt_{f}") for f in FIELDS]
         fl = lambda d, name: d[F["flags"]][flag_bits[name]]  # noqa: E731
-        sel, idx, has_nxt = Signal(), Signal(range(self.desc_depth + 1)), Signal()
+        sel = {bank: Signal(name=f"sel_{bank}") for bank in ("west", "north")}
+        idx, has_nxt = Signal(range(self.desc_depth + 1)), Signal()
         # Top: configuration from `cur`; operand banks written by the DMA; accumulator host port by the DMA
         for r, name in enumerate(ROLE_NAMES):
             for fld in ("ext", "fold", "nfold"):
                 m.d.comb += getattr(top, f"{fld}_{name}").eq(cur[F[f"{fld}_{name}"]])
         for l, name in enumerate(("outer", "middle", "inner")):
             m.d.comb += getattr(top, f"order_{name}").eq(cur[F["flags"]][2 * l:2 * l + 2])
-        m.d.comb += top.accumulate.eq(fl(cur, "accumulate"))
+        m.d.comb += [top.accumulate.eq(fl(cur, "accumulate")),
+                     top.requant_shift.eq(cur[F["flags"]][SHIFT_LSB:SHIFT_LSB + p.shift_bits])]
         for bank in ("west", "north"):
             pp = getattr(top, bank)
-            m.d.comb += [pp.sel.eq(sel), pp.dma_we.eq(getattr(dma, f"{bank}_we")),
+            m.d.comb += [pp.sel.eq(sel[bank]), pp.dma_we.eq(getattr(dma, f"{bank}_we")),
                          pp.dma_addr.eq(getattr(dma, f"{bank}_addr")), pp.dma_wdata.eq(getattr(dma, f"{bank}_wdata"))]
         m.d.comb += [top.acc_addr.eq(dma.acc_addr), top.acc_we.eq(dma.acc_we), top.acc_wdata.eq(dma.acc_wdata),
-                     dma.acc_rdata.eq(top.acc_rdata), regs.fetch_addr.eq(Mux(regs.busy, idx + 1, 0))]
+                     dma.acc_rdata.eq(top.acc_rdata), dma.out_rdata.eq(top.out_rdata), regs.fetch_addr.eq(Mux(regs.busy, idx + 1, 0))]
         # DMA commands: (store, target, address field, words field, descriptor)
         ld_go, ld_busy = Signal(), Signal()
-        self._loader(m, dma, nxt, F, ld_go, ld_busy)
+        self._loader(m, dma, nxt, F, ld_go, ld_busy, fl)
         cmd = lambda st, tgt, d: [dma.cmd_valid.eq(1), dma.cmd_store.eq(st), dma.cmd_target.eq(tgt),  # noqa: E731
                                   dma.cmd_addr.eq(d[F["acc_addr"]]), dma.cmd_words.eq(d[F["acc_words"]])]
         with m.If(regs.busy):
@@ -127,7 +132,7 @@ class Soc(wiring.Component):
             with m.State("IDLE"):
                 with m.If(regs.go):
                     m.d.sync += [regs.busy.eq(1), regs.done.eq(0), regs.cycles.eq(0), regs.compute_cycles.eq(0),
-                                 idx.eq(0), sel.eq(0)]
+                                 idx.eq(0), sel["west"].eq(0), sel["north"].eq(0)]
                     m.next = "FETCH0"
             with m.State("FETCH0"):
                 m.d.sync += [nxt[i].eq(regs.fields[i]) for i in range(len(FIELDS))] + [ld_go.eq(1)]
@@ -137,7 +142,8 @@ class Soc(wiring.Component):
                 with m.If(~ld_go & ~ld_busy):
                     m.next = "SWAP"
             with m.State("SWAP"):
-                m.d.sync += [cur[i].eq(nxt[i]) for i in range(len(FIELDS))] + [sel.eq(~sel)]
+                m.d.sync += [cur[i].eq(nxt[i]) for i in range(len(FIELDS))]
+                m.d.sync += [s.eq(s ^ ~fl(nxt, f"keep_{bank}")) for bank, s in sel.items()]   # a kept bank stays
                 m.next = "START"
             with m.State("START"):     # Top starts; descriptor idx+1 is on the field memories' outputs
                 m.d.comb += top.start.eq(1)
@@ -153,8 +159,8 @@ class Soc(wiring.Component):
             for state, when, store, desc, after in (("STORE", fl(cur, "store"), 1, cur, "RELOAD"),
                                                     ("RELOAD", has_nxt & fl(nxt, "reload"), 0, nxt, "NEXT")):
                 with m.State(state):
-                    with m.If(when):
-                        m.d.comb += cmd(store, 2, desc)
+                    with m.If(when):     # a quant store writes requantized rows (DMA target 3)
+                        m.d.comb += cmd(store, Mux(fl(cur, "quant") & store, 3, 2), desc)
                         m.next = f"{state}_WAIT"
                     with m.Else():
                         m.next = after
@@ -171,14 +177,18 @@ class Soc(wiring.Component):
         m.d.comb += self.irq.eq(regs.done)
         return m
 
-    def _loader(self, m, dma, nxt, F, go, busy):
-        """Load the `nxt` tile's west then north words (DMA targets 0 and 1)."""
+    def _loader(self, m, dma, nxt, F, go, busy, fl):
+        """Load the `nxt` tile's west then north words (DMA targets 0 and 1), skipping a kept bank."""
+        load_w, load_n = ~fl(nxt, "keep_west"), ~fl(nxt, "keep_north")
         with m.FSM(name="loader"):
             with m.State("IDLE"):
                 with m.If(go):
                     m.d.comb += busy.eq(1)
-                    m.next = "WEST"
-            for t, (state, bank, after) in enumerate((("WEST", "west", "NORTH"), ("NORTH", "north", "IDLE"))):
+                    with m.If(load_w):
+                        m.next = "WEST"
+                    with m.Elif(load_n):
+                        m.next = "NORTH"
+            for t, (state, bank) in enumerate((("WEST", "west"), ("NORTH", "north"))):
                 with m.State(state):
                     m.d.comb += [busy.eq(1), dma.cmd_valid.eq(1), dma.cmd_store.eq(0), dma.cmd_target.eq(t),
                                  dma.cmd_addr.eq(nxt[F[f"{bank}_src"]]), dma.cmd_words.eq(nxt[F[f"{bank}_words"]])]
@@ -186,4 +196,7 @@ class Soc(wiring.Component):
                 with m.State(f"{state}_WAIT"):
                     m.d.comb += busy.eq(1)
                     with m.If(~dma.busy):
-                        m.next = after
+                        m.next = "NORTH" if bank == "west" else "IDLE"
+                        if bank == "west":
+                            with m.If(~load_n):
+                                m.next = "IDLE"

@@ -86,9 +86,10 @@ def soc_ports_markdown(p: RtlParams, data_bytes: int, desc_depth: int) -> str:
              f"On-chip words in DRAM, each padded to whole beats, low beat first: a west word ({wb['west']} bits) "
              f"takes {k['west']} beat(s), a north word ({wb['north']} bits) {k['north']}, an accumulator row "
              f"({wb['acc']} bits) {k['acc']}. Lane layouts are the scratchpad's and the accumulator's (the "
-             "PORTS.md of `codesign export` without --soc). Per tile: its west words then its north words, "
-             "as many as a full tile has (a ragged tile zero-padded); per output tile: its accumulator rows, "
-             "which the SoC writes (store flag) and reads back (reload flag). `codesign.families.systolic.rtl."
+             "PORTS.md of `codesign export` without --soc). Per operand block: its west or north words, as many "
+             "as the tile has (a ragged tile's are fewer; a tile that keeps a block (keep flag) points at the "
+             "block already laid out and loads nothing); per output tile: its accumulator rows, "
+             "which the SoC writes (store flag) and reads back (reload flag), the final ones requantized (quant flag). `codesign.families.systolic.rtl."
              "descriptors.make_program` lays a GEMM out and writes the descriptors.", "",
              "## Host protocol", "",
              "1. Put the operands into DRAM in that layout; write the descriptors and NDESC.",
@@ -96,15 +97,20 @@ def soc_ports_markdown(p: RtlParams, data_bytes: int, desc_depth: int) -> str:
              "3. Read CYCLES / COMPUTE_CYCLES; the results are in the output tiles' DRAM regions.", "",
              "## Timing (the cost model's `rtl` latency, `codesign/families/systolic/soc_stalls.py`)", "",
              f"With a DRAM that returns a read burst's first beat {LATENCY_CYCLES} cycle after its address and "
-             "then one beat per cycle: `CYCLES = PROLOGUE + L + sum over tiles (STEP + max(C_i + RUN_C, L + RUN_L))"
-             " - (L + RUN_L - RUN_C, on the last tile: no load) + stores + reloads`, where `C_i` is tile i's compute "
-             "cycles (Top's pipelined folds: `2 + R + C` per tile, `+ R` for ws/is, plus `max(t, R)` per fold), `L` a full tile's load (its words times beats per word), stores "
-             f"`acc_rows * {k['acc']} + {stalls.STORE_EXTRA}` after every visit of an output tile and reloads "
+             "then one beat per cycle: `CYCLES = PROLOGUE + L_0 + sum over tiles STEP + sum over transitions i -> i+1 "
+             "max(C_i + RUN_C, LD_{i+1}) + C_last + RUN_C + stores + reloads`, where `C_i` is tile i's compute "
+             "cycles (Top's pipelined folds: `2 + R + C` per tile, `+ R` for ws/is, plus `max(t, R)` per fold), "
+             f"`L_0` tile 0's words times beats per word, `LD = RUN_L + sum over the banks loaded (LOAD + words * "
+             "beats per word)` (a bank whose keep flag is set is not loaded), stores "
+             f"`acc_rows * {k['acc']} + {stalls.STORE_EXTRA}` after every visit of an output tile (the last: "
+             f"`acc_rows * {k['out']} + {stalls.STORE_EXTRA}`) and reloads "
              f"`acc_rows * {k['acc']} + {stalls.RELOAD_EXTRA}` before every later visit; PROLOGUE = "
              f"{stalls.PROLOGUE_CYCLES}, STEP = {stalls.STEP_CYCLES}, RUN_C = {stalls.RUN_AFTER_COMPUTE}, "
-             f"RUN_L = {stalls.RUN_AFTER_LOAD}. Loads overlap compute (ping-pong banks); stores and reloads do "
-             "not (one accumulator). Stores and reloads move raw accumulator rows (`acc_bits` per element; "
-             "`requant_shift` is 0, `out_rdata` unused).", ""]
+             f"RUN_L = {stalls.RUN_AFTER_LOAD}, LOAD = {stalls.LOAD_EXTRA}. Loads overlap compute (ping-pong "
+             "banks, a half select per bank); stores and reloads do "
+             "not (one accumulator). Reloads and the stores of spilled partial sums move raw accumulator rows "
+             "(acc_bits per element); the store with the quant flag (the final outputs) moves requantized rows "
+             f"({wb['out']} bits, {k['out']} beat(s) a row).", ""]
     return "\n".join(lines)
 
 

@@ -27,7 +27,7 @@ from .descriptors import Program, make_program, read_outputs
 from .params import RtlParams
 from .plan import RtlError, make_plan
 from .regs import REGISTERS, desc_base
-from .sim import Case, _check_operands, golden
+from .sim import Case, _check_operands, golden, requantize
 from .soc import Soc
 
 __all__ = ["SocResult", "simulate_soc", "soc_params", "check_bandwidth"]
@@ -35,7 +35,8 @@ __all__ = ["SocResult", "simulate_soc", "soc_params", "check_bandwidth"]
 
 @dataclass(frozen=True)
 class SocResult:
-    """One layer on the SoC: outputs vs golden, total and compute cycles vs the cost model."""
+    """One layer on the SoC: outputs (requantized, read from DRAM) vs golden (numpy, requantized at the
+    program's shift), total and compute cycles vs the cost model."""
 
     outputs: np.ndarray
     golden: np.ndarray
@@ -44,6 +45,8 @@ class SocResult:
     model_cycles: int
     model_compute_cycles: int
     glb_tiles: int
+    dram_read_beats: int = 0      # read beats the DRAM served in the run (pysim's `DramModel`)
+    shift: int = 0                # the final stores' requantization shift
 
     @property
     def wrong_outputs(self) -> int:
@@ -112,13 +115,14 @@ async def _lite_read(ctx, bus, addr: int) -> int:
 
 
 def simulate_soc(arch: SystolicArch, cases: list[Case], *, backdoor: bool = True,
-                 vcd: str | None = None) -> list[SocResult]:
-    """Run each GEMM case's tile program on one elaborated SoC (module docstring)."""
+                 vcd: str | None = None, reuse: bool = True) -> list[SocResult]:
+    """Run each GEMM case's tile program on one elaborated SoC (module docstring); `reuse`
+    as `make_program`'s."""
     data_bytes = check_bandwidth(arch)
     for c in cases:
         _check_operands(arch, c)
     params = soc_params(arch, cases)
-    progs = [make_program(arch, c.layer, c.mapping, c.a, c.b, params, data_bytes) for c in cases]
+    progs = [make_program(arch, c.layer, c.mapping, c.a, c.b, params, data_bytes, reuse) for c in cases]
     depth = max(len(p.descriptors) for p in progs)
     soc = Soc(params, data_bytes, desc_depth=1 << max(0, (depth - 1).bit_length()))
     dram = DramModel(data_bytes, max(1, max(len(p.beats) for p in progs)))
@@ -141,12 +145,14 @@ def simulate_soc(arch: SystolicArch, cases: list[Case], *, backdoor: bool = True
                     else:
                         await _lite_write(ctx, soc.ctrl, base + (d * 16 + f) * 4, word)
             await _lite_write(ctx, soc.ctrl, REGISTERS["NDESC"], len(prog.descriptors))
+            beats0 = ctx.get(dram.read_beats)
             await _lite_write(ctx, soc.ctrl, REGISTERS["CTRL"], 1)
             await ctx.tick().until(soc.irq)
+            read = ctx.get(dram.read_beats) - beats0
             cycles = await _lite_read(ctx, soc.ctrl, REGISTERS["CYCLES"])
             compute = await _lite_read(ctx, soc.ctrl, REGISTERS["COMPUTE_CYCLES"])
             beats = [ctx.get(dram.mem_data[i]) for i in range(len(prog.beats))]
-            results.append(_result(arch, case, prog, params, beats, cycles, compute))
+            results.append(replace(_result(arch, case, prog, params, beats, cycles, compute), dram_read_beats=read))
 
     sim.add_testbench(host)
     with sim.write_vcd(vcd) if vcd else contextlib.nullcontext():
@@ -157,5 +163,7 @@ def simulate_soc(arch: SystolicArch, cases: list[Case], *, backdoor: bool = True
 def _result(arch, case: Case, prog: Program, params: RtlParams, beats, cycles: int, compute: int) -> SocResult:
     M, N = case.layer.bounds["M"], case.layer.bounds["N"]
     model = evaluate_mapping(case.layer, replace(arch, timing="soc"), case.mapping)
-    return SocResult(read_outputs(prog, params, beats, (M, N)), golden(case.a, case.b, arch.acc_bits), cycles,
-                     compute, int(model["latency_cycles"]), int(model["compute_cycles"]), len(prog.descriptors))
+    want = requantize(golden(case.a, case.b, arch.acc_bits), prog.shift, params.out_bits)
+    return SocResult(read_outputs(prog, params, beats, (M, N)), want, cycles,
+                     compute, int(model["latency_cycles"]), int(model["compute_cycles"]), len(prog.descriptors),
+                     shift=prog.shift)

@@ -23,6 +23,7 @@ import numpy as np
 from ...base import VerifyReport, VerifyRow
 from ..cost import evaluate_mapping
 from .engine import choose_engine, run_engines
+from .sim import requantize
 
 __all__ = ["SocVerifyRow", "verify_soc"]
 
@@ -56,12 +57,12 @@ def _prepare(design, lc, rng, soc_arch, scale_down: bool, max_cycles: int, sim: 
 
 def _row(r: dict, res, soc_arch) -> SocVerifyRow:
     lc, run, conv = r["lc"], r["run"], r["conv"]
-    conv_ok = conv is None or np.array_equal(res.outputs, conv)
+    conv_ok = conv is None or np.array_equal(res.outputs, requantize(conv, res.shift, soc_arch.out_bits))
     notes = [run.note] if run.note else []
     if r["why"]:
         notes.append(r["why"])
-    notes.append(f"{res.stall_cycles} stall cycles over {res.glb_tiles} glb tiles; outputs: int"
-                 f"{soc_arch.acc_bits} accumulators read from DRAM")
+    notes.append(f"{res.stall_cycles} stall cycles over {res.glb_tiles} glb tiles; outputs: requantized to int"
+                 f"{soc_arch.out_bits} at shift {res.shift} by the DMA's stores, read from DRAM")
     if conv is not None:
         notes.append(f"im2col of random conv tensors, {'=' if conv_ok else '!='} direct convolution")
     groups = lc.layer.gemm_view()["G"]
