@@ -240,17 +240,19 @@ def _block(ctx: _Ctx, dims: list[int], r0: str, phi: bool, halo: int | None = No
             extra = np.stack([Vk[:, c] - Vk[:, FOLDS] + 1 for c in ctx.guard], axis=1) if ctx.neg_fold else None
             hit = (Vk, ck, drop_dominated(Vk, ck, extra))
         if len(_TABLES) >= _TABLES_MAX:
-            _TABLES.pop(next(iter(_TABLES)))       # oldest first
-        _TABLES[key] = hit
+            _TABLES.pop(next(iter(_TABLES)))       # least recently used first
+    else:
+        del _TABLES[key]
+    _TABLES[key] = hit
     V, choice = hit[2]
     return Block(tuple(dims), choice, V)
 
 
 #: a block's non-dominated choices by (dims, fold guard, hash of its table): the same table recurs
 #: across cases and across designs whose changes do not reach it (a streamed dim's block on another
-#: glb size); checked equal before use. Bounded (oldest dropped); `clear_caches` empties it.
+#: glb size); checked equal before use. Bounded (least recently used dropped); `clear_caches` empties it.
 _TABLES: dict[tuple, tuple] = {}
-_TABLES_MAX = 256
+_TABLES_MAX = 2048         # about 30 KB each on ResNet-18: some 60 MB at most
 
 
 def clear_caches() -> None:
