@@ -143,8 +143,10 @@ def throughput(n: int, jobs_list: tuple[int, ...]) -> None:
           f"designs), nsga2, batch 64, journal storage, fresh mapper caches; {os.cpu_count()} cores")
     for jobs in jobs_list:
         from codesign.families.systolic import network
+        from codesign.families.systolic.mapper import clear_caches
         from codesign.search import evaluate
         network._CACHE.clear()
+        clear_caches()                  # neighbour seeds and block tables: each run starts cold
         evaluate._MEMO.clear()
         raw = yaml.safe_load(QUICKSTART.read_text())
         raw["hardware"].update(THROUGHPUT_HW)

@@ -54,7 +54,7 @@ from .traffic import axis_sum, axis_sum_halo, ext2
 from .space import MappingSpace
 from .soc_stalls import compute_timing
 
-__all__ = ["Case", "Block", "Scorer", "cases", "K_TERMS"]
+__all__ = ["Case", "Block", "Scorer", "cases", "K_TERMS", "clear_caches"]
 
 from .scorer import COLS, FOLDS, FP, GTILES, K_TERMS, ROWS, SUC, SUR, SUT, T0, T1, X_OF as _X, Scorer
 
@@ -229,17 +229,35 @@ def _block(ctx: _Ctx, dims: list[int], r0: str, phi: bool, halo: int | None = No
     if not parts:
         return None
     Vk, ck = (np.concatenate(x) for x in zip(*parts))
-    key = (tuple(dims), hashlib.blake2b(Vk.tobytes() + ck.tobytes(), digest_size=16).digest())
-    hit = ctx.memo.get(key)
+    # the non-dominated choices depend on the table alone: kept across cases and designs (`_TABLES`)
+    key = (tuple(dims), ctx.neg_fold, tuple(ctx.guard),
+           hashlib.blake2b(Vk.tobytes() + ck.tobytes(), digest_size=16).digest())
+    hit = _TABLES.get(key)
     if hit is None or not (np.array_equal(hit[0], Vk) and np.array_equal(hit[1], ck)):
         if ctx.neg_fold and not ctx.guard:         # no sum covers the folds: compare nothing
             hit = (Vk, ck, (Vk, ck))
         else:
             extra = np.stack([Vk[:, c] - Vk[:, FOLDS] + 1 for c in ctx.guard], axis=1) if ctx.neg_fold else None
             hit = (Vk, ck, drop_dominated(Vk, ck, extra))
-        ctx.memo[key] = hit
+        if len(_TABLES) >= _TABLES_MAX:
+            _TABLES.pop(next(iter(_TABLES)))       # least recently used first
+    else:
+        del _TABLES[key]
+    _TABLES[key] = hit
     V, choice = hit[2]
     return Block(tuple(dims), choice, V)
+
+
+#: a block's non-dominated choices by (dims, fold guard, hash of its table): the same table recurs
+#: across cases and across designs whose changes do not reach it (a streamed dim's block on another
+#: glb size); checked equal before use. Bounded (least recently used dropped); `clear_caches` empties it.
+_TABLES: dict[tuple, tuple] = {}
+_TABLES_MAX = 2048         # about 30 KB each on ResNet-18: some 60 MB at most
+
+
+def clear_caches() -> None:
+    """Forget the block tables kept across designs (memory)."""
+    _TABLES.clear()
 
 
 def _dim_terms(ctx: _Ctx, V: np.ndarray, dims, ds, choice, r0: str, phi: bool):

@@ -31,7 +31,7 @@ from .strategies import Exhaustive, MapperStrategy
 from .strategies import get as get_strategy
 
 __all__ = ["MapResult", "best_mapping", "best_dataflow", "pareto_mappings", "OBJECTIVES",
-           "NoMappingError"]
+           "NoMappingError", "clear_caches"]
 
 
 class NoMappingError(MappingError):
@@ -169,6 +169,16 @@ def pareto_mappings(layer: Layer, arch: SystolicArch, pin: dict | None = None, *
     return [MapResult(space.mapping(b, i), c.row(i), space.size, n, dt, "pareto", nb, parts_pj=c.parts_pj(i),
                       accesses=c.access_counts(i))
             for b, c, i, n, nb in points]
+
+
+def clear_caches() -> None:
+    """Forget what the mapper keeps across designs: the neighbour seeds
+    (`strategies._seeds`) and the block tables (`bounds._TABLES`). Results do not
+    depend on them, only the time to reach them."""
+    from . import bounds
+    from .strategies import _seeds
+    _seeds.clear_caches()
+    bounds.clear_caches()
 
 
 def _strategy(strategy) -> MapperStrategy:

@@ -106,6 +106,18 @@ class Finalists:
             self._costs.append(_take(c, idx))
         return obj, c.energy_pj, ok
 
+    def bound_by(self, obj: float) -> None:
+        """Take `obj` (a mapping's objective on this architecture, e.g. a seed's)
+        as the incumbent's objective: an upper bound only, the energy left
+        open and no finalist added, so the winner is still chosen among the
+        space's own mappings."""
+        self.obj = min(self.obj, float(obj))
+
+    @property
+    def empty(self) -> bool:
+        """No finalist kept (with `bound_by`: every mapping of the space was worse)."""
+        return not self._batches
+
     def beaten(self, obj: np.ndarray, energy: np.ndarray) -> np.ndarray:
         """Rows whose lower bounds show they cannot beat or tie the incumbent."""
         lo = self.obj * (1 - TOL)
