@@ -119,3 +119,17 @@ def test_resume_with_nothing_to_run_keeps_current_results(many, tmp_path):
     (copy / "hypervolume.png").unlink()
     _sweep(cfg, tmp_path)
     assert (copy / "hypervolume.png").is_file() and (copy / "trials.parquet").stat().st_mtime_ns > stamp
+
+
+def test_3d_hypervolume_equals_its_slices():
+    """The vectorized 3-D hypervolume equals the sum over z slices of each prefix's 2-D area."""
+    from codesign.search.pareto import _hv
+    rng = np.random.default_rng(5)
+    for i in range(60):
+        n = int(rng.integers(1, 40))
+        p = rng.integers(0, 5, (n, 3)) / 5 if i % 2 else rng.random((n, 3))      # ties in every coordinate
+        p = p[pareto_mask(p)]
+        p = p[np.argsort(p[:, 2], kind="stable")]
+        zs = np.append(p[1:, 2], 1.1)
+        slices = sum((zs[j] - p[j, 2]) * hypervolume(p[:j + 1, :2]) for j in range(len(p)))
+        assert _hv(p, np.full(3, 1.1)) == pytest.approx(slices, rel=1e-12, abs=1e-15)

@@ -186,5 +186,7 @@ def run_sweep(cfg: Config, settings: SearchSettings, out: Path, *, n_trials: int
         done_n = sum(t.state.name == "COMPLETE" for t in trials)
         if study.committed or not results_current(out, meta, done_n):
             write_results(trials_frame(trials, cfg, settings.metrics), meta, out)
+        if not interrupted:          # the next resume then replays only what comes after it
+            study.snapshot()
     study.close()
     return report
