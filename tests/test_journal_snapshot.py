@@ -120,6 +120,28 @@ def test_a_damaged_line_is_refused_with_or_without_a_snapshot(journal, where):
         J.open_journal(journal)
 
 
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_refused_journal_leaves_the_collector_as_it_was(journal, enabled):
+    """open_journal(freeze=True) freezes the collector's objects only when the study is read:
+    a refused journal leaves it enabled (or disabled) as it was, nothing frozen."""
+    import gc
+    lines = journal.read_bytes().splitlines(keepends=True)
+    lines[3] = b'{"op_code": 4, "tri\n'
+    journal.write_bytes(b"".join(lines))
+    frozen = gc.get_freeze_count()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        with pytest.raises(UserError, match="line 4 of"):
+            J.open_journal(journal, freeze=True)
+        assert gc.isenabled() is enabled and gc.get_freeze_count() == frozen
+    finally:
+        gc.enable()
+    _add(journal.with_name("sound.journal"), 3)
+    J.open_journal(journal.with_name("sound.journal"), freeze=True)       # read: its objects frozen
+    assert gc.isenabled() and gc.get_freeze_count() > frozen
+    gc.unfreeze()
+
+
 def test_a_torn_last_line_is_left_out(journal):
     before = _replay(journal)
     with open(journal, "ab") as f:

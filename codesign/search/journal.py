@@ -56,16 +56,20 @@ def no_gc(freeze: bool = False):
     """The cyclic garbage collector held while many containers are built at once (it
     would rescan them over and over: half of a 20,000-trial journal parse); restored
     after. With `freeze`, what is alive then is moved out of its sight first
-    (`gc.freeze`: a study's trials live as long as the sweep; refcounting still frees them)."""
+    (`gc.freeze`: a study's trials live as long as the sweep; refcounting still frees them),
+    only when the block succeeds: after an exception the collector is left as it was."""
     was = gc.isenabled()
     gc.disable()
     try:
         yield
-    finally:
+    except BaseException:          # a refused journal, an interrupt: nothing frozen, collector as it was
         if was:
-            if freeze:
-                gc.freeze()
             gc.enable()
+        raise
+    if was:
+        if freeze:
+            gc.freeze()
+        gc.enable()
 
 
 @contextmanager
