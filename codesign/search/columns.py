@@ -1,5 +1,5 @@
 """The hardware columns of a sweep's trials table (`results.trials_frame`): which keys,
-and each trial's values of them."""
+and each trial's values of them; the JSON columns' text (`json_text`)."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,18 @@ from pathlib import Path
 from ..config import Config
 from ..errors import UserError
 
-__all__ = ["_keys", "_free", "_hardware_row", "_raw_workload", "_plain"]
+__all__ = ["_keys", "_free", "_hardware_row", "_raw_workload", "_plain", "json_text"]
+
+#: json.dumps(sort_keys=True), without the cycle check (plain data): 15% faster
+_JSON = json.JSONEncoder(sort_keys=True, check_circular=False)
+
+
+def json_text(v) -> str:
+    """`v` as the text of a JSON column (``mappings``, ``layer_costs``): a trial stores its
+    mappings and layer costs as this text already (`sweep._attrs`), so a resumed study's
+    table takes them as they are; a trial stored as parsed JSON (a study written before)
+    is encoded here, to the same text."""
+    return v if isinstance(v, str) else _JSON.encode(v)
 
 
 def _keys(cfg: Config) -> tuple[str, ...]:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import Config
+from .columns import json_text
 from .evaluate import JointEvaluator, NestedEvaluator, Outcome
 from .pareto import pareto_mask
 from .settings import SearchSettings
@@ -76,7 +77,10 @@ def _constraints(o: Outcome, settings: SearchSettings) -> dict[str, float]:
 
 def _attrs(o: Outcome, eval_s: float) -> dict:
     metrics = {k: (v if math.isfinite(v) else None) for k, v in o.metrics.items()}
-    return {"metrics": metrics, "layers": o.layers, "mappings": o.mappings, "reason": o.reason,
+    # the layer costs and mappings as the table's JSON text (`columns.json_text`): a resumed
+    # study's table then takes them as stored instead of encoding every trial's again, and
+    # the journal parses one string per trial instead of thousands of small objects
+    return {"metrics": metrics, "layers": json_text(o.layers), "mappings": json_text(o.mappings), "reason": o.reason,
             "eval_s": eval_s, **({"front": o.front} if o.front else {})}
 
 
