@@ -137,12 +137,15 @@ def hypervolume_history(df: pd.DataFrame, objectives: list[str], points: int = 2
     n = len(df)
     marks = np.unique(np.linspace(1, n, min(points, n)).astype(int))
     # the front after m trials is the front of the last one plus the new trials
-    # (in trial order, as `hypervolume` builds it): same points, same value
+    # (in trial order, as `hypervolume` builds it): same points, same value. A new trial
+    # the front dominates is left out at once (what it dominates, the front does too):
+    # late in a study most are, and the front and its volume stay as they were
     ref = np.full(z.shape[1], REF)
     front, value, last, hv = z[:0], 0.0, 0, []
     for m in marks:
         new = z[last:m][ok[last:m]]
         new = new[(new < ref).all(axis=1)]
+        new = new[~_dominated_by(front, new)]
         if len(new):
             cand = np.vstack([front, new])
             front = cand[pareto_mask(cand)]
