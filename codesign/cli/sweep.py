@@ -88,7 +88,7 @@ def cmd_pareto(args) -> int:
     from ..report import table
     from ..search.results import load_meta, load_results, pareto_front
 
-    df = load_results(args.results)
+    df = load_results(args.results, text=False)       # the front's numbers: not the JSON columns
     meta = load_meta(args.results)
     if args.trial is not None:
         import yaml

@@ -47,6 +47,8 @@ JOURNAL = "study.journal"
 ATTR = "codesign"
 PARETO_CSV = "pareto.csv"
 META = "meta.json"
+#: the table's JSON text columns: most of its bytes (commands that only need numbers skip them)
+JSON_COLUMNS = ("mappings", "layer_costs")
 
 
 @dataclass(frozen=True)
@@ -130,10 +132,12 @@ def _atomic(path: Path, write) -> None:
 
 
 def write_results(df: pd.DataFrame, meta: Meta, out: Path) -> pd.DataFrame:
-    """Write the results files of `df` into `out`; returns the Pareto front."""
+    """Write the results files of `df` into `out`; returns the Pareto front (without the
+    JSON columns)."""
     out.mkdir(parents=True, exist_ok=True)
     df.attrs.update(objectives=list(meta.objectives), name=meta.name)
     _atomic(out / TRIALS, lambda p: df.to_parquet(p, index=False))
+    df = df.drop(columns=[c for c in JSON_COLUMNS if c in df.columns])   # the front and plots copy rows
     front = pareto_front(df, meta.objectives) if len(df) else df
     cols = ["trial", *meta.free, *meta.objectives, *[m for m in meta.metrics if m not in meta.objectives]]
     _atomic(out / PARETO_CSV, lambda p: front[cols].to_csv(p, index=False))
@@ -227,9 +231,10 @@ def _from_study(p: Path, meta: Meta) -> pd.DataFrame:
     return trials_frame(trials, cfg, meta.metrics)
 
 
-def load_results(path: str | os.PathLike, columns: list[str] | None = None) -> pd.DataFrame:
+def load_results(path: str | os.PathLike, columns: list[str] | None = None, *, text: bool = True) -> pd.DataFrame:
     """The trials table of a results folder (``df.attrs["objectives"]`` names the objectives);
-    with `columns`, only those of them that the table has (the JSON columns are most of its bytes).
+    with `columns`, only those of them that the table has; without `text`, every column but
+    the JSON ones (`JSON_COLUMNS`: most of its bytes).
 
     When trials.parquet is missing or older than the journal (a sweep killed
     with -9, workers that stored trials since) the table is rebuilt from the
@@ -245,11 +250,15 @@ def load_results(path: str | os.PathLike, columns: list[str] | None = None) -> p
         from .journal import no_gc
         with no_gc():          # the study's trials are freed (by refcount) before the collector runs again
             df = _from_study(p, meta)
+        if columns is None and not text:
+            columns = [c for c in df.columns if c not in JSON_COLUMNS]
         df = df if columns is None else df[[c for c in columns if c in df.columns]]
     else:
         try:
             import pyarrow.parquet as pq
             have = pq.ParquetFile(p / TRIALS).schema_arrow.names
+            if columns is None and not text:
+                columns = [c for c in have if c not in JSON_COLUMNS]
             df = pd.read_parquet(p / TRIALS, columns=None if columns is None else
                                  [c for c in dict.fromkeys(["trial", *columns]) if c in have])
         except Exception as e:   # noqa: BLE001 (pyarrow raises several kinds on a damaged file)
