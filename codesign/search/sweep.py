@@ -146,12 +146,12 @@ def run_sweep(cfg: Config, settings: SearchSettings, out: Path, *, n_trials: int
     target = _target(cfg, settings, n_trials)
     space, evaluator = _evaluator(cfg, settings)
     study = SweepStudy(cfg, settings, out, space, worker=worker)
-    if not worker:      # matplotlib loaded now, not after Ctrl-C: the results after an interrupt take < 1 s
-        from .plots import _plt
-        _plt()
     t_start = time.perf_counter()
     t_eval = t_store = 0.0
     done = study.sync()
+    if not worker and done < target:   # matplotlib loaded now, not after Ctrl-C: the results after an
+        from .plots import _plt        # interrupt take < 1 s (a resume with nothing to run may not need it)
+        _plt()
     front = _Front(len(settings.objectives))
     front.add([t.values for t in study.trials
                if t.values and all(v <= 0 for v in t.constraints.values())])
