@@ -6,13 +6,17 @@ evaluated by a real sweep, the rest are copies of their journal records with new
 hardware parameters and objective values, appended in one write) is then
 
 - resumed: ``codesign sweep CONFIG -q`` with ``n_trials`` equal to the trials stored
-  (nothing left to evaluate: it loads the study), a subprocess: once with the results
-  older than the journal (rewritten, as after a kill -9) and once with them current (kept);
+  (nothing left to evaluate: it loads the study), a subprocess: first without the journal's
+  snapshot (``study.snapshot``: the whole journal parsed, the snapshot written), then from it,
+  once with the results older than the journal (rewritten, as after a kill -9) and once with
+  them current (kept);
 - read: ``codesign pareto RESULTS`` (a subprocess) and `codesign.load_results`, once with
   trials.parquet up to date and once rebuilt from the study (a journal newer than the table,
   as after a kill -9).
 
-    .venv/bin/python benchmarks/bench_resume.py [--trials 20000] [--repeat 3] [--profile]
+    .venv/bin/python benchmarks/bench_resume.py [--trials 20000] [--repeat 3] [--profile] [--keep DIR]
+
+``--keep DIR`` builds the study in DIR once and reuses it on later runs (building takes a minute).
 """
 from __future__ import annotations
 
@@ -31,6 +35,8 @@ import yaml
 
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent.parent / "tests")]
 from synthetic_study import grow_journal  # noqa: E402
+
+from codesign.search.journal import SNAPSHOT  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -86,10 +92,15 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=20_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--profile", action="store_true", help="profile one resume (cProfile, top 25)")
+    ap.add_argument("--keep", type=Path, help="build the study in this folder once, reuse it after")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
-        tmp = Path(d)
-        cfg = build(tmp, a.trials)
+        tmp = Path(d) if a.keep is None else a.keep / str(a.trials)
+        tmp.mkdir(parents=True, exist_ok=True)
+        cfg = tmp / "resume.yaml"
+        if a.keep is None or not (tmp / "built").is_file():
+            cfg = build(tmp, a.trials)
+            (tmp / "built").touch()
         out = tmp / "results" / "resume"
         if a.profile:
             prof = tmp / "resume.prof"
@@ -97,10 +108,16 @@ def main() -> None:
                             str(cfg), "-q"], cwd=tmp, env=ENV, check=True, stdout=subprocess.DEVNULL)
             import pstats
             pstats.Stats(str(prof)).sort_stats("cumulative").print_stats(25)
-        runs = {"sweep (resume, results rewritten)": [], "sweep (resume, results current)": [], "pareto": [],
+        runs = {"sweep (resume, no snapshot yet: writes it, results rewritten)": [],
+                "sweep (resume, results rewritten)": [], "sweep (resume, results current)": [], "pareto": [],
                 "load_results": [], "load_results (rebuilt from the study)": []}
         for _ in range(a.repeat):
+            (out / SNAPSHOT).unlink(missing_ok=True)
             os.utime(out / "study.journal")      # as after a kill -9: the table is older than the study
+            runs["sweep (resume, no snapshot yet: writes it, results rewritten)"].append(
+                _cli("sweep", str(cfg), "-q", cwd=tmp))
+            assert (out / SNAPSHOT).is_file()
+            os.utime(out / "study.journal")
             runs["sweep (resume, results rewritten)"].append(_cli("sweep", str(cfg), "-q", cwd=tmp))
             runs["sweep (resume, results current)"].append(_cli("sweep", str(cfg), "-q", cwd=tmp))
             runs["pareto"].append(_cli("pareto", str(out), cwd=tmp))

@@ -9,6 +9,10 @@
   ``KeyboardInterrupt``, in the main thread, so the code that handles Ctrl-C
   (write the results, print a line) handles SIGTERM too; the CLI exits
   :data:`EXIT_SIGTERM` (143 = 128 + 15, the shell's convention).
+* :func:`cancel_pool` -- a ``ProcessPoolExecutor`` stopped at once (Ctrl-C):
+  its workers killed, and its manager thread never left waiting for a result
+  a killed worker was sending (the interpreter joins that thread at exit: the
+  process would hang there).
 * :func:`children_alive` / :func:`pid_alive` -- live processes from /proc, so
   tests can check that nothing is left behind.
 """
@@ -24,7 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["die_with_parent", "watch_parent", "sigterm_as_interrupt", "Terminated",
+__all__ = ["die_with_parent", "watch_parent", "sigterm_as_interrupt", "Terminated", "cancel_pool",
            "children_alive", "pid_alive", "EXIT_SIGTERM", "EXIT_SIGINT"]
 
 EXIT_SIGTERM = 128 + signal.SIGTERM   # 143
@@ -121,6 +125,29 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def cancel_pool(pool, join_s: float = 1.0) -> None:
+    """Stop a ``concurrent.futures.ProcessPoolExecutor`` now: queued work cancelled, every
+    worker killed (SIGKILL) and joined (`join_s` each).
+
+    A worker killed while it writes a result to the pool's result pipe leaves part of a
+    message there; the pool's manager thread then waits in ``recv`` for the rest, forever,
+    since this process holds the pipe's write end too, and the interpreter joins that
+    thread at exit (``concurrent.futures.process._python_exit``): the process hangs after
+    its work is done (CPython 3.11; reproduced by tests/test_procs.py). Once the workers
+    are dead, this process's write end is closed, so the thread reads an end of file,
+    marks the pool broken and exits."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    results = getattr(pool, "_result_queue", None)        # shutdown(wait=False) drops it
+    for p in procs:
+        p.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        p.join(timeout=join_s)
+    writer = getattr(results, "_writer", None)
+    if writer is not None and not any(p.is_alive() for p in procs):
+        writer.close()
 
 
 def _stat_fields(pid: int | str) -> tuple[str, int] | None:

@@ -76,6 +76,73 @@ def test_control_workers_without_initializer_outlive_the_parent(tmp_path):
     assert len(_kill_parent_and_watch(tmp_path, "none", wait_s=0.5)) == 2
 
 
+CANCEL_SCRIPT = textwrap.dedent("""
+    import multiprocessing as mp, os, signal, sys
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import connection
+    from codesign.procs import cancel_pool
+
+    def big(i):
+        # this worker dies half way through sending its result, as one killed mid-send
+        send = connection.Connection._send
+        def half(self, buf):
+            if len(buf) > 1 << 20:
+                os.write(self._handle, bytes(buf[:len(buf) // 2]))
+                os.kill(os.getpid(), signal.SIGKILL)
+            return send(self, buf)
+        connection.Connection._send = half
+        return b"x" * (4 << 20)
+
+    if __name__ == "__main__":
+        pool = ProcessPoolExecutor(1, mp_context=mp.get_context("fork"))
+        pool.submit(big, 0)
+        procs = list(pool._processes.values())
+        procs[0].join(timeout=30)
+        if sys.argv[1] == "cancel_pool":
+            cancel_pool(pool)
+        else:                                  # what the sweep did before: kill, shut down, join
+            for p in procs:
+                p.kill()
+            pool.shutdown(wait=False, cancel_futures=True)
+            for p in procs:
+                p.join(timeout=1.0)
+        print("done", flush=True)
+""")
+
+
+def _cancel(tmp_path, how: str) -> subprocess.CompletedProcess | None:
+    """The cancel script run with `how`; None if it hung (killed after 10 s)."""
+    script = tmp_path / "cancel.py"
+    script.write_text(CANCEL_SCRIPT)
+    proc = subprocess.Popen([sys.executable, str(script), how], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        out, err = proc.communicate(timeout=10)
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    except subprocess.TimeoutExpired:
+        return None
+    finally:
+        for pid in [proc.pid, *children_alive(proc.pid, descendants=True)]:
+            if pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def test_a_pool_cancelled_mid_result_lets_the_process_exit(tmp_path):
+    """A worker killed while it sends a result: with cancel_pool the process exits (the
+    sweep's Ctrl-C path, `NestedEvaluator.close(cancel=True)`)."""
+    done = _cancel(tmp_path, "cancel_pool")
+    assert done is not None, "the process hung at exit"
+    assert done.returncode == 0 and done.stdout == "done\n", done.stderr
+
+
+def test_control_a_plain_kill_mid_result_hangs_at_exit(tmp_path):
+    # Shows the check above can fail: the pool's manager thread waits for the rest of the
+    # result forever and the interpreter joins it at exit.
+    done = _cancel(tmp_path, "plain")
+    assert done is None, "exited"
+
+
 SIGTERM_SCRIPT = textwrap.dedent("""
     import os, signal, sys, time
     from codesign.procs import EXIT_SIGTERM, Terminated, sigterm_as_interrupt

@@ -119,3 +119,43 @@ def test_resume_with_nothing_to_run_keeps_current_results(many, tmp_path):
     (copy / "hypervolume.png").unlink()
     _sweep(cfg, tmp_path)
     assert (copy / "hypervolume.png").is_file() and (copy / "trials.parquet").stat().st_mtime_ns > stamp
+
+
+def test_3d_hypervolume_equals_its_slices():
+    """The vectorized 3-D hypervolume equals the sum over z slices of each prefix's 2-D area."""
+    from codesign.search.pareto import _hv
+    rng = np.random.default_rng(5)
+    for i in range(60):
+        n = int(rng.integers(1, 40))
+        p = rng.integers(0, 5, (n, 3)) / 5 if i % 2 else rng.random((n, 3))      # ties in every coordinate
+        p = p[pareto_mask(p)]
+        p = p[np.argsort(p[:, 2], kind="stable")]
+        zs = np.append(p[1:, 2], 1.1)
+        slices = sum((zs[j] - p[j, 2]) * hypervolume(p[:j + 1, :2]) for j in range(len(p)))
+        assert _hv(p, np.full(3, 1.1)) == pytest.approx(slices, rel=1e-12, abs=1e-15)
+
+
+def test_a_study_stored_with_parsed_json_gives_the_same_table(many):
+    """Trials store their mappings and layer costs as the table's JSON text; a study written
+    before (the same attributes as parsed JSON) is read to the very same table."""
+    import json
+
+    import optuna
+    from codesign.config import load_config
+    from codesign.search.journal import open_journal
+    from codesign.search.results import ATTR, trials_frame
+    _, cfg, out = many
+    trials = optuna.load_study(study_name="many", storage=open_journal(out / "study.journal", snapshot=False)[0]
+                               ).get_trials(deepcopy=False)
+    assert all(isinstance(t.user_attrs[ATTR]["mappings"], str) for t in trials)
+    parsed = []
+    for t in trials:
+        a = t.user_attrs[ATTR]
+        t = optuna.trial.FrozenTrial(**{**{k: getattr(t, k) for k in (
+            "number", "state", "values", "datetime_start", "datetime_complete", "params", "distributions",
+            "system_attrs", "intermediate_values")}, "value": None, "trial_id": t._trial_id,
+            "user_attrs": {ATTR: {**a, "mappings": json.loads(a["mappings"]), "layers": json.loads(a["layers"])}}})
+        parsed.append(t)
+    metrics = tuple(json.loads((out / "meta.json").read_text())["metrics"])
+    table = trials_frame(parsed, load_config(str(cfg)), metrics)
+    pd.testing.assert_frame_equal(table, pd.read_parquet(out / "trials.parquet"))

@@ -69,7 +69,8 @@ def test_sigkill_then_resume(tmp_path):
     assert {s for s, _, _ in before.values()} == {"COMPLETE"}      # no half-written trial
     assert sorted(before) == list(range(len(before)))
 
-    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)          # a hang guard: over 120 s under load (-n 2, load 4)
     assert done.returncode == 0, done.stderr
     assert f"{N_TRIALS} trials in the study ({N_TRIALS - len(before)} new" in done.stdout
     after = _stored(journal)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from ..errors import UserError
@@ -27,8 +28,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: set (to anything) in a test's environment: SIGUSR1 prints every thread's stack to stderr
+#: (`faulthandler`), so a test that gives up on a hung subprocess shows where it hung
+HANG_DUMP_ENV = "CODESIGN_STACKS_ON_SIGUSR1"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``codesign`` console script."""
+    if os.environ.get(HANG_DUMP_ENV):
+        import faulthandler
+        import signal
+        faulthandler.register(signal.SIGUSR1, all_threads=True)     # a signal handler in C: no thread started
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0

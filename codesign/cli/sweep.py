@@ -58,7 +58,7 @@ def _summary(rep, cfg, settings) -> str:
     if rep.worker:
         return head + f"\nworker done; `codesign sweep {cfg.path}` writes the results"
     from ..search.results import knee, load_results, pareto_front
-    df = load_results(rep.out)
+    df = load_results(rep.out, ["trial", "feasible", "dataflow", *settings.objectives])     # not the JSON columns
     front = pareto_front(df) if len(df) else df
     lines = [head, f"{int(df['feasible'].sum()) if len(df) else 0} feasible, {len(front)} on the Pareto front "
                    f"({', '.join(settings.objectives)})",
@@ -88,7 +88,7 @@ def cmd_pareto(args) -> int:
     from ..report import table
     from ..search.results import load_meta, load_results, pareto_front
 
-    df = load_results(args.results)
+    df = load_results(args.results, text=False)       # the front's numbers: not the JSON columns
     meta = load_meta(args.results)
     if args.trial is not None:
         import yaml

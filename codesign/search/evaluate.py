@@ -20,7 +20,7 @@ from multiprocessing import get_context
 from ..config import Config, ConfigError
 from ..families import get_family
 from ..families.base import NetworkCost
-from ..procs import die_with_parent
+from ..procs import cancel_pool, die_with_parent
 from .space import Choice, SearchSpace
 
 __all__ = ["Outcome", "NestedEvaluator", "JointEvaluator", "outcome_of", "LAYER_FIGURES"]
@@ -168,12 +168,7 @@ class NestedEvaluator:
         if not cancel:
             pool.shutdown(cancel_futures=True)
             return
-        procs = list((getattr(pool, "_processes", None) or {}).values())
-        for p in procs:
-            p.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
-        for p in procs:
-            p.join(timeout=1.0)
+        cancel_pool(pool)          # never left hung on a result a killed worker was sending
 
 
 class JointEvaluator:

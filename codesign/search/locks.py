@@ -99,30 +99,21 @@ def claim_folder(out: Path, *, main: bool, journal: bool = True):
 
 
 def _check_journal(journal: Path) -> None:
-    """Refuse a damaged journal in one line; repair only a torn last line (a write
-    cut by kill -9) when every other line parses. Never truncates anything else."""
+    """Repair a torn last line (a write cut by kill -9: no newline at the end) when every
+    other line is sound (`journal.load`: a damaged line is refused in one line); never
+    truncates anything else. The lines of a sound journal are checked as the storage
+    parses them (`journal.open_journal`), so a journal that ends with its newline is
+    not read here."""
     if not journal.is_file() or not journal.stat().st_size:
         return
-    data = journal.read_bytes()
-    lines = data.split(b"\n")
-    tail = lines.pop()                       # b"" when the file ends with a newline
-    try:                                     # one parse of all lines (a 20,000-trial journal: 127 MB)
-        whole = json.loads(b"[" + b",".join(lines) + b"]")
-        # one record per line: the join hides a line holding two records or one split over two
-        sound = len(whole) == len(lines) and all(isinstance(r, dict) for r in whole) and all(
-            line[:1] == b"{" and line.rstrip(b"\r")[-1:] == b"}" for line in lines)
-    except ValueError:
-        sound = False
-    for i, line in enumerate([] if sound else lines):
-        try:
-            json.loads(line)
-        except ValueError:
-            raise UserError(f"{journal}: line {i + 1} of {len(lines) + bool(tail)} is damaged (not a JSON record); "
-                            f"the study cannot be read safely: restore the file from a copy, or move it away "
-                            f"to start the study over") from None
-    if tail:                                 # torn last write: drop it (that trial was never complete)
-        with open(journal, "rb+") as f:
-            f.truncate(len(data) - len(tail))
+    with open(journal, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        if f.read(1) == b"\n":
+            return
+    from .journal import load
+    end = load(journal).end                  # raises on a damaged line
+    with open(journal, "rb+") as f:          # torn last write: drop it (that trial was never complete)
+        f.truncate(end)
 
 
 def lock_study(storage, study, where: str):

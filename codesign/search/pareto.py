@@ -77,11 +77,35 @@ def _hv(p: np.ndarray, ref: np.ndarray) -> float:
         return float(((xs - p[:, 0]) * (ref[1] - best_y)).sum())
     p = p[np.argsort(p[:, -1], kind="stable")]
     zs = np.append(p[1:, -1], ref[-1])
+    if p.shape[1] == 3:
+        return _hv3(p, zs - p[:, -1], ref)
     total = 0.0
     for i in range(len(p)):
         if zs[i] > p[i, -1]:
             q = p[: i + 1, :-1]
             total += (zs[i] - p[i, -1]) * _hv(q[pareto_mask(q)], ref[:-1])
+    return total
+
+
+def _hv3(p: np.ndarray, thick: np.ndarray, ref: np.ndarray) -> float:
+    """3-D hypervolume of `p` sorted by z, as slices: slice i (thickness ``thick[i]``) has the
+    area of the union of the first i + 1 points' rectangles in (x, y). All slices at once:
+    in x order, each prefix's running min of y gives its staircase height over each gap
+    between consecutive x (``ref`` after the last)."""
+    ox = np.argsort(p[:, 0], kind="stable")
+    x, y = p[ox, 0], p[ox, 1]
+    gaps = np.append(x[1:], ref[0]) - x
+    rank = np.argsort(ox, kind="stable")            # rank[j]: position in x order of the j-th point by z
+    live = np.flatnonzero(thick > 0)
+    total = 0.0
+    for s in range(0, len(live), 512):              # rows x points booleans, 512 slices at a time
+        rows = live[s:s + 512]
+        inside = np.arange(len(p))[None, :] <= rows[:, None]           # by z order
+        in_x = np.zeros_like(inside)
+        in_x[:, rank] = inside                                          # the same, by x order
+        low = np.minimum.accumulate(np.where(in_x, y[None, :], np.inf), axis=1)
+        area = (np.where(np.isfinite(low), ref[1] - low, 0.0) * gaps[None, :]).sum(axis=1)
+        total += float((thick[rows] * area).sum())
     return total
 
 
@@ -113,12 +137,15 @@ def hypervolume_history(df: pd.DataFrame, objectives: list[str], points: int = 2
     n = len(df)
     marks = np.unique(np.linspace(1, n, min(points, n)).astype(int))
     # the front after m trials is the front of the last one plus the new trials
-    # (in trial order, as `hypervolume` builds it): same points, same value
+    # (in trial order, as `hypervolume` builds it): same points, same value. A new trial
+    # the front dominates is left out at once (what it dominates, the front does too):
+    # late in a study most are, and the front and its volume stay as they were
     ref = np.full(z.shape[1], REF)
     front, value, last, hv = z[:0], 0.0, 0, []
     for m in marks:
         new = z[last:m][ok[last:m]]
         new = new[(new < ref).all(axis=1)]
+        new = new[~_dominated_by(front, new)]
         if len(new):
             cand = np.vstack([front, new])
             front = cand[pareto_mask(cand)]

@@ -33,6 +33,7 @@ import pandas as pd
 from ..config import Config
 from ..errors import UserError, short
 from ..families import DEFAULT_FAMILY, get_family
+from .columns import _free, _hardware_row, _keys, _raw_workload, json_text
 from .pareto import hypervolume_history, pareto_mask
 from .settings import METRICS, SearchSettings
 
@@ -42,10 +43,12 @@ __all__ = ["trials_frame", "write_results", "load_results", "pareto_front", "hyp
 
 TRIALS = "trials.parquet"
 JOURNAL = "study.journal"
-#: user attribute of a trial holding its outcome (metrics, per-layer costs and mappings, timing, worker)
+#: user attribute of a trial holding its outcome (metrics, per-layer costs and mappings as JSON text, timing, worker)
 ATTR = "codesign"
 PARETO_CSV = "pareto.csv"
 META = "meta.json"
+#: the table's JSON text columns: most of its bytes (commands that only need numbers skip them)
+JSON_COLUMNS = ("mappings", "layer_costs")
 
 
 @dataclass(frozen=True)
@@ -74,55 +77,14 @@ class Meta:
                    cfg.objective, settings.metrics, tuple(s.family for s in cfg.spaces))
 
 
-def _keys(cfg: Config) -> tuple[str, ...]:
-    """The hardware columns: every space's keys (``family`` first with several spaces)."""
-    keys = ["family"] if len(cfg.spaces) > 1 else []
-    for s in cfg.spaces:
-        keys += [k for k in s.params if k not in keys]
-    return tuple(keys)
-
-
-def _free(cfg: Config) -> tuple[str, ...]:
-    keys = ["family"] if len(cfg.spaces) > 1 else []
-    for s in cfg.spaces:
-        keys += [k for k in s.free if k not in keys]
-    return tuple(keys)
-
-
-def _hardware_row(t, cfg: Config) -> dict:
-    """A trial's value of every hardware column (None where its family has no such key)."""
-    if len(cfg.spaces) == 1:
-        fixed = {k: _plain(p.value) for k, p in cfg.hardware.items() if p.kind == "fixed"}
-        return {k: t.params.get(k, fixed.get(k)) for k in cfg.hardware}
-    fam = t.params.get("family")
-    space = next((s for s in cfg.spaces if s.family == fam), None)
-    row = {k: None for k in _keys(cfg)}
-    row["family"] = fam
-    if space is not None:
-        for k, p in space.params.items():
-            row[k] = _plain(p.value) if p.kind == "fixed" else t.params.get(f"{fam}.{k}")
-    return row
-
-
-def _raw_workload(cfg: Config) -> dict | None:
-    """The config's workload section as written, an ONNX path made absolute (a
-    trial's config then finds the model wherever it is saved)."""
-    from ..yamlio import load_yaml
-    try:
-        w = load_yaml(cfg.path).get("workload")
-    except (OSError, AttributeError, UserError):
-        return None
-    if isinstance(w, dict) and isinstance(w.get("onnx"), str):
-        w = {**w, "onnx": str((Path(cfg.path).parent / w["onnx"]).resolve())}
-    return w
-
-
-def _plain(v):
-    return json.dumps(v, sort_keys=True) if isinstance(v, (dict, list, tuple)) else v
-
-
 def trials_frame(trials, cfg: Config, metrics: tuple[str, ...] = METRICS) -> pd.DataFrame:
     """One row per complete trial (module docstring), ordered by trial number."""
+    from .journal import no_gc
+    with no_gc():
+        return _frame(trials, cfg, metrics)
+
+
+def _frame(trials, cfg: Config, metrics: tuple[str, ...]) -> pd.DataFrame:
     rows = []
     for t in sorted((t for t in trials if t.state.name == "COMPLETE"), key=lambda t: t.number):
         a = t.user_attrs.get(ATTR, {})
@@ -133,8 +95,8 @@ def trials_frame(trials, cfg: Config, metrics: tuple[str, ...] = METRICS) -> pd.
         row["feasible"] = all(v <= 0 for v in cons.values())
         row.update({f"violation.{k}": v for k, v in cons.items()})
         row["reason"] = a.get("reason", "")
-        row["mappings"] = json.dumps(a.get("mappings", {}), sort_keys=True)
-        row["layer_costs"] = json.dumps(a.get("layers", {}), sort_keys=True)
+        row["mappings"] = json_text(a.get("mappings", {}))
+        row["layer_costs"] = json_text(a.get("layers", {}))
         row["eval_s"] = a.get("eval_s", math.nan)
         row["worker"] = a.get("worker", "")
         row["datetime_complete"] = t.datetime_complete
@@ -170,10 +132,12 @@ def _atomic(path: Path, write) -> None:
 
 
 def write_results(df: pd.DataFrame, meta: Meta, out: Path) -> pd.DataFrame:
-    """Write the results files of `df` into `out`; returns the Pareto front."""
+    """Write the results files of `df` into `out`; returns the Pareto front (without the
+    JSON columns)."""
     out.mkdir(parents=True, exist_ok=True)
     df.attrs.update(objectives=list(meta.objectives), name=meta.name)
     _atomic(out / TRIALS, lambda p: df.to_parquet(p, index=False))
+    df = df.drop(columns=[c for c in JSON_COLUMNS if c in df.columns])   # the front and plots copy rows
     front = pareto_front(df, meta.objectives) if len(df) else df
     cols = ["trial", *meta.free, *meta.objectives, *[m for m in meta.metrics if m not in meta.objectives]]
     _atomic(out / PARETO_CSV, lambda p: front[cols].to_csv(p, index=False))
@@ -252,21 +216,25 @@ def _from_study(p: Path, meta: Meta) -> pd.DataFrame:
         if "://" in meta.storage:
             storage = optuna.storages.RDBStorage(meta.storage)
         else:
-            from optuna.storages.journal import JournalFileBackend
-            storage = optuna.storages.JournalStorage(JournalFileBackend(where))
+            from .journal import open_journal
+            storage = open_journal(Path(where), snapshot=False)[0]      # a reader writes nothing
         try:
             trials = optuna.load_study(study_name=meta.name, storage=storage).get_trials(deepcopy=False)
         finally:
             if isinstance(storage, optuna.storages.RDBStorage):
                 storage.remove_session()
                 storage.engine.dispose()
+    except UserError:
+        raise
     except Exception as e:   # noqa: BLE001 (a damaged journal, an unreachable database)
         raise UserError(f"{where}: cannot read study {meta.name!r} ({short(str(e), 120)})") from None
     return trials_frame(trials, cfg, meta.metrics)
 
 
-def load_results(path: str | os.PathLike) -> pd.DataFrame:
-    """The trials table of a results folder (``df.attrs["objectives"]`` names the objectives).
+def load_results(path: str | os.PathLike, columns: list[str] | None = None, *, text: bool = True) -> pd.DataFrame:
+    """The trials table of a results folder (``df.attrs["objectives"]`` names the objectives);
+    with `columns`, only those of them that the table has; without `text`, every column but
+    the JSON ones (`JSON_COLUMNS`: most of its bytes).
 
     When trials.parquet is missing or older than the journal (a sweep killed
     with -9, workers that stored trials since) the table is rebuilt from the
@@ -279,14 +247,26 @@ def load_results(path: str | os.PathLike) -> pd.DataFrame:
         raise UserError(f"{path}: not a results folder (no {TRIALS})")
     meta = load_meta(p)
     if _stale(p, meta):
-        df = _from_study(p, meta)
+        from .journal import no_gc
+        with no_gc():          # the study's trials are freed (by refcount) before the collector runs again
+            df = _from_study(p, meta)
+        if columns is None and not text:
+            columns = [c for c in df.columns if c not in JSON_COLUMNS]
+        df = df if columns is None else df[[c for c in columns if c in df.columns]]
     else:
         try:
-            df = pd.read_parquet(p / TRIALS)
+            import pyarrow.parquet as pq
+            have = pq.ParquetFile(p / TRIALS).schema_arrow.names
+            if columns is None and not text:
+                columns = [c for c in have if c not in JSON_COLUMNS]
+            df = pd.read_parquet(p / TRIALS, columns=None if columns is None else
+                                 [c for c in dict.fromkeys(["trial", *columns]) if c in have])
         except Exception as e:   # noqa: BLE001 (pyarrow raises several kinds on a damaged file)
             raise UserError(f"{p / TRIALS}: damaged ({short(str(e), 80)}); {_repair('it')}") from None
         if "trial" not in df.columns:
             raise UserError(f"{p / TRIALS}: not a trials table (no 'trial' column); {_repair('it')}")
+        if columns is not None and "trial" not in columns:
+            df = df.drop(columns="trial")
     df.attrs.update(objectives=list(meta.objectives), name=meta.name, free=list(meta.free))
     return df
 

@@ -27,7 +27,9 @@ Locks (`codesign.search.locks`): one main sweep per results folder and (on
 PostgreSQL) per study; ``--worker`` processes join.
 
 Default storage: ``<results>/study.journal``, an Optuna `JournalStorage` on a
-`JournalFileBackend` (append-only JSON lines, fsync per write, file lock).
+`JournalFileBackend` (append-only JSON lines, fsync per write, file lock),
+opened by `journal.open_journal` (one parse, every line checked, the records
+of a validated ``study.snapshot`` for the part it covers).
 An RDB URL (``sqlite:///...``, ``postgresql+psycopg2://...``) uses
 `RDBStorage`. The study is named after the config; its search space is
 recorded in a study attribute and a rerun with a different space is refused.
@@ -44,12 +46,12 @@ from pathlib import Path
 import optuna
 from optuna.distributions import (CategoricalDistribution, FloatDistribution, IntDistribution,
                                   distribution_to_json)
-from optuna.storages import BaseStorage, InMemoryStorage, JournalStorage, RDBStorage
-from optuna.storages.journal import JournalFileBackend
+from optuna.storages import BaseStorage, InMemoryStorage, RDBStorage
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from ..config import Config
 from ..errors import UserError
+from .journal import open_journal, refresh_snapshot
 from .locks import check_results, claim_folder, lock_key, lock_study
 from .results import ATTR, JOURNAL
 from .settings import SearchSettings
@@ -61,11 +63,12 @@ SPACE_ATTR = "codesign:space"
 
 
 def open_storage(settings: SearchSettings, out: Path) -> BaseStorage:
-    """The durable storage: the journal file in `out`, or the RDB URL."""
+    """The durable storage: the journal file in `out` (`journal.open_journal`: one parse, a
+    snapshot), or the RDB URL."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if not settings.is_rdb:
         out.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(str(out / JOURNAL)))
+        return open_journal(out / JOURNAL, freeze=True)[0]
     kw = {"connect_args": {"timeout": 60}} if settings.storage.startswith("sqlite") else {}
     try:
         return RDBStorage(settings.storage, engine_kwargs=kw)
@@ -206,8 +209,9 @@ class SweepStudy:
     def _pull(self, trials: list[FrozenTrial]) -> None:
         new = [t for t in trials if t._trial_id not in self._seen]
         self._seen.update(t._trial_id for t in new)
-        self._designs.update(self._key(t.params) for t in new)
-        self._stored.update(self._key(t.params) for t in new)
+        keys = [self._key(t.params) for t in new]
+        self._designs.update(keys)
+        self._stored.update(keys)
         self._pending += [t for t in new if t.user_attrs.get(ATTR, {}).get("worker") != self.worker]
 
     def _flush(self) -> None:
@@ -323,6 +327,10 @@ class SweepStudy:
             fcntl.flock(fh, fcntl.LOCK_EX)
             yield
 
+    def snapshot(self) -> bool:
+        """Journal: rewrite the snapshot if the journal has grown enough (`journal.refresh_snapshot`)."""
+        return not self.settings.is_rdb and refresh_snapshot(self._out / JOURNAL)
+
     def close(self) -> None:
         """Release the locks and the database connections."""
         for f in self._claim:
@@ -335,3 +343,6 @@ class SweepStudy:
         if isinstance(getattr(self, "storage", None), RDBStorage):
             self.storage.remove_session()
             self.storage.engine.dispose()
+        elif getattr(self, "storage", None) is not None:
+            import gc
+            gc.unfreeze()            # the study's trials back in the collector's sight (`open_journal`)

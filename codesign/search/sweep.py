@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import Config
+from .columns import json_text
 from .evaluate import JointEvaluator, NestedEvaluator, Outcome
 from .pareto import pareto_mask
 from .settings import SearchSettings
@@ -76,7 +77,10 @@ def _constraints(o: Outcome, settings: SearchSettings) -> dict[str, float]:
 
 def _attrs(o: Outcome, eval_s: float) -> dict:
     metrics = {k: (v if math.isfinite(v) else None) for k, v in o.metrics.items()}
-    return {"metrics": metrics, "layers": o.layers, "mappings": o.mappings, "reason": o.reason,
+    # the layer costs and mappings as the table's JSON text (`columns.json_text`): a resumed
+    # study's table then takes them as stored instead of encoding every trial's again, and
+    # the journal parses one string per trial instead of thousands of small objects
+    return {"metrics": metrics, "layers": json_text(o.layers), "mappings": json_text(o.mappings), "reason": o.reason,
             "eval_s": eval_s, **({"front": o.front} if o.front else {})}
 
 
@@ -142,12 +146,12 @@ def run_sweep(cfg: Config, settings: SearchSettings, out: Path, *, n_trials: int
     target = _target(cfg, settings, n_trials)
     space, evaluator = _evaluator(cfg, settings)
     study = SweepStudy(cfg, settings, out, space, worker=worker)
-    if not worker:      # matplotlib loaded now, not after Ctrl-C: the results after an interrupt take < 1 s
-        from .plots import _plt
-        _plt()
     t_start = time.perf_counter()
     t_eval = t_store = 0.0
     done = study.sync()
+    if not worker and done < target:   # matplotlib loaded now, not after Ctrl-C: the results after an
+        from .plots import _plt        # interrupt take < 1 s (a resume with nothing to run may not need it)
+        _plt()
     front = _Front(len(settings.objectives))
     front.add([t.values for t in study.trials
                if t.values and all(v <= 0 for v in t.constraints.values())])
@@ -186,5 +190,7 @@ def run_sweep(cfg: Config, settings: SearchSettings, out: Path, *, n_trials: int
         done_n = sum(t.state.name == "COMPLETE" for t in trials)
         if study.committed or not results_current(out, meta, done_n):
             write_results(trials_frame(trials, cfg, settings.metrics), meta, out)
+        if not interrupted:          # the next resume then replays only what comes after it
+            study.snapshot()
     study.close()
     return report
