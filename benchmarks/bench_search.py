@@ -124,7 +124,8 @@ def quality(seeds: int, jobs: int, cache: str | None, samplers: list[str], budge
     vals, lo, hi, hv_true = true_front(cfg, nested)
     front = vals[pareto_mask(vals)]
     _preload(cfg, nested)
-    print(f"(a) quality on {QUICKSTART.name}{f' with model {model}' if model else ''}: {npts} points enumerated in {dt:.1f} s ({jobs} process(es); 0 s: "
+    on = f"{QUICKSTART.name}{f' with model {model}' if model else ''}"
+    print(f"(a) quality on {on}: {npts} points enumerated in {dt:.1f} s ({jobs} process(es); 0 s: "
           f"from the cache); {len(vals)} feasible, true front {len(front)} points, objectives "
           f"{', '.join(s.objectives)}")
     print(f"    hypervolume fraction of the true front (normalized log objectives), mean [worst] over "

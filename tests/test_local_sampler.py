@@ -26,7 +26,8 @@ def objectives(p: dict) -> tuple[float, float]:
     return p["x"] + c1 + abs(lz - 2) + 0.01 * lz, (11 - p["x"]) + c2 + abs(lz - 3) - 0.01 * lz
 
 
-def run(seed: int, n: int, batch: int = 8, n_startup: int = 8, infeasible=lambda p: False) -> list[optuna.trial.FrozenTrial]:
+def run(seed: int, n: int, batch: int = 8, n_startup: int = 8,
+        infeasible=lambda p: False) -> list[optuna.trial.FrozenTrial]:
     """`n` trials asked in batches (all asked, then all told: the sweep's loop)."""
     study = optuna.create_study(directions=["minimize"] * 2,
                                 sampler=ParetoLocalSampler(DISTS, n_startup=n_startup, seed=seed))

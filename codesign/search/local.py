@@ -1,21 +1,22 @@
 """Pareto local search on a discrete hardware grid: the ``search.sampler: local`` sampler.
 
 On a small discrete space (the quickstart grid: 1350 designs, 300 trials)
-the front is found fastest by walking it. The sampler first proposes a
-balanced start (`n_startup` designs, a Latin hypercube over each
-parameter's values: every value dealt in turn, shuffled per parameter),
-then, at every ask, an unevaluated neighbour of the current feasible
-non-dominated designs: a design one step away in one parameter (the next
-or previous value of an ordered numeric list or range, any other value of
-an unordered list such as ``dataflow``). When the front's neighbourhood is
-exhausted it walks the next non-dominated rank's neighbours (then the
-next), and when every evaluated design's neighbourhood is exhausted it
-draws an unevaluated design at random. It never proposes a design that is
-complete or running while an unevaluated one remains; it draws from one
-seeded generator, so a seed and the same evaluations give the same trials.
+the sampler walks the front. It first proposes a balanced start
+(`n_startup` designs, a Latin hypercube over each parameter's values:
+every value dealt in turn, shuffled per parameter), then, at every ask, an
+unevaluated neighbour of a current feasible non-dominated design (the
+member drawn uniformly among those with one): a design one step away in
+one parameter (the next or previous value of an ordered numeric list or
+range, any other value of an unordered list such as ``dataflow``). When
+the front's neighbourhood is exhausted it walks the next non-dominated
+rank's neighbours (then the next), and when every evaluated design's
+neighbourhood is exhausted it draws an unevaluated design at random. It
+never proposes a design that is complete or running while an unevaluated
+one remains; it draws from one seeded generator, so a seed and the same
+evaluations give the same trials.
 
 The space must be a finite grid (lists, or ranges with a step; one
-hardware space, nested or pareto mode): `check_grid` says why not.
+hardware space, nested or pareto mode): `parse_search` refuses others.
 """
 from __future__ import annotations
 
@@ -35,7 +36,6 @@ __all__ = ["ParetoLocalSampler", "grid_values", "N_STARTUP"]
 #: designs of the balanced start; 40 is about 3% of the quickstart grid (the
 #: brief's "e.g. 40 trials"; bench_search.py quality measures the choice)
 N_STARTUP = 40
-MODE = "union"
 
 
 def grid_values(d: BaseDistribution) -> tuple | None:
@@ -130,23 +130,14 @@ class ParetoLocalSampler(BaseSampler):
                 return key
         return self._random(seen)
 
-    def _pick(self, front, keys, seen):
-        if MODE == "union":
-            cands = sorted({n for i in front for n in self._neighbours(keys[i])} - seen)
-            return cands[self._rng.randint(len(cands))] if cands else None
-        if MODE == "count":
-            from collections import Counter
-            c = Counter(n for i in front for n in self._neighbours(keys[i]) if n not in seen)
-            if not c:
-                return None
-            top = max(c.values())
-            cands = sorted(k for k, v in c.items() if v == top)
-            return cands[self._rng.randint(len(cands))]
-        per = [(i, sorted(set(self._neighbours(keys[i])) - seen)) for i in sorted(front, key=lambda i: keys[i])]
-        per = [(i, c) for i, c in per if c]
+    def _pick(self, front: np.ndarray, keys: list, seen: set) -> tuple[int, ...] | None:
+        """A front member drawn uniformly among those with an unevaluated neighbour, then one of its
+        unevaluated neighbours (a walk spread along the front); None if the rank has none."""
+        per = [c for i in sorted(front, key=lambda i: keys[i])
+               if (c := sorted(set(self._neighbours(keys[i])) - seen))]
         if not per:
             return None
-        _, c = per[self._rng.randint(len(per))]
+        c = per[self._rng.randint(len(per))]
         return c[self._rng.randint(len(c))]
 
     def _neighbours(self, key: tuple[int, ...]):
