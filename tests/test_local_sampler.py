@@ -92,3 +92,12 @@ def test_a_sweep_with_the_local_sampler_maps_distinct_designs(tmp_path):
     _, df = sweep(path, tmp_path / "r")
     cols = ["rows", "cols", "dataflow", "glb_kib", "dram_bw_bytes"]
     assert len(df) == 24 and not df.duplicated(subset=cols).any()
+
+
+def test_a_resumed_local_sweep_adds_new_designs(tmp_path):
+    from test_search import config, sweep
+    path = config(tmp_path, sampler="local", n_trials=24, batch=8)
+    sweep(path, tmp_path / "r", n_trials=16)
+    _, df = sweep(path, tmp_path / "r")
+    cols = ["rows", "cols", "dataflow", "glb_kib", "dram_bw_bytes"]
+    assert len(df) == 24 and not df.duplicated(subset=cols).any()
