@@ -23,6 +23,7 @@
 
     python benchmarks/bench_search.py            # all (long)
     python benchmarks/bench_search.py quality pareto --cache /tmp/quickstart_fronts.pkl
+    python benchmarks/bench_search.py quality --samplers local,nsga2,tpe --budgets 100,300 --seeds 3 --cache FILE
     python benchmarks/bench_search.py large --budget 150 --large-cache /tmp/large.pkl
     python benchmarks/bench_search.py throughput storage
 """
@@ -98,17 +99,33 @@ def _preload(cfg, nested) -> None:
     NestedEvaluator(cfg, SearchSpace(cfg, False), s.metrics).memo.update(nested)
 
 
-SAMPLER_ROWS = {"nsga2": {"sampler": "nsga2"}, "tpe": {"sampler": "tpe"}, "random": {"sampler": "random"}}
+SAMPLER_ROWS = {"nsga2": {"sampler": "nsga2"}, "tpe": {"sampler": "tpe"}, "random": {"sampler": "random"},
+                "local": {"sampler": "local"}}
 
 
-def quality(seeds: int, jobs: int, cache: str | None, samplers: list[str], budgets=BUDGETS) -> None:
-    cfg = load_config(QUICKSTART)
+def quickstart(model: str | None = None):
+    """configs/quickstart.yaml, or its hardware grid with another zoo model (a proxy whose
+    enumeration is cheaper: ``--model tfc`` maps the 1350 designs in minutes)."""
+    if model is None:
+        return load_config(QUICKSTART)
+    import yaml
+
+    from codesign.config import parse_config
+    raw = yaml.safe_load(QUICKSTART.read_text())
+    raw["workload"] = {**raw["workload"], "model": model}
+    return parse_config(raw, str(QUICKSTART))
+
+
+def quality(seeds: int, jobs: int, cache: str | None, samplers: list[str], budgets=BUDGETS,
+            model: str | None = None) -> None:
+    cfg = quickstart(model)
     s = parse_search(cfg)
     nested, _, npts, dt = enumerated(cfg, jobs, cache)
     vals, lo, hi, hv_true = true_front(cfg, nested)
     front = vals[pareto_mask(vals)]
     _preload(cfg, nested)
-    print(f"(a) quality on {QUICKSTART.name}: {npts} points enumerated in {dt:.1f} s ({jobs} process(es); 0 s: "
+    on = f"{QUICKSTART.name}{f' with model {model}' if model else ''}"
+    print(f"(a) quality on {on}: {npts} points enumerated in {dt:.1f} s ({jobs} process(es); 0 s: "
           f"from the cache); {len(vals)} feasible, true front {len(front)} points, objectives "
           f"{', '.join(s.objectives)}")
     print(f"    hypervolume fraction of the true front (normalized log objectives), mean [worst] over "
@@ -218,6 +235,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--trials", type=int, default=1000, help="trials for (b)")
     ap.add_argument("--samplers", default="nsga2,tpe,random", help="samplers of (a), comma-separated")
+    ap.add_argument("--model", help="(a): a zoo model in place of quickstart's resnet18 (a cheaper proxy)")
     ap.add_argument("--cache", help="(a), (c): pickle of every quickstart design's layer fronts, reused when it exists")
     ap.add_argument("--budgets", default="100,300,1000", help="(a): trial counts scored, comma-separated")
     ap.add_argument("--budget", type=float, default=120.0, help="(d): wall seconds per run")
@@ -226,7 +244,8 @@ def main() -> None:
     ap.add_argument("--large-cache", help="(d): pickle of the runs made, reused when it exists")
     a = ap.parse_args()
     if "quality" in a.parts:
-        quality(a.seeds, a.jobs, a.cache, a.samplers.split(","), tuple(int(x) for x in a.budgets.split(",")))
+        quality(a.seeds, a.jobs, a.cache, a.samplers.split(","), tuple(int(x) for x in a.budgets.split(",")),
+                a.model)
     if "pareto" in a.parts:
         from _pareto_mode import pareto_vs_nested
         pareto_vs_nested(a.seeds, a.jobs, a.cache)

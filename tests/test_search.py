@@ -156,6 +156,7 @@ def test_joint_mode_gives_valid_tilings(tmp_path):
      "error: search.constraints.layers[0].layer: no layer 'nope'"),
     ({"storage": "study.db"}, "error: search.storage: must be 'default' or an RDB URL"),
     ({"sampler": "grid", "mapping": "joint"}, "error: search.sampler: grid enumerates hardware only"),
+    ({"sampler": "local", "mapping": "joint"}, "error: search.sampler: local walks hardware only"),
     ({"colour": "red"}, "error: search.colour: unknown key"),
 ])
 def test_bad_sweep_configs_give_one_line_errors(tmp_path, capsys, search, message):

@@ -11,7 +11,7 @@ Shape (every key optional; defaults shown)::
         layers:                                           # per-layer bounds
           - {layer: conv1, latency_cycles: {max: 2.0e6}}
       mapping: nested        # nested | pareto | joint
-      sampler: nsga2         # nsga2 | tpe | random | grid
+      sampler: nsga2         # nsga2 | tpe | random | grid | local (Pareto local search: codesign.search.local)
       n_trials: 500
       batch: 32              # trials asked, evaluated and stored together (nsga2: one generation)
       seed: 0                # null: not reproducible
@@ -49,7 +49,7 @@ UNITS = {"latency_cycles": "latency (cycles)", "energy_pj": "energy (pJ)", "area
          "throughput_fps": "throughput (frames/s)", "ii_cycles": "initiation interval (cycles)", "lut_used": "LUTs used",
          "dsp_used": "DSPs used", "bram18_used": "BRAM18s used"}
 MAPPINGS = ("nested", "pareto", "joint")
-SAMPLERS = ("nsga2", "tpe", "random", "grid")
+SAMPLERS = ("nsga2", "tpe", "random", "grid", "local")
 _KEYS = ("objectives", "constraints", "mapping", "sampler", "n_trials", "batch", "seed", "storage", "jobs")
 _DEFAULT_OBJECTIVES = ("latency_cycles", "energy_pj", "area_mm2")
 
@@ -236,16 +236,17 @@ def parse_search(cfg: Config) -> SearchSettings:
     if not free and len(cfg.spaces) == 1 and s.mapping in ("nested", "pareto"):
         raise ConfigError("hardware: nothing to search; give at least one hardware value as a list or a "
                           "{low, high} range (or use search.mapping: joint to search tilings only)")
-    if s.sampler == "grid":
+    if s.sampler in ("grid", "local"):
+        what = "enumerates" if s.sampler == "grid" else "walks"
         if len(cfg.spaces) > 1:
-            raise ConfigError("search.sampler: grid enumerates one hardware space; use nsga2, tpe or random "
+            raise ConfigError(f"search.sampler: {s.sampler} {what} one hardware space; use nsga2, tpe or random "
                               "with a list of spaces")
         if s.mapping == "joint":
-            raise ConfigError("search.sampler: grid enumerates hardware only; use nsga2, tpe or random with "
+            raise ConfigError(f"search.sampler: {s.sampler} {what} hardware only; use nsga2, tpe or random with "
                               "mapping: joint")
         for p in cfg.hardware.values():
             if p.kind == "range" and (p.step is None and not p.is_int or p.log):
-                raise ConfigError(f"hardware.{p.name}: the grid sampler needs a list or a range with step")
+                raise ConfigError(f"hardware.{p.name}: the {s.sampler} sampler needs a list or a range with step")
     if cfg.pins and s.mapping == "joint":
         raise ConfigError("mapping: pinned layer mappings apply to nested mode; joint mode searches them")
     return s

@@ -115,6 +115,10 @@ def make_sampler(settings: SearchSettings, cfg: Config, offset: int) -> optuna.s
         if settings.sampler == "grid":
             from .space import grid_space
             return optuna.samplers.GridSampler(grid_space(cfg), seed=seed)
+        if settings.sampler == "local":
+            from .local import ParetoLocalSampler
+            from .space import SearchSpace
+            return ParetoLocalSampler(SearchSpace(cfg, False).flat(), seed=seed)
         return optuna.samplers.RandomSampler(seed=seed)
 
 
