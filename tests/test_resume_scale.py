@@ -159,3 +159,28 @@ def test_a_study_stored_with_parsed_json_gives_the_same_table(many):
     metrics = tuple(json.loads((out / "meta.json").read_text())["metrics"])
     table = trials_frame(parsed, load_config(str(cfg)), metrics)
     pd.testing.assert_frame_equal(table, pd.read_parquet(out / "trials.parquet"))
+
+
+def test_figures_of_the_same_trials_are_kept_and_redrawn_when_they_change(many, tmp_path):
+    """A results folder rewritten with the same trials (a resume after a kill -9) keeps its
+    figures (their PNG stamp matches); a changed trial or a damaged PNG draws them again."""
+    from codesign.search.plots import STAMP
+    from codesign.search.results import load_meta, write_results
+    from PIL import Image
+    _, _, out = many
+    df, meta, dest = codesign.load_results(out), load_meta(out), tmp_path / "r"
+    write_results(df.copy(), meta, dest)
+    pngs = [dest / "pareto.png", dest / "hypervolume.png"]
+    first = [p.stat().st_mtime_ns for p in pngs]
+    stamp = Image.open(pngs[0]).info[STAMP]
+    assert len(stamp) == 64 and Image.open(pngs[1]).info[STAMP] == stamp
+    write_results(df.copy(), meta, dest)
+    assert [p.stat().st_mtime_ns for p in pngs] == first
+    changed = df.copy()
+    changed.loc[changed.index[5], "energy_pj"] *= 0.5
+    write_results(changed, meta, dest)
+    assert all(p.stat().st_mtime_ns != t for p, t in zip(pngs, first))
+    assert Image.open(pngs[0]).info[STAMP] != stamp
+    pngs[1].write_bytes(b"not a png")
+    write_results(changed, meta, dest)
+    assert Image.open(pngs[1]).info[STAMP] == Image.open(pngs[0]).info[STAMP]

@@ -8,7 +8,7 @@ from pathlib import Path
 from ..config import Config
 from ..errors import UserError
 
-__all__ = ["_keys", "_free", "_hardware_row", "_raw_workload", "_plain", "json_text"]
+__all__ = ["_keys", "_free", "_hardware_row", "_hardware_columns", "_raw_workload", "_plain", "json_text"]
 
 #: json.dumps(sort_keys=True), without the cycle check (plain data): 15% faster
 _JSON = json.JSONEncoder(sort_keys=True, check_circular=False)
@@ -50,6 +50,16 @@ def _hardware_row(t, cfg: Config) -> dict:
         for k, p in space.params.items():
             row[k] = _plain(p.value) if p.kind == "fixed" else t.params.get(f"{fam}.{k}")
     return row
+
+
+def _hardware_columns(trials, cfg: Config) -> dict[str, list]:
+    """`_hardware_row` of every trial, as one list per column."""
+    if len(cfg.spaces) == 1:
+        fixed = {k: _plain(p.value) for k, p in cfg.hardware.items() if p.kind == "fixed"}
+        params = [t.params for t in trials]
+        return {k: [p.get(k, fixed.get(k)) for p in params] for k in cfg.hardware}
+    rows = [_hardware_row(t, cfg) for t in trials]
+    return {k: [r[k] for r in rows] for k in _keys(cfg)}
 
 
 def _raw_workload(cfg: Config) -> dict | None:

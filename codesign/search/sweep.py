@@ -153,8 +153,9 @@ def run_sweep(cfg: Config, settings: SearchSettings, out: Path, *, n_trials: int
         from .plots import _plt        # interrupt take < 1 s (a resume with nothing to run may not need it)
         _plt()
     front = _Front(len(settings.objectives))
-    front.add([t.values for t in study.trials
-               if t.values and all(v <= 0 for v in t.constraints.values())])
+    if done < target:                  # the progress bar's front (nothing to run: no bar postfix, 0.3 s saved)
+        front.add([t.values for t in study.trials
+                   if t.values and all(v <= 0 for v in t.constraints.values())])
     tqdm.monitor_interval = 0          # no monitor thread (evaluation may start processes)
     bar = tqdm(total=max(target, done), initial=done, unit="trial", dynamic_ncols=True, disable=not progress,
                desc=f"{cfg.name}{' (worker)' if worker else ''}", smoothing=0.1)
