@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from codesign.config import load_config  # noqa: E402
 from codesign.families.systolic import network  # noqa: E402
 from codesign.families.systolic.mapper import clear_caches  # noqa: E402
-from codesign.families.systolic.strategies import _seeds  # noqa: E402
+from codesign.families.systolic.strategies import Exhaustive  # noqa: E402
 
 
 def designs(n: int, seed: int) -> list[dict]:
@@ -42,12 +42,12 @@ def run(cfg, points: list[dict], seeds: bool) -> tuple[float, list[list[float]]]
     """(CPU seconds, per design the per-layer (latency, energy)) with or without seeds."""
     network._CACHE.clear()
     clear_caches()
-    _seeds.ENABLED = seeds
+    strategy = Exhaustive(seeds=seeds)
     costs = []
     t0 = time.process_time()
     for p in points:
         arch = cfg.arch_from(p)
-        res = network.evaluate_network(cfg.network, arch, objective=cfg.objective)
+        res = network.evaluate_network(cfg.network, arch, objective=cfg.objective, strategy=strategy)
         costs.append([(r.cost["latency_cycles"], r.cost["energy_pj"]) for r in res.layers])
     return time.process_time() - t0, costs
 

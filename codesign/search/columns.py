@@ -38,10 +38,8 @@ def _free(cfg: Config) -> tuple[str, ...]:
 
 
 def _hardware_row(t, cfg: Config) -> dict:
-    """A trial's value of every hardware column (None where its family has no such key)."""
-    if len(cfg.spaces) == 1:
-        fixed = {k: _plain(p.value) for k, p in cfg.hardware.items() if p.kind == "fixed"}
-        return {k: t.params.get(k, fixed.get(k)) for k in cfg.hardware}
+    """A trial's value of every hardware column in a study of several families (None where
+    its family has no such key); one family: `_hardware_columns`."""
     fam = t.params.get("family")
     space = next((s for s in cfg.spaces if s.family == fam), None)
     row = {k: None for k in _keys(cfg)}

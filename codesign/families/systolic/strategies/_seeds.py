@@ -35,9 +35,6 @@ __all__ = ["KEEP", "incumbent", "remember", "clear_caches"]
 #: optimum mappings kept per layer key (the last designs mapped; a sweep's
 #: neighbours: the previous session measured 8 as enough, more costs re-costing time)
 KEEP = 8
-#: module switch (benchmarks/bench_seeds.py turns it off for the reference run)
-ENABLED = True
-
 _STORE: dict[tuple, deque] = {}
 
 
@@ -48,7 +45,7 @@ def _key(space: MappingSpace, objective: Objective) -> tuple:
 def incumbent(space: MappingSpace, objective: Objective) -> float | None:
     """The best objective of the stored seeds of this layer on `space.arch`
     (None: no seed, or none fits)."""
-    rows = _STORE.get(_key(space, objective)) if ENABLED else None
+    rows = _STORE.get(_key(space, objective))
     if not rows:
         return None
     b0 = rows[0][0]
@@ -61,8 +58,6 @@ def incumbent(space: MappingSpace, objective: Objective) -> float | None:
 
 def remember(space: MappingSpace, objective: Objective, batch: MappingBatch, i: int) -> None:
     """Keep row `i` of `batch` (the optimum on `space.arch`) as a seed of its layer."""
-    if not ENABLED:
-        return
     rows = _STORE.setdefault(_key(space, objective), deque(maxlen=KEEP))
     one = MappingBatch(batch.dims, batch.bounds, batch.factors[i:i + 1].copy(), batch.rank[i:i + 1].copy())
     if any(np.array_equal(b.factors[j], one.factors[0]) and np.array_equal(b.rank[j], one.rank[0])
